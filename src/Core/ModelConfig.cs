@@ -1,0 +1,100 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+
+namespace EdgeShortcut.Core;
+
+/// <summary>
+/// The shortcut GPT's shape (PAPER.md). One immutable record shared by the trainer, the quantizer,
+/// the runtime and every artifact: it is written into <c>config.json</c> and into the ONNX metadata.
+/// <see cref="Taps"/> empty means the plain GPT baseline.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Vocabulary size V (256 for the byte tokenizer).</summary>
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 256;
+
+    /// <summary>Context length n_ctx: the number of learned positions.</summary>
+    [JsonPropertyName("n_ctx")] public int ContextLength { get; init; } = 256;
+
+    /// <summary>Number of blocks L (at least 2); the last one is the shortcut block when taps exist.</summary>
+    [JsonPropertyName("n_layer")] public int Layers { get; init; } = 6;
+
+    /// <summary>Residual width d.</summary>
+    [JsonPropertyName("d_model")] public int Dim { get; init; } = 128;
+
+    /// <summary>Attention heads H; <see cref="Dim"/> must be divisible by it.</summary>
+    [JsonPropertyName("n_head")] public int Heads { get; init; } = 4;
+
+    /// <summary>Feed-forward width d_ff of every block's MLP.</summary>
+    [JsonPropertyName("d_ff")] public int FeedForwardDim { get; init; } = 512;
+
+    /// <summary>Tapped layers S, 1-based, strictly increasing, each in 1..L-1. Empty = plain GPT.</summary>
+    [JsonPropertyName("taps")] public ImmutableArray<int> Taps { get; init; } = [1, 2, 3, 4, 5];
+
+    /// <summary>Hidden width m of each tapped layer's feature MLP.</summary>
+    [JsonPropertyName("d_feature")] public int FeatureDim { get; init; } = 512;
+
+    /// <summary>Whether the output head reuses the token embedding (logits = h E_tok^T).</summary>
+    [JsonPropertyName("tied_embeddings")] public bool TiedEmbeddings { get; init; } = true;
+
+    /// <summary>LayerNorm epsilon.</summary>
+    [JsonPropertyName("ln_eps")] public float LayerNormEps { get; init; } = 1e-5f;
+
+    /// <summary>True when the final block attends over tapped-layer features (|S| &gt; 0).</summary>
+    [JsonIgnore] public bool IsShortcut => !Taps.IsDefaultOrEmpty;
+
+    /// <summary>Per-head width d / H.</summary>
+    [JsonIgnore] public int HeadDim => Dim / Heads;
+
+    /// <summary>Number of ordinary self-attention blocks that keep a key/value cache: L-1 for
+    /// the shortcut model (the final block has the shortcut cache instead), L for the baseline.</summary>
+    [JsonIgnore] public int SelfAttentionBlocks => IsShortcut ? Layers - 1 : Layers;
+
+    /// <summary>|S|, the number of memory entries per position in the final block.</summary>
+    [JsonIgnore] public int TapCount => Taps.IsDefault ? 0 : Taps.Length;
+
+    /// <summary>The config of PAPER.md's defaults for a given size: d_ff = m = 4d, S = 1..L-1.</summary>
+    public static ModelConfig Create(int layers, int dim, int heads, int contextLength, int vocabSize = 256, bool shortcut = true) => new()
+    {
+        Layers = layers, Dim = dim, Heads = heads, ContextLength = contextLength, VocabSize = vocabSize,
+        FeedForwardDim = 4 * dim, FeatureDim = 4 * dim,
+        Taps = shortcut ? [.. Enumerable.Range(1, layers - 1)] : [],
+    };
+
+    /// <summary>Checks every field; throws <see cref="InvalidModelConfigException"/> naming the bad field.</summary>
+    public ModelConfig Validate()
+    {
+        Require(VocabSize is >= 2 and <= 1 << 24, "vocab_size", VocabSize, "must be in 2..16777216");
+        Require(ContextLength is >= 1 and <= 1 << 20, "n_ctx", ContextLength, "must be in 1..1048576");
+        Require(Layers is >= 2 and <= 1024, "n_layer", Layers, "must be in 2..1024 (the last block is special)");
+        Require(Dim is >= 1 and <= 1 << 16, "d_model", Dim, "must be in 1..65536");
+        Require(Heads >= 1 && Heads <= Dim, "n_head", Heads, "must be in 1..d_model");
+        Require(Heads >= 1 && Dim % Heads == 0, "n_head", Heads, $"must divide d_model ({Dim})");
+        Require(FeedForwardDim is >= 1 and <= 1 << 18, "d_ff", FeedForwardDim, "must be in 1..262144");
+        Require(!Taps.IsDefault, "taps", "null", "must be a list (empty for the baseline)");
+        for (int i = 0; i < Taps.Length; i++)
+        {
+            Require(Taps[i] >= 1 && Taps[i] <= Layers - 1, "taps", Taps[i], $"each tapped layer must be in 1..{Layers - 1}");
+            Require(i == 0 || Taps[i] > Taps[i - 1], "taps", string.Join(",", Taps), "must be strictly increasing");
+        }
+        Require(!IsShortcut || FeatureDim is >= 1 and <= 1 << 18, "d_feature", FeatureDim, "must be in 1..262144");
+        Require(float.IsFinite(LayerNormEps) && LayerNormEps > 0, "ln_eps", LayerNormEps, "must be a positive finite number");
+        return this;
+    }
+
+    private static void Require(bool ok, string field, object value, string rule)
+    {
+        if (!ok) throw new InvalidModelConfigException(field, $"Invalid model config: '{field}' = {value} {rule}.");
+    }
+
+    /// <inheritdoc />
+    public bool Equals(ModelConfig? other) =>
+        other is not null && VocabSize == other.VocabSize && ContextLength == other.ContextLength &&
+        Layers == other.Layers && Dim == other.Dim && Heads == other.Heads &&
+        FeedForwardDim == other.FeedForwardDim && FeatureDim == other.FeatureDim &&
+        TiedEmbeddings == other.TiedEmbeddings && LayerNormEps == other.LayerNormEps &&
+        Taps.AsSpan().SequenceEqual(other.Taps.AsSpan());
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(VocabSize, ContextLength, Layers, Dim, Heads, FeedForwardDim, FeatureDim, TapCount);
+}
