@@ -13,18 +13,20 @@ var precision = new Option<string>("--precision") { Description = "Weight precis
 precision.AcceptOnlyFromAmong("int8", "fp32");
 var validate = new Option<string?>("--validate") { Description = "Held-out text: compare the ONNX model with the fp32 TorchSharp model on it." };
 var validateTokens = new Option<int>("--validate-tokens") { Description = "Score the last N tokens of the --validate file.", DefaultValueFactory = _ => 16384 };
+var bench = new Option<int>("--bench") { Description = "After export, time ORT CPU prefill and decode over N generations (0 = off).", DefaultValueFactory = _ => 0 };
+var threads = new Option<int>("--threads") { Description = "ORT intra-op threads for --bench.", DefaultValueFactory = _ => 1 };
 var json = new Option<bool>("--json") { Description = "End the output with one JSON line (validation numbers when --validate is given)." };
 
 var root = new RootCommand("Export an EdgeShortcut checkpoint as an int8 (or fp32) ONNX model with key/value and shortcut caches.")
 {
-    checkpoint, output, precision, validate, validateTokens, json,
+    checkpoint, output, precision, validate, validateTokens, bench, threads, json,
 };
 root.SetAction(parse =>
 {
     try
     {
         return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, parse.GetValue(precision) == "fp32" ? ExportPrecision.Fp32 : ExportPrecision.Int8,
-            parse.GetValue(validate), parse.GetValue(validateTokens), parse.GetValue(json));
+            parse.GetValue(validate), parse.GetValue(validateTokens), parse.GetValue(bench), parse.GetValue(threads), parse.GetValue(json));
     }
     catch (Exception e) when (e is IOException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
     {
@@ -34,8 +36,9 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool json)
+static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, int benchRounds, int threads, bool json)
 {
+    if (benchRounds < 0 || threads < 1) throw new IOException("--bench must be >= 0 and --threads >= 1");
     if (validateTokens < 1) throw new IOException($"--validate-tokens must be positive, got {validateTokens}");
     var ic = CultureInfo.InvariantCulture;
     var result = OnnxExporter.Export(checkpointDir, outPath, precision);
@@ -50,6 +53,13 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
     }
     Console.WriteLine(string.Format(ic, "size: model.safetensors {0:N0} bytes (fp32) -> ONNX {1:N0} bytes ({2:P1})",
         result.SourceBytes, result.OutputBytes, (double)result.OutputBytes / result.SourceBytes));
+
+    if (benchRounds > 0)
+    {
+        var b = DecodeBenchmark.Run(outPath, threads, benchRounds);
+        Console.WriteLine(string.Format(ic, "ORT CPU ({0} thread(s)): prefill {1} tokens {2:F2} ms; decode {3:F3} ms/token ({4:F0} tokens/s), medians of {5} rounds",
+            b.Threads, b.PrefillTokens, b.PrefillMs, b.DecodeMsPerToken, b.TokensPerSecond, benchRounds));
+    }
 
     if (validateFile is null)
     {
@@ -66,7 +76,7 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
     Console.WriteLine(string.Format(ic, "validation on the last {0} positions of {1}:", v.Positions, validateFile));
     Console.WriteLine(string.Format(ic, "  NLL fp32 (TorchSharp)  {0:F6} nats/token", v.NllFp32));
     Console.WriteLine(string.Format(ic, "  NLL ONNX ({0,-4}, ORT)   {1:F6} nats/token", result.Metadata.Precision, v.NllOnnx));
-    Console.WriteLine(string.Format(ic, "  rel_diff               {0:+0.000000%;-0.000000%}", v.RelDiff));
+    Console.WriteLine(string.Format(ic, "  rel_diff               {0}{1:F6} %", v.RelDiff >= 0 ? "+" : "", 100 * v.RelDiff));
     Console.WriteLine(string.Format(ic, "  top-1 agreement        {0:P3}", v.Top1Agreement));
     Console.WriteLine(string.Format(ic, "  max |logit diff|       {0:E3}", v.MaxAbsLogitDiff));
     if (json)
