@@ -1,0 +1,79 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EdgeShortcut.Trainer.Model;
+
+/// <summary>
+/// The paper's novel piece: the final block's attention over the memory of all tapped features.
+/// <code>
+///   memory[e] = z_j[tau],  e = tau * |S| + j            (position-major, [B, T*|S|, d])
+///   q = x Wq^T + bq   (x = LN_q(x_{L-1}), [B, T, d]);   k | v = memory Wkv^T + bkv  ([B, T*|S|, 2d])
+///   per head h: o_h[t] = sum_{e : tau(e) &lt;= t} softmax_e(q_h[t] . k_h[e] / sqrt(hd)) v_h[e]
+///   out = concat_h(o_h) Wproj^T + bproj
+/// </code>
+/// Query t sees every tapped layer's feature at every position tau &lt;= t (the block-causal mask),
+/// so the model stays autoregressive. Keys: <c>q.weight [d, d]</c>, <c>q.bias [d]</c>,
+/// <c>kv.weight [2d, d]</c> (rows k then v), <c>kv.bias [2d]</c>, <c>proj.weight [d, d]</c>, <c>proj.bias [d]</c>.
+/// </summary>
+public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
+{
+#pragma warning disable IDE1006
+    private readonly Linear q;
+    private readonly Linear kv;
+    private readonly Linear proj;
+#pragma warning restore IDE1006
+    private readonly int _heads;
+    private readonly int _taps;
+    private readonly double _dropout;
+
+    /// <summary>Creates the projections for width <paramref name="dim"/>, <paramref name="heads"/> heads and
+    /// <paramref name="taps"/> memory entries per position.</summary>
+    public ShortcutAttention(string name, int dim, int heads, int taps, double dropout) : base(name)
+    {
+        q = nn.Linear(dim, dim, hasBias: true);
+        kv = nn.Linear(dim, 2 * dim, hasBias: true);
+        proj = nn.Linear(dim, dim, hasBias: true);
+        _heads = heads;
+        _taps = taps;
+        _dropout = dropout;
+        RegisterComponents();
+    }
+
+    /// <summary>The block-causal mask <c>[T, T*|S|]</c> (bool, true = visible): query t sees memory
+    /// entry e iff <c>tau(e) = e / |S| &lt;= t</c>.</summary>
+    public static Tensor BlockCausalMask(long positions, int taps)
+    {
+        using var scope = NewDisposeScope();
+        var tau = arange(positions * taps, dtype: ScalarType.Int64).div(taps, rounding_mode: RoundingMode.floor);  // [T*S]
+        var t = arange(positions, dtype: ScalarType.Int64).unsqueeze(1);                                          // [T, 1]
+        return tau.unsqueeze(0).le(t).MoveToOuterDisposeScope();                                                  // [T, T*S]
+    }
+
+    /// <summary>x <c>[B, T, d]</c> (the normed queries' input) and memory <c>[B, T*|S|, d]</c> to the
+    /// branch output <c>[B, T, d]</c>.</summary>
+    public override Tensor forward(Tensor x, Tensor memory)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / _heads, n = memory.shape[1];
+        var qh = q.forward(x).view(b, t, _heads, hd).transpose(1, 2);                 // [B, H, T, hd]
+        var kvh = kv.forward(memory).view(b, n, 2, _heads, hd).permute(2, 0, 3, 1, 4); // [2, B, H, T*S, hd]
+        var mask = BlockCausalMask(t, _taps);
+        var o = nn.functional.scaled_dot_product_attention(qh, kvh[0], kvh[1], attn_mask: mask,
+            p: training ? _dropout : 0.0);                                               // [B, H, T, hd]
+        return proj.forward(o.transpose(1, 2).reshape(b, t, d)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The attention probabilities <c>[B, H, T, T*|S|]</c> (eval math, no dropout), for
+    /// attention maps and depth profiles (PAPER.md): entry e is (tau = e / |S|, tap j = e % |S|).</summary>
+    public Tensor Weights(Tensor x, Tensor memory)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / _heads, n = memory.shape[1];
+        var qh = q.forward(x).view(b, t, _heads, hd).transpose(1, 2);
+        var kh = kv.forward(memory).view(b, n, 2, _heads, hd).permute(2, 0, 3, 1, 4)[0];
+        var scores = qh.matmul(kh.transpose(2, 3)).div(Math.Sqrt(hd));
+        scores = scores.masked_fill(BlockCausalMask(t, _taps).logical_not(), double.NegativeInfinity);
+        return scores.softmax(-1).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,114 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using EdgeShortcut.Core;
+using static TorchSharp.torch;
+
+namespace EdgeShortcut.Trainer.Model;
+
+/// <summary>
+/// The shortcut GPT of PAPER.md / docs/FORMAT.md section 4, in TorchSharp. Ordinary pre-LN blocks
+/// 1..B, one feature MLP per tapped layer, and a final block attending over the memory of every
+/// tapped feature with the block-causal mask. With no taps it is the plain GPT baseline (B = L
+/// ordinary blocks, no shortcut block). Field names are the checkpoint keys (TensorNames.All).
+/// </summary>
+public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006
+    private readonly Embedding tok_emb;
+    private readonly Embedding pos_emb;
+    private readonly ModuleList<Block> blocks;
+    private readonly ModuleList<FeatureMlp> features;
+    private readonly ShortcutBlock? shortcut;
+    private readonly LayerNorm ln_f;
+    private readonly Linear? head;
+#pragma warning restore IDE1006
+    private readonly double _dropout;
+    private readonly int[] _featureOfBlock;   // block index -> feature index j, or -1 when untapped
+
+    /// <summary>The (validated) model shape.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Builds the model with GPT-2 initialisation drawn from torch's global generator (seed it
+    /// first for a repeatable model). <paramref name="dropout"/> applies only in training mode.</summary>
+    public ShortcutGpt(ModelConfig config, double dropout = 0.0) : base("ShortcutGpt")
+    {
+        Config = config.Validate();
+        if (dropout is < 0 or >= 1 || double.IsNaN(dropout)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
+        _dropout = dropout;
+        tok_emb = nn.Embedding(config.VocabSize, config.Dim);
+        pos_emb = nn.Embedding(config.ContextLength, config.Dim);
+        blocks = nn.ModuleList(Enumerable.Range(0, config.SelfAttentionBlocks).Select(i => new Block($"block{i}", config, dropout)).ToArray());
+        features = nn.ModuleList(Enumerable.Range(0, config.TapCount).Select(j => new FeatureMlp($"feature{j}", config.Dim, config.FeatureDim, config.LayerNormEps)).ToArray());
+        shortcut = config.IsShortcut ? new ShortcutBlock("shortcut", config, dropout) : null;
+        ln_f = nn.LayerNorm(config.Dim, config.LayerNormEps);
+        head = config.TiedEmbeddings ? null : nn.Linear(config.Dim, config.VocabSize, hasBias: false);
+
+        _featureOfBlock = Enumerable.Repeat(-1, config.SelfAttentionBlocks).ToArray();
+        for (int j = 0; j < config.TapCount; j++) _featureOfBlock[config.Taps[j] - 1] = j;
+        RegisterComponents();
+        InitializeWeights();
+    }
+
+    /// <summary>GPT-2 initialisation: weights N(0, 0.02), residual output projections
+    /// N(0, 0.02/sqrt(2L)) so the residual stream's variance does not grow with depth, biases 0,
+    /// LayerNorms (1, 0).</summary>
+    private void InitializeWeights()
+    {
+        using var _ = no_grad();
+        double residualStd = 0.02 / Math.Sqrt(2.0 * Config.Layers);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith(".bias")) p.zero_();
+            else if (p.dim() == 1) p.fill_(1.0);                      // the only 1-D weights are LayerNorm gains
+            else if (name.EndsWith("attn.proj.weight") || name.EndsWith("mlp.proj.weight")) nn.init.normal_(p, 0, residualStd);
+            else nn.init.normal_(p, 0, 0.02);
+        }
+    }
+
+    /// <summary>ids <c>[B, T]</c> (int64, T &lt;= n_ctx) to logits <c>[B, T, V]</c>.</summary>
+    public override Tensor forward(Tensor ids)
+    {
+        using var scope = NewDisposeScope();
+        var (h, _) = Trunk(ids, keepMemory: false);
+        return Logits(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The shortcut attention probabilities <c>[B, H, T, T*|S|]</c> for ids <c>[B, T]</c>
+    /// (entry e = tau*|S| + j). Throws for the baseline, which has no shortcut block.</summary>
+    public Tensor ShortcutAttentionWeights(Tensor ids)
+    {
+        if (shortcut is null) throw new InvalidOperationException("The baseline model (no taps) has no shortcut attention.");
+        using var scope = NewDisposeScope();
+        var (x, memory) = Trunk(ids, keepMemory: true, stopBeforeShortcut: true);
+        return shortcut.AttentionWeights(x, memory!).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Runs embeddings, ordinary blocks, features and (unless stopped) the shortcut block.
+    /// Returns the final residual stream <c>[B, T, d]</c> and, if kept, the memory <c>[B, T*|S|, d]</c>.</summary>
+    private (Tensor Hidden, Tensor? Memory) Trunk(Tensor ids, bool keepMemory, bool stopBeforeShortcut = false)
+    {
+        if (ids.dim() != 2) throw new ArgumentException($"ids must be [batch, T], got [{string.Join(",", ids.shape)}].", nameof(ids));
+        long b = ids.shape[0], t = ids.shape[1];
+        if (t < 1 || t > Config.ContextLength) throw new ArgumentException($"sequence length {t} must be in 1..n_ctx ({Config.ContextLength}).", nameof(ids));
+        var positions = arange(t, dtype: ScalarType.Int64, device: ids.device);
+        var x = nn.functional.dropout(tok_emb.forward(ids) + pos_emb.forward(positions), _dropout, training);   // [B, T, d]
+
+        var tapped = new Tensor[Config.TapCount];
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            x = blocks[i].forward(x);
+            int j = _featureOfBlock[i];
+            if (j >= 0) tapped[j] = features[j].forward(x);                                   // z_j [B, T, d]
+        }
+        if (shortcut is null) return (x, null);
+        // Position-major memory: [B, T, |S|, d] -> [B, T*|S|, d], entry e = tau*|S| + j.
+        var memory = stack(tapped, dim: 2).reshape(b, t * Config.TapCount, Config.Dim);
+        if (stopBeforeShortcut) return (x, memory);
+        var h = shortcut.forward(x, memory);
+        return (h, keepMemory ? memory : null);
+    }
+
+    /// <summary>LN_f(h) W_out^T with W_out = tok_emb.weight (tied) or head.weight; no bias.</summary>
+    private Tensor Logits(Tensor h) =>
+        nn.functional.linear(ln_f.forward(h), head is null ? tok_emb.weight! : head.weight!);
+}
