@@ -1,0 +1,65 @@
+using EdgeShortcut.Core;
+using EdgeShortcut.Core.Onnx;
+using EdgeShortcut.Quantize;
+using EdgeShortcut.Tests.Support;
+
+namespace EdgeShortcut.Tests.Quantize;
+
+/// <summary>The exported graph, run by ONNX Runtime, computes FORMAT.md section 4: fp32 matches the
+/// naive reference, and caches give the same logits as one uncached pass, for both architectures
+/// and both precisions.</summary>
+public sealed class ExportParityTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("es-export-").FullName;
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static readonly int[] Ids = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 10];
+
+    private string Export(ModelConfig c, Dictionary<string, NamedTensor> w, ExportPrecision precision)
+    {
+        string path = Path.Combine(_dir, $"{(c.IsShortcut ? "sc" : "base")}-{c.TiedEmbeddings}-{precision}.onnx");
+        var (model, _) = OnnxExporter.BuildModel(new CheckpointConfig { Model = c }, w, precision, "00");
+        OnnxWriter.WriteFile(path, model);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    public void Fp32_export_matches_the_reference_forward(bool shortcut, bool tied)
+    {
+        var c = TinyCheckpoint.Config(shortcut, tied);
+        var w = TinyCheckpoint.RandomWeights(c, seed: 11);
+        using var runner = new OnnxCachedRunner(Export(c, w, ExportPrecision.Fp32));
+        float[] logits = runner.Run(Ids);
+        var expected = ReferenceForward.Logits(c, w, Ids);
+        for (int t = 0; t < Ids.Length; t++)
+            for (int v = 0; v < c.VocabSize; v++)
+                Assert.True(Math.Abs(logits[t * c.VocabSize + v] - expected[t][v]) < 1e-4, $"t={t} v={v}: {logits[t * c.VocabSize + v]} vs {expected[t][v]}");
+    }
+
+    [Theory]
+    [InlineData(true, ExportPrecision.Fp32)]
+    [InlineData(true, ExportPrecision.Int8)]
+    [InlineData(false, ExportPrecision.Fp32)]
+    [InlineData(false, ExportPrecision.Int8)]
+    public void Prefix_prefill_then_decode_steps_equal_one_uncached_pass(bool shortcut, ExportPrecision precision)
+    {
+        var c = TinyCheckpoint.Config(shortcut);
+        var w = TinyCheckpoint.RandomWeights(c, seed: 12);
+        using var runner = new OnnxCachedRunner(Export(c, w, precision));
+        float[] whole = runner.Run(Ids);
+
+        runner.Reset();
+        var stepped = new List<float>(runner.Run(Ids[..5]));              // prefill of a prefix (T = 5, P = 0)
+        stepped.AddRange(runner.Run(Ids[5..8]));                            // a second prefill after a past (T = 3, P = 5)
+        for (int t = 8; t < Ids.Length; t++) stepped.AddRange(runner.Run([Ids[t]]));   // decode steps (T = 1)
+        Assert.Equal(Ids.Length, runner.Past);
+        for (int i = 0; i < whole.Length; i++)
+            Assert.True(Math.Abs(whole[i] - stepped[i]) < 1e-5, $"index {i}: {whole[i]} vs {stepped[i]}");
+        if (shortcut)
+            Assert.Equal([1L, c.Heads, Ids.Length * c.TapCount, c.HeadDim], runner.Cache("past_shortcut_key").Shape);
+    }
+}
