@@ -1,6 +1,6 @@
 using System.Text;
-using System.Text.Json;
 using EdgeShortcut.Core;
+using EdgeShortcut.Core.Onnx;
 
 namespace EdgeShortcut.Runtime;
 
@@ -17,22 +17,12 @@ public sealed record ModelFileInfo(string Path, ModelConfig Config, TokenizerSpe
 /// <summary>
 /// Reads the metadata of an ONNX file without ONNX Runtime and without loading the weights: the
 /// top-level ModelProto fields are walked and everything except <c>metadata_props</c> (field 14)
-/// is skipped by length, so a 10 MB model costs a few reads. Every problem becomes a
+/// is skipped by length, so opening a model costs a few small reads before the backend maps it.
+/// The values are validated by Core's <see cref="OnnxMetadata"/>. Every problem becomes a
 /// <see cref="CheckpointFormatException"/> naming the file.
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>Metadata key of the format version.</summary>
-    public const string FormatVersionKey = "edgeshortcut.format_version";
-    /// <summary>Metadata key of the model config JSON.</summary>
-    public const string ConfigKey = "edgeshortcut.model_config";
-    /// <summary>Metadata key of the tokenizer spec JSON.</summary>
-    public const string TokenizerKey = "edgeshortcut.tokenizer";
-    /// <summary>Metadata key of the weight precision.</summary>
-    public const string PrecisionKey = "edgeshortcut.precision";
-    /// <summary>The ONNX format version this runtime reads.</summary>
-    public const int FormatVersion = 1;
-
     private const int GraphField = 7, MetadataField = 14;
 
     /// <summary>Reads and validates the EdgeShortcut metadata of <paramref name="path"/>.</summary>
@@ -41,30 +31,10 @@ public static class ModelFile
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "model file not found");
         var (props, hasGraph) = ReadMetadataProps(path);
         if (!hasGraph) throw new CheckpointFormatException(path, "not an ONNX model: it has no graph");
-        string Get(string key) => props.TryGetValue(key, out var v)
-            ? v : throw new CheckpointFormatException(path, $"metadata '{key}' is missing: not an EdgeShortcut model (make it with src/Quantize)");
-
-        if (Get(FormatVersionKey) != FormatVersion.ToString())
-            throw new CheckpointFormatException(path, $"metadata '{FormatVersionKey}' is '{props[FormatVersionKey]}'; this runtime reads version {FormatVersion}");
-        ModelConfig config = ParseJson<ModelConfig>(path, ConfigKey, Get(ConfigKey));
-        TokenizerSpec tokenizer = ParseJson<TokenizerSpec>(path, TokenizerKey, Get(TokenizerKey));
-        try { config.Validate(); tokenizer.Validate(); }
-        catch (InvalidModelConfigException e) { throw new CheckpointFormatException(path, e.Message, e); }
-        if (tokenizer.VocabSize != config.VocabSize)
-            throw new CheckpointFormatException(path, $"tokenizer vocab_size {tokenizer.VocabSize} differs from model vocab_size {config.VocabSize}");
-        string precision = Get(PrecisionKey);
-        if (precision is not ("int8" or "fp32"))
-            throw new CheckpointFormatException(path, $"metadata '{PrecisionKey}' is '{precision}', expected 'int8' or 'fp32'");
-        return new ModelFileInfo(path, config, tokenizer, precision);
-    }
-
-    private static T ParseJson<T>(string path, string key, string json) where T : class
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<T>(json) ?? throw new CheckpointFormatException(path, $"metadata '{key}' is null");
-        }
-        catch (JsonException e) { throw new CheckpointFormatException(path, $"metadata '{key}' is not valid JSON: {e.Message}", e); }
+        var meta = OnnxMetadata.Read(props, path);
+        if (meta.Tokenizer.VocabSize != meta.Model.VocabSize)
+            throw new CheckpointFormatException(path, $"tokenizer vocab_size {meta.Tokenizer.VocabSize} differs from model vocab_size {meta.Model.VocabSize}");
+        return new ModelFileInfo(path, meta.Model, meta.Tokenizer, meta.Precision);
     }
 
     /// <summary>Walks the top-level protobuf fields; returns metadata_props and whether a graph exists.</summary>
