@@ -59,12 +59,13 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
 
     private static SessionOptions CreateSessionOptions(BackendKind kind, EdgeModelOptions options)
     {
-        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        // Memory patterns are planned per input shape; the cache length P grows every step, so a
+        // pattern would be computed for each shape and never reused (DirectML requires it off anyway).
+        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false };
         if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
         if (kind == BackendKind.DirectML)
         {
-            // DirectML's documented requirements: no memory pattern, sequential execution.
-            so.EnableMemoryPattern = false;
+            // DirectML's documented requirements: no memory pattern (above), sequential execution.
             so.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
             try { so.AppendExecutionProvider_DML(options.DirectMLDeviceId); }
             catch { so.Dispose(); throw; }
