@@ -7,8 +7,8 @@ public sealed record EdgeModelOptions
     /// provider, then the managed engine, and reports its choice in <see cref="EdgeModel.BackendReason"/>.</summary>
     public BackendKind Backend { get; init; } = BackendKind.Auto;
 
-    /// <summary>Threads for one model call (ONNX Runtime intra-op threads; the managed engine's
-    /// parallel matrix kernels). 0 = the backend's default.</summary>
+    /// <summary>ONNX Runtime intra-op threads per model call (0 = ONNX Runtime's default). The
+    /// managed engine sizes itself: one helper thread for large matrices on multi-core machines.</summary>
     public int Threads { get; init; }
 
     /// <summary>DirectML adapter index (0 = the default GPU).</summary>
