@@ -77,6 +77,17 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_separate_validation_file_replaces_the_split()
+    {
+        using var run = new TempRun();
+        string val = Path.Combine(run.Dir, "val.txt");
+        File.WriteAllText(val, new string('x', 40));
+        var (train, validation) = TrainerRun.LoadData(run.Options(1) with { ValDataPath = val });
+        Assert.Equal(new FileInfo(run.DataPath).Length, train.Length);   // all of --data trains
+        Assert.Equal(40, validation.Length);
+    }
+
+    [Fact]
     public void Validation_is_the_last_tenth_unless_given()
     {
         var corpus = new TokenCorpus([.. Enumerable.Range(0, 95).Select(i => (ushort)i)], TokenizerSpec.Bytes, "mem");
@@ -101,6 +112,8 @@ public class TrainerTests
         Assert.Contains("--heads", heads.Message);
         var lr = Assert.Throws<ArgumentException>(() => (run.Options(1) with { LearningRate = -1 }).Validate());
         Assert.Contains("--lr", lr.Message);
+        var taps = Assert.Throws<ArgumentException>(() => (run.Options(1) with { Shortcut = false, Taps = [1] }).Validate());
+        Assert.Contains("--taps", taps.Message);
         Assert.Throws<CheckpointFormatException>(() => new TrainerRun(run.Options(1), resume: true).Run());   // nothing to resume
     }
 
