@@ -26,6 +26,7 @@ internal static class MatVecBench
             var bias = new float[rows];
             var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
             var xq = new sbyte[cols];
+            var xScales = new float[1];
             float xs = ActivationQuantizer.Quantize(x, xq);
             var linear = new Int8Linear("bench", rows, cols, w, scales, bias);
             var y = new float[rows];
@@ -33,7 +34,7 @@ internal static class MatVecBench
             foreach (var path in paths)
                 cells.Add(Cell(rows, cols, () => Int8MatVec.Compute(path, linear.Weights, linear.RowSums, linear.Scales, xq, xs, bias, y)));
             cells.Add((long)rows * cols >= ManagedLinear.ParallelThreshold
-                ? Cell(rows, cols, () => linear.Apply(x, y, xq, parallel), timeCpu: false) : "below threshold");
+                ? Cell(rows, cols, () => linear.Apply(x, y, 1, xq, xScales, parallel), timeCpu: false) : "below threshold");
             Console.WriteLine($"| {rows} x {cols} | {rows * cols / 1024} KiB | {string.Join(" | ", cells)} |");
         }
     }

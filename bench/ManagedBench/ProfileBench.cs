@@ -27,31 +27,29 @@ internal static class ProfileBench
             for (int p = 0; p < c.ContextLength; p++)
             {
                 int token = (p * 31 + 7) % c.VocabSize;
-                TensorPrimitives.Add(weights.TokenEmbedding.AsSpan(token * c.Dim, c.Dim), weights.PositionEmbedding.AsSpan(p * c.Dim, c.Dim), s.X);
+                TensorPrimitives.Add(weights.TokenEmbedding.AsSpan(token * c.Dim, c.Dim), weights.PositionEmbedding.AsSpan(p * c.Dim, c.Dim), s.X.AsSpan(0, c.Dim));
                 int tap = 0;
                 for (int i = 0; i < weights.Blocks.Length; i++)
                 {
                     var b = weights.Blocks[i];
-                    // TransformerBlock.Forward = attention half + Mlp; time the halves separately by
-                    // running the whole block and then subtracting a separately timed MLP is not exact,
-                    // so replay the attention half with a no-op MLP: time Forward, then time Mlp alone.
+                    // Forward = attention half + MLP: time Forward, then an extra MLP alone, and take the difference.
                     double t0 = ThreadClock.Seconds();
-                    TransformerBlock.Forward(b, s, i, p, c.Heads, c.ContextLength, eps);
+                    TransformerBlock.Forward(b, s, i, p, 1, c.Heads, c.ContextLength, eps);
                     double t1 = ThreadClock.Seconds();
-                    TransformerBlock.Mlp(b.Ln2, b.Fc, b.Proj, s, eps);   // an extra MLP, timed alone (it perturbs x; timing only)
+                    TransformerBlock.Mlp(b.Ln2, b.Fc, b.Proj, s, s.X.AsSpan(0, c.Dim), 1, eps);   // an extra MLP, timed alone (it perturbs x; timing only)
                     double t2 = ThreadClock.Seconds();
                     if (keep) { phases["blocks: MLP"] += t2 - t1; phases["blocks: attention (LN, qkv, attend, proj)"] += (t1 - t0) - (t2 - t1); }
                     if (tap < c.TapCount && c.Taps[tap] == i + 1)
                     {
                         var f = weights.Features[tap];
                         double f0 = ThreadClock.Seconds();
-                        LayerNorm.Apply(s.X, f.Ln.Weight, f.Ln.Bias, eps, s.Normed);
+                        LayerNorm.Apply(s.X.AsSpan(0, c.Dim), f.Ln.Weight, f.Ln.Bias, eps, s.Normed.AsSpan(0, c.Dim));
                         var hidden = s.Hidden.AsSpan(0, f.Fc.Rows);
-                        f.Fc.Apply(s.Normed, hidden, s.Quantized, null);
+                        f.Fc.Apply(s.Normed.AsSpan(0, c.Dim), hidden, 1, s.Quantized, s.RowScales, null);
                         Gelu.Apply(hidden);
-                        f.Proj.Apply(hidden, s.Branch, s.Quantized, null);
+                        f.Proj.Apply(hidden, s.Branch.AsSpan(0, c.Dim), 1, s.Quantized, s.RowScales, null);
                         double f1 = ThreadClock.Seconds();
-                        ShortcutAttention.AppendFeature(f, weights.Shortcut!, s, tap, p, c.TapCount, c.Heads, eps);
+                        ShortcutAttention.AppendFeatures(f, weights.Shortcut!, s, tap, p, 1, c.TapCount, c.Heads, eps);
                         double f2 = ThreadClock.Seconds();
                         if (keep) { phases["features: MLP"] += f1 - f0; phases["features: kv projection + cache write"] += (f2 - f1) - (f1 - f0); }
                         tap++;
@@ -60,15 +58,15 @@ internal static class ProfileBench
                 if (weights.Shortcut is { } sc)
                 {
                     double t0 = ThreadClock.Seconds();
-                    ShortcutAttention.Forward(sc, s, p, c.TapCount, c.Heads, eps);
+                    ShortcutAttention.Forward(sc, s, 0, p, c.TapCount, c.Heads, eps);
                     double t1 = ThreadClock.Seconds();
-                    TransformerBlock.Mlp(sc.Ln2, sc.Fc, sc.Proj, s, eps);
+                    TransformerBlock.Mlp(sc.Ln2, sc.Fc, sc.Proj, s, s.X.AsSpan(0, c.Dim), 1, eps);
                     double t2 = ThreadClock.Seconds();
                     if (keep) { phases["shortcut: MLP"] += t2 - t1; phases["shortcut: q + attend + proj"] += (t1 - t0) - (t2 - t1); }
                 }
                 double h0 = ThreadClock.Seconds();
-                LayerNorm.Apply(s.X, weights.FinalNorm.Weight, weights.FinalNorm.Bias, eps, s.Normed);
-                weights.Head.Apply(s.Normed, s.Logits, s.Quantized, null);
+                LayerNorm.Apply(s.X.AsSpan(0, c.Dim), weights.FinalNorm.Weight, weights.FinalNorm.Bias, eps, s.Normed.AsSpan(0, c.Dim));
+                weights.Head.Apply(s.Normed.AsSpan(0, c.Dim), s.Logits, 1, s.Quantized, s.RowScales, null);
                 if (keep) phases["final LN + head"] += ThreadClock.Seconds() - h0;
             }
         }
