@@ -3,17 +3,22 @@ using EdgeShortcut.Runtime.Managed.Kernels;
 namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
-/// One Linear layer, <c>y = x W^T + b</c> with <c>W</c> <c>[out, in]</c> rows (re-laid from the ONNX
-/// <c>[in, out]</c> initializers at load time so each output is one contiguous dot product).
-/// Immutable after load and shared by every sequence. Two precisions: <see cref="Int8Linear"/> and
-/// <see cref="Fp32Linear"/>.
+/// One Linear layer applied to <c>count</c> token rows, <c>Y [count, out] = X [count, in] W^T + b</c>,
+/// with <c>W</c> <c>[out, in]</c> rows (re-laid from the ONNX <c>[in, out]</c> initializers at load time so
+/// each output is one contiguous dot product). Immutable after load and shared by every sequence.
+/// Several rows (prefill) run row-chunk by row-chunk so a chunk of weights stays in L1 while every
+/// token passes over it; each (token, output) pair still goes through the same matvec kernel, so a
+/// batched prefill gives bit-identical results to token-by-token decode.
+/// Two precisions: <see cref="Int8Linear"/> and <see cref="Fp32Linear"/>.
 /// </summary>
-internal abstract class ManagedLinear
+internal abstract unsafe class ManagedLinear
 {
-    /// <summary>Matrices with at least this many weights are split across two threads when the
-    /// sequence has a <see cref="RowParallel"/> helper; smaller ones finish faster than a hand-off.
-    /// Measured with <c>bench/ManagedBench</c> (docs/BENCHMARKS.md).</summary>
+    /// <summary>Matrices with at least this many weights are shared with the helper thread when the
+    /// sequence has one; smaller ones finish faster than a hand-off (docs/BENCHMARKS.md).</summary>
     public const long ParallelThreshold = 1 << 18;
+
+    /// <summary>Output rows per weight chunk when several tokens pass over the weights (fits L1 for in &lt;= 512 int8).</summary>
+    protected const int BatchChunkRows = 64;
 
     protected ManagedLinear(string name, int rows, int cols, float[] bias)
     {
@@ -35,32 +40,60 @@ internal abstract class ManagedLinear
     /// <summary>Bytes of weight data read per application (the decode roofline counts these).</summary>
     public abstract long WeightBytes { get; }
 
-    /// <summary>Whether this matrix is large enough to be worth two threads.</summary>
-    protected bool SplitWorthIt(RowParallel? parallel) => parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 8;
-
-    /// <summary>Where the helper's half starts: half the rows, rounded down to the kernels' 4-row blocks.</summary>
-    protected int SplitRow => Rows / 2 & ~3;
-
-    /// <summary>Computes <c>y [out] = x [in] W^T + b</c>. <paramref name="scratch"/> holds at least
-    /// <see cref="Cols"/> bytes (the int8 path quantizes x into it).</summary>
-    public void Apply(ReadOnlySpan<float> x, Span<float> y, Span<sbyte> scratch, RowParallel? parallel)
+    /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>. <paramref name="quantized"/> holds
+    /// at least <c>count * in</c> bytes and <paramref name="scales"/> at least <c>count</c> floats (the int8
+    /// path quantizes each row of x into them).</summary>
+    public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, Span<sbyte> quantized, Span<float> scales, RowParallel? parallel)
     {
-        if (x.Length != Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {Cols}.", nameof(x));
-        if (y.Length != Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {Rows}.", nameof(y));
-        if (scratch.Length < Cols) throw new ArgumentException($"'{Name}': scratch has {scratch.Length} bytes, needs {Cols}.", nameof(scratch));
-        ApplyCore(x, y, scratch[..Cols], parallel);
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
+        if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
+        if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
+        if (quantized.Length < (long)count * Cols || scales.Length < count) throw new ArgumentException($"'{Name}': scratch too small for {count} rows.");
+        Prepare(x, count, quantized, scales);
+        bool split = parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 64;
+        int chunkRows = count == 1 ? Rows : BatchChunkRows;
+        if (!split)
+        {
+            ComputeRows(x, quantized, scales, y, count, 0, Rows, chunkRows);
+            return;
+        }
+        fixed (float* xp = x) fixed (sbyte* qp = quantized) fixed (float* sp = scales) fixed (float* yp = y)
+        {
+            var job = new Job { Layer = this, X = xp, Q = qp, S = sp, Y = yp, Count = count, ChunkRows = chunkRows };
+            // The job lives on this stack frame until Run returns (the GC keeps reporting and updating
+            // its Layer reference; the helper only reads it while this thread waits inside Run).
+            parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows);
+        }
     }
 
-    /// <summary>The precision-specific product; lengths already checked.</summary>
-    protected abstract void ApplyCore(ReadOnlySpan<float> x, Span<float> y, Span<sbyte> scratch, RowParallel? parallel);
+    /// <summary>Precision-specific preparation of the input rows (int8: quantize each row).</summary>
+    protected abstract void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales);
+
+    /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk.</summary>
+    protected abstract void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+        Span<float> y, int count, int start, int end, int chunkRows);
+
+    private struct Job
+    {
+        public ManagedLinear Layer; public float* X; public sbyte* Q; public float* S; public float* Y; public int Count; public int ChunkRows;
+    }
+
+    private static void RunJob(void* context, int start, int end)
+    {
+        ref Job j = ref System.Runtime.CompilerServices.Unsafe.AsRef<Job>(context);
+        var layer = j.Layer;
+        int count = j.Count;
+        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), new ReadOnlySpan<sbyte>(j.Q, count * layer.Cols),
+            new ReadOnlySpan<float>(j.S, count), new Span<float>(j.Y, count * layer.Rows), count, start, end, j.ChunkRows);
+    }
 }
 
 /// <summary>
 /// int8 Linear: weights <c>q [out, in]</c> with one scale per output row (FORMAT.md section 5, the
 /// <see cref="Core.Int8Quantization"/> scheme) and precomputed row sums for the VNNI kernel.
-/// Activations are quantized per call (symmetric, one scale) by <see cref="ActivationQuantizer"/>.
+/// Activations are quantized per token row (symmetric, one scale) by <see cref="ActivationQuantizer"/>.
 /// </summary>
-internal sealed unsafe class Int8Linear : ManagedLinear
+internal sealed class Int8Linear : ManagedLinear
 {
     /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) and <paramref name="scales"/> (<c>[rows]</c>).</summary>
     public Int8Linear(string name, int rows, int cols, sbyte[] weights, float[] scales, float[] bias) : base(name, rows, cols, bias)
@@ -85,40 +118,30 @@ internal sealed unsafe class Int8Linear : ManagedLinear
     public override long WeightBytes => Weights.Length + 4L * Scales.Length;
 
     /// <inheritdoc />
-    protected override void ApplyCore(ReadOnlySpan<float> x, Span<float> y, Span<sbyte> xq, RowParallel? parallel)
+    protected override void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales)
     {
-        float xScale = ActivationQuantizer.Quantize(x, xq);
-        if (!SplitWorthIt(parallel))
-        {
-            Int8MatVec.Compute(Weights, RowSums, Scales, xq, xScale, Bias, y);
-            return;
-        }
-        fixed (sbyte* w = Weights) fixed (int* sums = RowSums) fixed (float* scales = Scales) fixed (float* bias = Bias)
-        fixed (sbyte* xp = xq) fixed (float* yp = y)
-        {
-            var job = new Job { W = w, Sums = sums, Scales = scales, Bias = bias, HasBias = Bias.Length != 0, X = xp, XScale = xScale, Y = yp, Cols = Cols };
-            parallel!.Run(&RunRows, &job, SplitRow, Rows);
-        }
+        for (int t = 0; t < count; t++)
+            scales[t] = ActivationQuantizer.Quantize(x.Slice(t * Cols, Cols), quantized.Slice(t * Cols, Cols));
     }
 
-    private struct Job
+    /// <inheritdoc />
+    protected override void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+        Span<float> y, int count, int start, int end, int chunkRows)
     {
-        public sbyte* W; public int* Sums; public float* Scales; public float* Bias; public bool HasBias;
-        public sbyte* X; public float XScale; public float* Y; public int Cols;
-    }
-
-    private static void RunRows(void* context, int start, int end)
-    {
-        ref Job j = ref *(Job*)context;
-        int n = end - start;
-        Int8MatVec.Compute(new ReadOnlySpan<sbyte>(j.W + (long)start * j.Cols, n * j.Cols), new ReadOnlySpan<int>(j.Sums + start, n),
-            new ReadOnlySpan<float>(j.Scales + start, n), new ReadOnlySpan<sbyte>(j.X, j.Cols), j.XScale,
-            j.HasBias ? new ReadOnlySpan<float>(j.Bias + start, n) : default, new Span<float>(j.Y + start, n));
+        int cols = Cols;
+        for (int r0 = start; r0 < end; r0 += chunkRows)
+        {
+            int n = Math.Min(chunkRows, end - r0);
+            var w = Weights.AsSpan(r0 * cols, n * cols);
+            var bias = Bias.Length == 0 ? default : Bias.AsSpan(r0, n);
+            for (int t = 0; t < count; t++)
+                Int8MatVec.Compute(w, RowSums.AsSpan(r0, n), Scales.AsSpan(r0, n), quantized.Slice(t * cols, cols), scales[t], bias, y.Slice(t * Rows + r0, n));
+        }
     }
 }
 
 /// <summary>fp32 Linear for fp32 model files: weights <c>[out, in]</c> as stored in the checkpoint.</summary>
-internal sealed unsafe class Fp32Linear : ManagedLinear
+internal sealed class Fp32Linear : ManagedLinear
 {
     /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major).</summary>
     public Fp32Linear(string name, int rows, int cols, float[] weights, float[] bias) : base(name, rows, cols, bias)
@@ -134,30 +157,20 @@ internal sealed unsafe class Fp32Linear : ManagedLinear
     public override long WeightBytes => 4L * Weights.Length;
 
     /// <inheritdoc />
-    protected override void ApplyCore(ReadOnlySpan<float> x, Span<float> y, Span<sbyte> scratch, RowParallel? parallel)
-    {
-        if (!SplitWorthIt(parallel))
-        {
-            Fp32MatVec.Compute(Weights, x, Bias, y);
-            return;
-        }
-        fixed (float* w = Weights) fixed (float* bias = Bias) fixed (float* xp = x) fixed (float* yp = y)
-        {
-            var job = new Job { W = w, Bias = bias, HasBias = Bias.Length != 0, X = xp, Y = yp, Cols = Cols };
-            parallel!.Run(&RunRows, &job, SplitRow, Rows);
-        }
-    }
+    protected override void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales) { }
 
-    private struct Job
+    /// <inheritdoc />
+    protected override void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+        Span<float> y, int count, int start, int end, int chunkRows)
     {
-        public float* W; public float* Bias; public bool HasBias; public float* X; public float* Y; public int Cols;
-    }
-
-    private static void RunRows(void* context, int start, int end)
-    {
-        ref Job j = ref *(Job*)context;
-        int n = end - start;
-        Fp32MatVec.Compute(new ReadOnlySpan<float>(j.W + (long)start * j.Cols, n * j.Cols), new ReadOnlySpan<float>(j.X, j.Cols),
-            j.HasBias ? new ReadOnlySpan<float>(j.Bias + start, n) : default, new Span<float>(j.Y + start, n));
+        int cols = Cols;
+        for (int r0 = start; r0 < end; r0 += chunkRows)
+        {
+            int n = Math.Min(chunkRows, end - r0);
+            var w = Weights.AsSpan(r0 * cols, n * cols);
+            var bias = Bias.Length == 0 ? default : Bias.AsSpan(r0, n);
+            for (int t = 0; t < count; t++)
+                Fp32MatVec.Compute(w, x.Slice(t * cols, cols), bias, y.Slice(t * Rows + r0, n));
+        }
     }
 }

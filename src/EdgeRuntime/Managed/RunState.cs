@@ -5,7 +5,8 @@ namespace EdgeShortcut.Runtime.Managed;
 /// <summary>
 /// Everything one sequence writes while it runs (llama2.c's RunState): activation scratch and the
 /// caches, all allocated once at full context so a decode step allocates nothing.
-/// Shapes use d = model width, H heads of width hd, n = n_ctx, |S| taps, V vocab.
+/// Shapes use d = model width, H heads of width hd, n = n_ctx, |S| taps, V vocab, and C =
+/// <see cref="ChunkTokens"/>: activation buffers hold up to C token rows so prefill runs C tokens at a time.
 /// Keys are cached transposed (<c>[H, hd, capacity]</c>) so attention scores are vector
 /// multiply-adds over positions; values are cached row-major (<c>[H, capacity, hd]</c>).
 /// </summary>
@@ -16,15 +17,19 @@ internal sealed class RunState : IDisposable
     public RunState(ModelConfig c, bool useHelperThread)
     {
         int d = c.Dim, n = c.ContextLength, hidden = Math.Max(c.FeedForwardDim, c.IsShortcut ? c.FeatureDim : 0);
-        X = new float[d];
-        Normed = new float[d];
-        Branch = new float[d];
-        Qkv = new float[3 * d];
-        Attention = new float[d];
-        Hidden = new float[hidden];
-        Kv = new float[2 * d];
+        int rows = ChunkTokens = Math.Min(MaxChunkTokens, n);
+        if ((long)d * n * Math.Max(1, c.TapCount) > Array.MaxLength || (long)rows * Math.Max(3 * d, hidden) > Array.MaxLength)
+            throw new NotSupportedException($"A {d}-wide model with n_ctx {n} and {c.TapCount} taps needs caches beyond the largest .NET array.");
+        X = new float[rows * d];
+        Normed = new float[rows * d];
+        Branch = new float[rows * d];
+        Qkv = new float[rows * 3 * d];
+        Attention = new float[rows * d];
+        Hidden = new float[rows * hidden];
+        Kv = new float[rows * 2 * d];
         Logits = new float[c.VocabSize];
-        Quantized = new sbyte[Math.Max(d, hidden)];
+        Quantized = new sbyte[rows * Math.Max(d, hidden)];
+        RowScales = new float[rows];
         ShortcutCapacity = n * c.TapCount;
         Scores = new float[Math.Max(n, ShortcutCapacity)];
         KeyCache = new float[c.SelfAttentionBlocks][];
@@ -39,24 +44,31 @@ internal sealed class RunState : IDisposable
         Parallel = useHelperThread ? new RowParallel() : null;
     }
 
-    /// <summary>Residual stream x <c>[d]</c> (then h in the final block).</summary>
+    /// <summary>Most token rows processed together (prefill chunk); decode uses one row.</summary>
+    public const int MaxChunkTokens = 32;
+
+    /// <summary>C, the token rows the activation buffers hold: min(<see cref="MaxChunkTokens"/>, n_ctx).</summary>
+    public int ChunkTokens { get; }
+    /// <summary>Residual stream x <c>[C, d]</c> (then h in the final block).</summary>
     public float[] X { get; }
-    /// <summary>LayerNorm output <c>[d]</c>, the input of the next Linear.</summary>
+    /// <summary>LayerNorm outputs <c>[C, d]</c>, the input of the next Linear.</summary>
     public float[] Normed { get; }
-    /// <summary>A residual branch's output <c>[d]</c> before it is added to <see cref="X"/>; also z_j.</summary>
+    /// <summary>Residual branch outputs <c>[C, d]</c> before they are added to <see cref="X"/>; also z_j.</summary>
     public float[] Branch { get; }
-    /// <summary>Fused q, k, v of an ordinary block <c>[3d]</c>; the shortcut query uses the first d.</summary>
+    /// <summary>Fused q, k, v of an ordinary block <c>[C, 3d]</c>; the shortcut query uses the first d.</summary>
     public float[] Qkv { get; }
-    /// <summary>Concatenated per-head attention outputs <c>[d]</c>.</summary>
+    /// <summary>Concatenated per-head attention outputs <c>[C, d]</c>.</summary>
     public float[] Attention { get; }
-    /// <summary>MLP / feature-MLP hidden activations <c>[max(d_ff, m)]</c>.</summary>
+    /// <summary>MLP / feature-MLP hidden activations <c>[C, max(d_ff, m)]</c>.</summary>
     public float[] Hidden { get; }
-    /// <summary>Shortcut key and value of one feature <c>[2d]</c>.</summary>
+    /// <summary>Shortcut keys and values of one feature <c>[C, 2d]</c>.</summary>
     public float[] Kv { get; }
     /// <summary>Output logits <c>[V]</c>.</summary>
     public float[] Logits { get; }
-    /// <summary>int8 activations for the int8 kernels <c>[max(d, d_ff, m)]</c>.</summary>
+    /// <summary>int8 activation rows for the int8 kernels <c>[C, max(d, d_ff, m)]</c>.</summary>
     public sbyte[] Quantized { get; }
+    /// <summary>Per-row activation scales <c>[C]</c>.</summary>
+    public float[] RowScales { get; }
     /// <summary>Attention scores/probabilities <c>[max(n, n |S|)]</c>.</summary>
     public float[] Scores { get; }
     /// <summary>Per ordinary block, transposed keys <c>[H, hd, n]</c>.</summary>

@@ -34,6 +34,26 @@ public class ManagedSequenceTests
         Assert.Equal(Tokens.Length, whole.Length);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void Prefill_across_several_chunks_equals_token_by_token_decode(bool shortcut, bool int8)
+    {
+        // n_ctx 80 > the 32-token prefill chunk: a 75-token append runs as 32 + 32 + 11.
+        var c = ManagedTestModels.Tiny(shortcut) with { ContextLength = 80 };
+        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 4), int8);
+        var prompt = Enumerable.Range(0, 75).Select(i => (i * 53 + 11) % 256).ToArray();
+        using var whole = engine.CreateSequence();
+        using var single = engine.CreateSequence();
+        var a = whole.Append(prompt).ToArray();
+        float[] b = [];
+        foreach (int t in prompt) b = single.Append([t]).ToArray();
+        Assert.Equal(b, a);
+        // And both continue identically from there.
+        Assert.Equal(single.Append([42]).ToArray(), whole.Append([42]).ToArray());
+    }
+
     [Fact]
     public void Reset_starts_over_and_sequences_do_not_share_caches()
     {
