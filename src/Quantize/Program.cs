@@ -1,2 +1,89 @@
-Console.Error.WriteLine("EdgeShortcut quantizer: under construction (issue 3).");
-return 1;
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using EdgeShortcut.Core;
+using EdgeShortcut.Quantize;
+
+// EdgeShortcut quantizer CLI (issue 3): checkpoint directory -> one self-describing ONNX file.
+// Library code throws typed exceptions; only this entry point catches them, prints one line and exits 2.
+
+var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (config.json + model.safetensors).", Required = true };
+var output = new Option<string>("--out") { Description = "ONNX file to write (atomically).", Required = true };
+var precision = new Option<string>("--precision") { Description = "Weight precision: int8 (default) or fp32.", DefaultValueFactory = _ => "int8" };
+precision.AcceptOnlyFromAmong("int8", "fp32");
+var validate = new Option<string?>("--validate") { Description = "Held-out text: compare the ONNX model with the fp32 TorchSharp model on it." };
+var validateTokens = new Option<int>("--validate-tokens") { Description = "Score the last N tokens of the --validate file.", DefaultValueFactory = _ => 16384 };
+var bench = new Option<int>("--bench") { Description = "After export, time ORT CPU prefill and decode over N generations (0 = off).", DefaultValueFactory = _ => 0 };
+var threads = new Option<int>("--threads") { Description = "ORT intra-op threads for --bench.", DefaultValueFactory = _ => 1 };
+var json = new Option<bool>("--json") { Description = "End the output with one JSON line (validation numbers when --validate is given)." };
+
+var root = new RootCommand("Export an EdgeShortcut checkpoint as an int8 (or fp32) ONNX model with key/value and shortcut caches.")
+{
+    checkpoint, output, precision, validate, validateTokens, bench, threads, json,
+};
+root.SetAction(parse =>
+{
+    try
+    {
+        return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, parse.GetValue(precision) == "fp32" ? ExportPrecision.Fp32 : ExportPrecision.Int8,
+            parse.GetValue(validate), parse.GetValue(validateTokens), parse.GetValue(bench), parse.GetValue(threads), parse.GetValue(json));
+    }
+    catch (Exception e) when (e is IOException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+});
+return root.Parse(args).Invoke();
+
+static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, int benchRounds, int threads, bool json)
+{
+    if (benchRounds < 0 || threads < 1) throw new IOException("--bench must be >= 0 and --threads >= 1");
+    if (validateTokens < 1) throw new IOException($"--validate-tokens must be positive, got {validateTokens}");
+    var ic = CultureInfo.InvariantCulture;
+    var result = OnnxExporter.Export(checkpointDir, outPath, precision);
+    Console.WriteLine($"exported {checkpointDir} -> {result.OutputPath} ({result.Metadata.Precision})");
+    if (result.Errors.Count > 0)
+    {
+        Console.WriteLine($"{"tensor",-34} {"shape [out,in]",-14} {"max_abs_err",12} {"rms_err",12} {"rel_rms",10}");
+        foreach (var e in result.Errors)
+            Console.WriteLine(string.Format(ic, "{0,-34} {1,-14} {2,12:E3} {3,12:E3} {4,10:P3}", e.Name, $"[{string.Join(",", e.Shape)}]", e.MaxAbs, e.Rms, e.RelativeRms));
+        var worst = result.Errors.MaxBy(e => e.RelativeRms)!;
+        Console.WriteLine(string.Format(ic, "worst relative RMS error: {0:P3} ({1})", worst.RelativeRms, worst.Name));
+    }
+    Console.WriteLine(string.Format(ic, "size: model.safetensors {0:N0} bytes (fp32) -> ONNX {1:N0} bytes ({2:P1})",
+        result.SourceBytes, result.OutputBytes, (double)result.OutputBytes / result.SourceBytes));
+
+    if (benchRounds > 0)
+    {
+        var b = DecodeBenchmark.Run(outPath, threads, benchRounds);
+        Console.WriteLine(string.Format(ic, "ORT CPU ({0} thread(s)): prefill {1} tokens {2:F2} ms; decode {3:F3} ms/token ({4:F0} tokens/s), medians of {5} rounds",
+            b.Threads, b.PrefillTokens, b.PrefillMs, b.DecodeMsPerToken, b.TokensPerSecond, benchRounds));
+    }
+
+    if (validateFile is null)
+    {
+        if (json)
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                output = result.OutputPath, precision = result.Metadata.Precision, source_bytes = result.SourceBytes, onnx_bytes = result.OutputBytes,
+                max_rel_rms = result.Errors.Count == 0 ? 0 : result.Errors.Max(e => e.RelativeRms),
+            }));
+        return 0;
+    }
+
+    var v = Validator.Run(checkpointDir, outPath, validateFile, validateTokens);
+    Console.WriteLine(string.Format(ic, "validation on the last {0} positions of {1}:", v.Positions, validateFile));
+    Console.WriteLine(string.Format(ic, "  NLL fp32 (TorchSharp)  {0:F6} nats/token", v.NllFp32));
+    Console.WriteLine(string.Format(ic, "  NLL ONNX ({0,-4}, ORT)   {1:F6} nats/token", result.Metadata.Precision, v.NllOnnx));
+    Console.WriteLine(string.Format(ic, "  rel_diff               {0}{1:F6} %", v.RelDiff >= 0 ? "+" : "", 100 * v.RelDiff));
+    Console.WriteLine(string.Format(ic, "  top-1 agreement        {0:P3}", v.Top1Agreement));
+    Console.WriteLine(string.Format(ic, "  max |logit diff|       {0:E3}", v.MaxAbsLogitDiff));
+    if (json)
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            nll_fp32 = v.NllFp32, nll_onnx = v.NllOnnx, rel_diff = v.RelDiff, top1_agreement = v.Top1Agreement,
+            max_abs_logit_diff = v.MaxAbsLogitDiff, positions = v.Positions, precision = result.Metadata.Precision,
+        }));
+    return 0;
+}

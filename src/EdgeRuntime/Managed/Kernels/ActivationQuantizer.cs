@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -18,6 +19,7 @@ internal static class ActivationQuantizer
 
     /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{sbyte})"/>; <paramref name="vectorized"/> = false
     /// runs the scalar reference (tests check both give identical bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static float Quantize(ReadOnlySpan<float> x, Span<sbyte> q, bool vectorized)
     {
         if (q.Length != x.Length) throw new ArgumentException($"q has {q.Length} elements, expected {x.Length}.", nameof(q));

@@ -38,6 +38,7 @@ internal static class Gelu
     }
 
     /// <summary>In place: <c>x[i] = GELU(x[i])</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Apply(Span<float> x)
     {
         int i = 0;

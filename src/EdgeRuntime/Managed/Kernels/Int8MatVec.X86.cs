@@ -17,6 +17,7 @@ internal static partial class Int8MatVec
     /// modulo 2^32 (no saturation) and so does C#'s unchecked int; the true result fits in int32
     /// (cols &lt;= 2^17), so the wrapped difference is exact.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     private static void ComputeAvxVnni(ReadOnlySpan<sbyte> w, ReadOnlySpan<int> rowSums, ReadOnlySpan<float> wScales,
         ReadOnlySpan<sbyte> x, float xScale, ReadOnlySpan<float> bias, Span<float> y)
     {
@@ -57,6 +58,7 @@ internal static partial class Int8MatVec
     }
 
     /// <summary>AVX-512BW: sign-extend 32 bytes to 32 int16 lanes and <c>vpmaddwd</c> (no saturation possible).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     private static void ComputeAvx512BW(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
         float xScale, ReadOnlySpan<float> bias, Span<float> y)
     {
@@ -96,6 +98,7 @@ internal static partial class Int8MatVec
     }
 
     /// <summary>AVX2: sign-extend 16 bytes to 16 int16 lanes and <c>vpmaddwd</c>; for CPUs without VNNI (e.g. Zen 2/3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     private static void ComputeAvx2(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
         float xScale, ReadOnlySpan<float> bias, Span<float> y)
     {

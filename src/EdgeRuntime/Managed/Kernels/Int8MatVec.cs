@@ -109,6 +109,7 @@ internal static partial class Int8MatVec
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     private static void ComputeVector128(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
         float xScale, ReadOnlySpan<float> bias, Span<float> y)
     {

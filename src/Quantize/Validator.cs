@@ -1,0 +1,100 @@
+using System.Buffers.Binary;
+using EdgeShortcut.Core;
+using EdgeShortcut.Trainer.Model;
+using static TorchSharp.torch;
+
+namespace EdgeShortcut.Quantize;
+
+/// <summary>Validation numbers: the fp32 TorchSharp model vs the ONNX file on the same tokens.</summary>
+/// <param name="NllFp32">Mean next-token NLL (nats/token) of the fp32 TorchSharp model.</param>
+/// <param name="NllOnnx">Mean NLL of the ONNX model (ONNX Runtime, CPU provider).</param>
+/// <param name="Top1Agreement">Share of positions where both models' argmax tokens agree, in [0, 1].</param>
+/// <param name="MaxAbsLogitDiff">Largest |logit_fp32 - logit_onnx| over all positions and tokens.</param>
+/// <param name="Positions">Number of predicted positions.</param>
+public sealed record ValidationResult(double NllFp32, double NllOnnx, double Top1Agreement, double MaxAbsLogitDiff, int Positions)
+{
+    /// <summary>(onnx - fp32) / fp32.</summary>
+    public double RelDiff => (NllOnnx - NllFp32) / NllFp32;
+}
+
+/// <summary>
+/// Compares an exported ONNX model with the fp32 TorchSharp model of its checkpoint on held-out text:
+/// the last <c>maxTokens + 1</c> tokens of the file, cut into non-overlapping windows of n_ctx inputs
+/// (each window is one uncached prefill in both engines; its targets are the inputs shifted by one).
+/// </summary>
+public static class Validator
+{
+    /// <summary>Runs the comparison. <paramref name="textFile"/> is UTF-8 text for the byte tokenizer,
+    /// or little-endian uint16 ids for <c>token-file</c>.</summary>
+    public static ValidationResult Run(string checkpointDir, string onnxPath, string textFile, int maxTokens)
+    {
+        using var model = ModelCheckpoint.Load(checkpointDir, out var config);
+        using var runner = new OnnxCachedRunner(onnxPath);
+        if (!runner.Config.Equals(config.Model))
+            throw new CheckpointFormatException(onnxPath, "the ONNX model's config differs from the checkpoint's: it was exported from another checkpoint");
+        int[] tokens = Tokenize(textFile, config.Tokenizer);
+        int n = config.Model.ContextLength, V = config.Model.VocabSize;
+        if (tokens.Length < 2) throw new CheckpointFormatException(textFile, "needs at least 2 tokens to score");
+        tokens = tokens[Math.Max(0, tokens.Length - maxTokens - 1)..];
+
+        double nllTorch = 0, nllOnnx = 0, maxDiff = 0;
+        int agree = 0, positions = 0;
+        for (int start = 0; start + 1 < tokens.Length; start += n)
+        {
+            int len = Math.Min(n, tokens.Length - 1 - start);
+            int[] input = tokens[start..(start + len)];
+            float[] torchLogits;
+            using (no_grad())
+            using (var ids = tensor(input.Select(i => (long)i).ToArray(), [1, len]))
+            using (var logits = model.forward(ids))
+                torchLogits = logits.data<float>().ToArray();
+            runner.Reset();
+            float[] onnxLogits = runner.Run(input);
+            for (int t = 0; t < len; t++)
+            {
+                var a = torchLogits.AsSpan(t * V, V);
+                var b = onnxLogits.AsSpan(t * V, V);
+                int target = tokens[start + t + 1];
+                nllTorch += Nll(a, target);
+                nllOnnx += Nll(b, target);
+                if (ArgMax(a) == ArgMax(b)) agree++;
+                for (int v = 0; v < V; v++) maxDiff = Math.Max(maxDiff, Math.Abs(a[v] - b[v]));
+                positions++;
+            }
+        }
+        return new ValidationResult(nllTorch / positions, nllOnnx / positions, (double)agree / positions, maxDiff, positions);
+    }
+
+    /// <summary>Token ids of a file per the checkpoint's tokenizer.</summary>
+    public static int[] Tokenize(string path, TokenizerSpec tokenizer)
+    {
+        if (!File.Exists(path)) throw new CheckpointFormatException(path, "validation file not found");
+        byte[] bytes = File.ReadAllBytes(path);
+        if (tokenizer.Kind == TokenizerSpec.ByteKind) return bytes.Select(b => (int)b).ToArray();
+        if (bytes.Length % 2 != 0) throw new CheckpointFormatException(path, "a token file holds uint16 ids: its length must be even");
+        var ids = new int[bytes.Length / 2];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i));
+            if (ids[i] >= tokenizer.VocabSize) throw new CheckpointFormatException(path, $"token {ids[i]} at index {i} is outside the vocabulary ({tokenizer.VocabSize})");
+        }
+        return ids;
+    }
+
+    /// <summary>-log softmax(logits)[target], in double with the max subtracted.</summary>
+    private static double Nll(ReadOnlySpan<float> logits, int target)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in logits) max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        return Math.Log(sum) + max - logits[target];
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+using EdgeShortcut.Core;
+
+namespace EdgeShortcut.Trainer.Training;
+
+/// <summary>
+/// Every training setting in one immutable record (the CLI flags map one-to-one; defaults here are
+/// the CLI defaults). It is stored in each checkpoint's training_state.json, so a resumed run
+/// continues with exactly the settings it started with.
+/// </summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Training corpus (UTF-8 text, or uint16 ids when <see cref="TokenVocab"/> is set).</summary>
+    [JsonPropertyName("data")] public string DataPath { get; init; } = "";
+    /// <summary>Optional separate validation corpus; otherwise the last 10% of the data.</summary>
+    [JsonPropertyName("val_data")] public string? ValDataPath { get; init; }
+    /// <summary>Run directory: receives <c>last/</c>, <c>best/</c> and <c>log.csv</c>.</summary>
+    [JsonPropertyName("out")] public string OutDir { get; init; } = "runs/default";
+    /// <summary>Declared vocab of a pre-tokenized uint16 corpus; null = byte tokenizer (256).</summary>
+    [JsonPropertyName("token_vocab")] public int? TokenVocab { get; init; }
+
+    /// <summary>Architecture: true = shortcut GPT, false = plain GPT baseline.</summary>
+    [JsonPropertyName("shortcut")] public bool Shortcut { get; init; } = true;
+    /// <summary>Blocks L.</summary>
+    [JsonPropertyName("layers")] public int Layers { get; init; } = 6;
+    /// <summary>Width d.</summary>
+    [JsonPropertyName("dim")] public int Dim { get; init; } = 128;
+    /// <summary>Heads H.</summary>
+    [JsonPropertyName("heads")] public int Heads { get; init; } = 4;
+    /// <summary>Context length T (= n_ctx).</summary>
+    [JsonPropertyName("context")] public int Context { get; init; } = 256;
+    /// <summary>Tapped layers; null = all of 1..L-1. Ignored for the baseline.</summary>
+    [JsonPropertyName("taps")] public ImmutableArray<int>? Taps { get; init; }
+    /// <summary>Feature-MLP width m; null = 4d.</summary>
+    [JsonPropertyName("feature_dim")] public int? FeatureDim { get; init; }
+    /// <summary>Whether the output head is the token embedding.</summary>
+    [JsonPropertyName("tied_embeddings")] public bool TiedEmbeddings { get; init; } = true;
+
+    /// <summary>Optimizer steps.</summary>
+    [JsonPropertyName("steps")] public int Steps { get; init; } = 2000;
+    /// <summary>Sequences per micro-batch.</summary>
+    [JsonPropertyName("batch")] public int Batch { get; init; } = 16;
+    /// <summary>Micro-batches per optimizer step (effective batch = batch x grad_accum).</summary>
+    [JsonPropertyName("grad_accum")] public int GradAccum { get; init; } = 1;
+    /// <summary>Peak learning rate.</summary>
+    [JsonPropertyName("lr")] public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Learning rate at the end of the cosine decay.</summary>
+    [JsonPropertyName("min_lr")] public double MinLearningRate { get; init; } = 1e-4;
+    /// <summary>Linear warm-up steps.</summary>
+    [JsonPropertyName("warmup")] public int Warmup { get; init; } = 100;
+    /// <summary>AdamW decoupled weight decay (applied to matrices and embeddings, not to biases or LayerNorms).</summary>
+    [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 0.1;
+    /// <summary>Dropout probability (embeddings, attention probabilities, residual branches).</summary>
+    [JsonPropertyName("dropout")] public double Dropout { get; init; } = 0.1;
+    /// <summary>Global gradient-norm clip; 0 disables.</summary>
+    [JsonPropertyName("clip")] public double Clip { get; init; } = 1.0;
+    /// <summary>Seed of the initial weights, the dropout generator and the batch sampler.</summary>
+    [JsonPropertyName("seed")] public long Seed { get; init; } = 1337;
+    /// <summary>Evaluate (and checkpoint) every this many steps, and at the end.</summary>
+    [JsonPropertyName("eval_every")] public int EvalEvery { get; init; } = 250;
+    /// <summary>Validation windows per forward batch during evaluation.</summary>
+    [JsonPropertyName("eval_batch")] public int EvalBatch { get; init; } = 16;
+    /// <summary>Torch intra-op threads; 0 = all cores.</summary>
+    [JsonPropertyName("threads")] public int Threads { get; init; }
+
+    /// <summary>The tokenizer the data is read with.</summary>
+    [JsonIgnore] public TokenizerSpec Tokenizer => TokenVocab is int v ? new TokenizerSpec(TokenizerSpec.TokenFileKind, v) : TokenizerSpec.Bytes;
+
+    /// <summary>The model these options describe (validated).</summary>
+    public ModelConfig ModelConfig()
+    {
+        var c = Core.ModelConfig.Create(Layers, Dim, Heads, Context, Tokenizer.VocabSize, Shortcut) with { TiedEmbeddings = TiedEmbeddings };
+        if (Shortcut && Taps is { } taps) c = c with { Taps = taps };
+        if (FeatureDim is int m) c = c with { FeatureDim = m };
+        return c.Validate();
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the CLI flag of the first bad setting.</summary>
+    public TrainingOptions Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(DataPath), "--data", "is required");
+        Require(!string.IsNullOrWhiteSpace(OutDir), "--out", "is required");
+        Require(Steps >= 1, "--steps", $"must be >= 1 (got {Steps})");
+        Require(Batch >= 1, "--batch", $"must be >= 1 (got {Batch})");
+        Require(GradAccum >= 1, "--grad-accum", $"must be >= 1 (got {GradAccum})");
+        Require(LearningRate > 0 && double.IsFinite(LearningRate), "--lr", $"must be a positive number (got {LearningRate})");
+        Require(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "--min-lr", $"must be in 0..--lr (got {MinLearningRate})");
+        Require(Warmup >= 0, "--warmup", $"must be >= 0 (got {Warmup})");
+        Require(WeightDecay >= 0 && double.IsFinite(WeightDecay), "--weight-decay", $"must be >= 0 (got {WeightDecay})");
+        Require(Dropout is >= 0 and < 1, "--dropout", $"must be in [0, 1) (got {Dropout})");
+        Require(Clip >= 0 && double.IsFinite(Clip), "--clip", $"must be >= 0 (got {Clip})");
+        Require(EvalEvery >= 1, "--eval-every", $"must be >= 1 (got {EvalEvery})");
+        Require(EvalBatch >= 1, "--eval-batch", $"must be >= 1 (got {EvalBatch})");
+        Require(Threads >= 0, "--threads", $"must be >= 0 (got {Threads})");
+        Require(TokenVocab is null or (>= 2 and <= 65536), "--token-vocab", $"must be in 2..65536 (got {TokenVocab})");
+        try { ModelConfig(); }
+        catch (InvalidModelConfigException e) { throw new ArgumentException($"{FlagOf(e.Field)}: {e.Message}", FlagOf(e.Field), e); }
+        return this;
+    }
+
+    private static string FlagOf(string field) => field switch
+    {
+        "n_layer" => "--layers", "d_model" => "--dim", "n_head" => "--heads", "n_ctx" => "--context",
+        "taps" => "--taps", "d_feature" => "--feature-dim", "vocab_size" => "--token-vocab", _ => field,
+    };
+
+    private static void Require(bool ok, string flag, string rule)
+    {
+        if (!ok) throw new ArgumentException($"{flag} {rule}.", flag);
+    }
+}
