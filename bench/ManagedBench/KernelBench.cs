@@ -14,7 +14,7 @@ internal static class KernelBench
         var h512 = R(512); var q512 = new sbyte[512];
         var q32 = R(32); var o32 = new float[32];
         var kt = R(32 * 1280); var v = R(1280 * 32); var scores = new float[1280];
-        Console.WriteLine("| kernel | us per call (best of 11) |");
+        Console.WriteLine("| kernel | thread-CPU us per call (best of 11) |");
         Console.WriteLine("|---|---|");
         Row("LayerNorm d128", () => LayerNorm.Apply(x128, w128, b128, 1e-5f, y128));
         Row("GELU 512", () => { h512.AsSpan().CopyTo(scores); Gelu.Apply(scores.AsSpan(0, 512)); });
@@ -28,6 +28,12 @@ internal static class KernelBench
         Row("TP.Multiply 1280", () => System.Numerics.Tensors.TensorPrimitives.Multiply(fresh, 0.5f, tmp));
         Row("attend hd32 n128 (one head)", () => AttentionKernels.Attend(q32, kt, 1280, v, scores.AsSpan(0, 128), o32));
         Row("attend hd32 n640 (one head)", () => AttentionKernels.Attend(q32, kt, 1280, v, scores.AsSpan(0, 640), o32));
+        var kts = Enumerable.Range(0, 32).Select(_ => R(32 * 1280)).ToArray();
+        var vs = Enumerable.Range(0, 32).Select(_ => R(1280 * 32)).ToArray();
+        int next = 0;
+        Row("attend hd32 n1280, 32 rotating 320 KB caches (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.Attend(q32, kts[next], 1280, vs[next], scores, o32); });
+        Row("scores hd32 n1280, rotating (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.Scores(q32, kts[next], 1280, scores); });
+        Row("weighted sum hd32 n1280, rotating (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.WeightedSum(scores, vs[next], o32); });
         Row("scores hd32 n640", () => AttentionKernels.Scores(q32, kt, 1280, scores.AsSpan(0, 640)));
         Row("weighted sum hd32 n640", () => AttentionKernels.WeightedSum(scores.AsSpan(0, 640), v, o32));
     }
@@ -43,9 +49,9 @@ internal static class KernelBench
         var samples = new List<double>();
         for (int s = 0; s < 11; s++)
         {
-            sw.Restart();
+            double t0 = ThreadClock.Seconds();
             for (int i = 0; i < reps / 10 + 1; i++) call();
-            samples.Add(sw.Elapsed.TotalMicroseconds / (reps / 10 + 1));
+            samples.Add((ThreadClock.Seconds() - t0) * 1e6 / (reps / 10 + 1));
         }
         Console.WriteLine($"| {name} | {samples.Min():F3} |");
     }

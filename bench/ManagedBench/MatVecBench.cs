@@ -11,7 +11,7 @@ internal static class MatVecBench
     {
         (int Rows, int Cols)[] sizes = [(384, 128), (512, 128), (128, 512), (512, 512), (1024, 1024), (4096, 1024), (4096, 4096)];
         var paths = Enum.GetValues<Int8MatVec.Path>().Where(Int8MatVec.IsSupported).ToArray();
-        Console.WriteLine("int8 matvec, best-of-15 time per call (us) and weight GB/s; `2 threads` = best path split with the helper thread");
+        Console.WriteLine("int8 matvec, best-of-15 time per call (us, calling thread's CPU time; `2 threads` = wall time of the best path split with the helper thread) and weight GB/s");
         Console.WriteLine();
         Console.WriteLine($"| rows x cols | weight bytes | {string.Join(" | ", paths)} | 2 threads |");
         Console.WriteLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", paths.Length + 1))}");
@@ -33,12 +33,12 @@ internal static class MatVecBench
             foreach (var path in paths)
                 cells.Add(Cell(rows, cols, () => Int8MatVec.Compute(path, linear.Weights, linear.RowSums, linear.Scales, xq, xs, bias, y)));
             cells.Add((long)rows * cols >= ManagedLinear.ParallelThreshold
-                ? Cell(rows, cols, () => linear.Apply(x, y, xq, parallel)) : "below threshold");
+                ? Cell(rows, cols, () => linear.Apply(x, y, xq, parallel), timeCpu: false) : "below threshold");
             Console.WriteLine($"| {rows} x {cols} | {rows * cols / 1024} KiB | {string.Join(" | ", cells)} |");
         }
     }
 
-    private static string Cell(int rows, int cols, Action call)
+    private static string Cell(int rows, int cols, Action call, bool timeCpu = true)
     {
         // Warm up (tiered JIT) for 200 ms, then enough calls per sample for ~2 ms, 15 samples, median.
         var sw = Stopwatch.StartNew();
@@ -48,9 +48,10 @@ internal static class MatVecBench
         var samples = new List<double>();
         for (int s = 0; s < 15; s++)
         {
+            double t0 = timeCpu ? ThreadClock.Seconds() : 0;
             sw.Restart();
             for (int i = 0; i < reps; i++) call();
-            samples.Add(sw.Elapsed.TotalSeconds / reps);
+            samples.Add((timeCpu ? ThreadClock.Seconds() - t0 : sw.Elapsed.TotalSeconds) / reps);
         }
         double t = samples.Min();   // best sample: the least disturbed by other processes on a shared machine
         return $"{t * 1e6:F2} us, {(double)rows * cols / t / 1e9:F1} GB/s";

@@ -4,7 +4,7 @@ using EdgeShortcut.Core.Onnx;
 using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|matvec] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
@@ -51,6 +51,24 @@ if (mode is "all" or "compare")
     Console.WriteLine();
     CompareBench.Run(list, IntOpt("--rounds", 9));
     foreach (var (_, e) in list) e.Dispose();
+}
+if (mode is "all" or "ort")
+{
+    int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
+    foreach (bool shortcut in new[] { true, false })
+    {
+        Console.WriteLine();
+        OrtCompareBench.Run(ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate(), IntOpt("--rounds", 5));
+    }
+}
+if (mode is "profile")
+{
+    int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
+    foreach (bool shortcut in new[] { true, false })
+    {
+        Console.WriteLine();
+        ProfileBench.Run(ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate(), IntOpt("--rounds", 3));
+    }
 }
 if (mode is "kernels")
 {

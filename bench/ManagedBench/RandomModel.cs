@@ -1,7 +1,5 @@
-using System.Text.Json;
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
-using EdgeShortcut.Runtime.Managed;
 
 namespace EdgeShortcut.ManagedBench;
 
@@ -16,9 +14,8 @@ internal static class RandomModel
     {
         var rng = new Random(seed);
         var m = new OnnxModel { IrVersion = 8, ProducerName = "ManagedBench" };
-        m.MetadataProps.Add(new(ManagedModelLoader.FormatVersionKey, "1"));
-        m.MetadataProps.Add(new(ManagedModelLoader.ModelConfigKey, JsonSerializer.Serialize(c)));
-        m.MetadataProps.Add(new(ManagedModelLoader.PrecisionKey, int8 ? "int8" : "fp32"));
+        m.MetadataProps.AddRange(new OnnxMetadata(c, new TokenizerSpec(TokenizerSpec.TokenFileKind, c.VocabSize),
+            int8 ? OnnxMetadata.Int8 : OnnxMetadata.Fp32, new string('0', 64)).ToProps());
         var init = m.Graph.Initializers;
         float[] Floats(long n, double range, double offset = 0) =>
             [.. Enumerable.Range(0, (int)n).Select(_ => (float)(offset + (rng.NextDouble() * 2 - 1) * range))];

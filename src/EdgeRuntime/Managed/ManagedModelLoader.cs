@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
 
@@ -13,20 +12,12 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal static class ManagedModelLoader
 {
-    /// <summary>Metadata keys of FORMAT.md section 5 that the engine reads.</summary>
-    public const string FormatVersionKey = "edgeshortcut.format_version", ModelConfigKey = "edgeshortcut.model_config", PrecisionKey = "edgeshortcut.precision";
-
     /// <summary>Reads the weights of <paramref name="model"/>; <paramref name="source"/> names it in errors.</summary>
     public static ManagedWeights Load(OnnxModel model, string source)
     {
-        var metadata = model.Metadata();
-        string version = Require(metadata, FormatVersionKey, source);
-        if (version != "1") throw new CheckpointFormatException(source, $"metadata '{FormatVersionKey}' is '{version}', this build reads 1");
-        var config = ReadConfig(Require(metadata, ModelConfigKey, source), source);
-        string precision = Require(metadata, PrecisionKey, source);
-        if (precision is not ("int8" or "fp32")) throw new CheckpointFormatException(source, $"metadata '{PrecisionKey}' is '{precision}', expected 'int8' or 'fp32'");
-
-        var r = new Initializers(model.Graph.InitializersByName(), source, precision == "int8");
+        var metadata = OnnxMetadata.Read(model.Metadata(), source);
+        var config = metadata.Model;
+        var r = new Initializers(model.Graph.InitializersByName(), source, metadata.Precision == OnnxMetadata.Int8);
         int d = config.Dim, f = config.FeedForwardDim, m = config.FeatureDim, V = config.VocabSize;
         var blocks = new BlockWeights[config.SelfAttentionBlocks];
         for (int i = 0; i < blocks.Length; i++)
@@ -52,20 +43,6 @@ internal static class ManagedModelLoader
             r.Floats(TensorNames.TokenEmbedding, V, d), r.Floats(TensorNames.PositionEmbedding, config.ContextLength, d),
             blocks, features, shortcut, r.Norm(TensorNames.FinalNorm, d),
             r.Linear("head", V, d, hasBias: false));
-    }
-
-    private static string Require(Dictionary<string, string> metadata, string key, string source) =>
-        metadata.TryGetValue(key, out var v) ? v : throw new CheckpointFormatException(source, $"metadata '{key}' is missing: not an EdgeShortcut model");
-
-    private static ModelConfig ReadConfig(string json, string source)
-    {
-        try
-        {
-            var config = JsonSerializer.Deserialize<ModelConfig>(json) ?? throw new JsonException("null");
-            return config.Validate();
-        }
-        catch (JsonException e) { throw new CheckpointFormatException(source, $"metadata '{ModelConfigKey}' is not a model config: {e.Message}", e); }
-        catch (InvalidModelConfigException e) { throw new CheckpointFormatException(source, $"metadata '{ModelConfigKey}': {e.Message}", e); }
     }
 
     /// <summary>Typed, checked access to the initializers by name.</summary>

@@ -82,11 +82,11 @@ public class ManagedModelLoaderTests
             if (value is not null) m.MetadataProps.Add(new(key, value));
             return m;
         }
-        Assert.Contains("'edgeshortcut.model_config' is missing", LoadFails(WithMetadata(ManagedModelLoader.ModelConfigKey, null)).Message);
-        Assert.Contains("'edgeshortcut.format_version' is '2'", LoadFails(WithMetadata(ManagedModelLoader.FormatVersionKey, "2")).Message);
-        Assert.Contains("'edgeshortcut.precision' is 'int4'", LoadFails(WithMetadata(ManagedModelLoader.PrecisionKey, "int4")).Message);
-        Assert.Contains("not a model config", LoadFails(WithMetadata(ManagedModelLoader.ModelConfigKey, "{not json")).Message);
-        Assert.Contains("'n_head'", LoadFails(WithMetadata(ManagedModelLoader.ModelConfigKey,
+        Assert.Contains("'edgeshortcut.model_config' is missing", LoadFails(WithMetadata(OnnxMetadata.ModelConfigKey, null)).Message);
+        Assert.Contains("edgeshortcut.format_version '2'", LoadFails(WithMetadata(OnnxMetadata.FormatVersionKey, "2")).Message);
+        Assert.Contains("'edgeshortcut.precision' is 'int4'", LoadFails(WithMetadata(OnnxMetadata.PrecisionKey, "int4")).Message);
+        Assert.Contains("'edgeshortcut.model_config' is not valid JSON", LoadFails(WithMetadata(OnnxMetadata.ModelConfigKey, "{not json")).Message);
+        Assert.Contains("'n_head'", LoadFails(WithMetadata(OnnxMetadata.ModelConfigKey,
             System.Text.Json.JsonSerializer.Serialize(Config with { Heads = 3 }))).Message);
     }
 
@@ -94,8 +94,9 @@ public class ManagedModelLoaderTests
     public void An_fp32_file_labelled_int8_names_the_first_int8_tensor_it_lacks()
     {
         var m = ManagedTestModels.Build(Config, Weights, int8: false);
-        m.MetadataProps.RemoveAll(p => p.Key == ManagedModelLoader.PrecisionKey);
-        m.MetadataProps.Add(new(ManagedModelLoader.PrecisionKey, "int8"));
+        m.MetadataProps.RemoveAll(p => p.Key == OnnxMetadata.PrecisionKey);
+        m.MetadataProps.Add(new(OnnxMetadata.PrecisionKey, OnnxMetadata.Int8));
+        m.MetadataProps.Add(new(OnnxMetadata.QuantizationKey, OnnxMetadata.Int8Scheme));
         Assert.Contains("'blocks.0.attn.qkv.weight_scale' is missing (int8 model)", LoadFails(m).Message);
     }
 

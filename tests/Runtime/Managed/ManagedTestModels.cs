@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
 using EdgeShortcut.Runtime.Managed;
@@ -23,9 +22,8 @@ internal static class ManagedTestModels
     {
         var model = new OnnxModel { IrVersion = 8, ProducerName = "ManagedTestModels" };
         model.OpsetImports.Add(("", 17));
-        model.MetadataProps.Add(new(ManagedModelLoader.FormatVersionKey, "1"));
-        model.MetadataProps.Add(new(ManagedModelLoader.ModelConfigKey, JsonSerializer.Serialize(config)));
-        model.MetadataProps.Add(new(ManagedModelLoader.PrecisionKey, int8 ? "int8" : "fp32"));
+        var spec = new TokenizerSpec(config.VocabSize == 256 ? TokenizerSpec.ByteKind : TokenizerSpec.TokenFileKind, config.VocabSize);
+        model.MetadataProps.AddRange(new OnnxMetadata(config, spec, int8 ? OnnxMetadata.Int8 : OnnxMetadata.Fp32, new string('0', 64)).ToProps());
         var init = model.Graph.Initializers;
         foreach (var (name, shape) in TensorNames.All(config))
         {
