@@ -13,6 +13,7 @@ namespace EdgeShortcut.ConsoleSample;
 internal static class BenchCommand
 {
     private const int DecodeTokens = 256, PrefillTokens = 256, Runs = 5;
+    private static readonly int[] OneToken = [10];   // a newline: the 1-token prompt decoding starts from
 
     private sealed record Result(string Backend, double DecodeTokensPerS, double PrefillMs, double AllocBytesPerToken);
 
@@ -78,12 +79,12 @@ internal static class BenchCommand
         {
             ct.ThrowIfCancellationRequested();
             gen.Reset();
-            gen.AppendTokens([10]);
+            gen.AppendTokens(OneToken);
             gen.NextToken();
             long bytes0 = GC.GetAllocatedBytesForCurrentThread(), t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < DecodeTokens; i++)
             {
-                if (gen.CachedTokens + gen.PendingTokens > nCtx) { gen.Reset(); gen.AppendTokens([10]); }
+                if (gen.CachedTokens + gen.PendingTokens > nCtx) { gen.Reset(); gen.AppendTokens(OneToken); }
                 gen.NextToken();
             }
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;

@@ -38,4 +38,15 @@ bench.Options.Add(threads);
 bench.SetAction((parse, ct) => CliErrors.Run(() => Task.FromResult(BenchCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(benchJson), ct))));
 root.Subcommands.Add(bench);
 
+var parityTokens = new Option<int>("--tokens") { Description = "greedy tokens to compare", DefaultValueFactory = _ => 200 };
+var parityBound = new Option<double>("--bound") { Description = "largest accepted normalized MSE of the logits", DefaultValueFactory = _ => 1e-3 };
+var parityPrompt = new Argument<string>("prompt") { Description = "prompt to continue", DefaultValueFactory = _ => "ROMEO:" };
+var parity = new Command("parity", "Compare the managed engine with the ONNX Runtime CPU provider: same greedy continuation, logits NMSE per step (exit 3 if they differ).");
+parity.Options.Add(model);
+parity.Options.Add(parityTokens);
+parity.Options.Add(parityBound);
+parity.Arguments.Add(parityPrompt);
+parity.SetAction(parse => CliErrors.Run(() => Task.FromResult(ParityCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(parityPrompt)!, parse.GetValue(parityTokens), parse.GetValue(parityBound)))));
+root.Subcommands.Add(parity);
+
 return await root.Parse(args).InvokeAsync();

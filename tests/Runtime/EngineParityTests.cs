@@ -16,12 +16,14 @@ public sealed class EngineParityTests : IDisposable
     private static readonly int[] Prompt = [87, 104, 101, 114, 101, 102, 111, 114, 101, 32];   // "Wherefore "
 
     [Theory]
-    // Measured on these files: worst NMSE ~5e-14 in both precisions (both engines compute the same
-    // dequantized products in fp32 up to summation order). The bound leaves room for that order only.
+    // fp32: the same products up to summation order (measured ~5e-14). int8: the managed engine also
+    // quantizes the activations (one scale per row) and ORT's fused int8 kernel treats them its own
+    // way; at d = 16 the two agree to ~5e-14, at d = 128 they differ by 1.7e-4 (random weights,
+    // `EdgeShortcut.Console parity`). The int8 bound is the one stated for any model.
     [InlineData(true, ExportPrecision.Fp32, 1e-9)]
     [InlineData(false, ExportPrecision.Fp32, 1e-9)]
-    [InlineData(true, ExportPrecision.Int8, 1e-9)]
-    [InlineData(false, ExportPrecision.Int8, 1e-9)]
+    [InlineData(true, ExportPrecision.Int8, 1e-3)]
+    [InlineData(false, ExportPrecision.Int8, 1e-3)]
     public void Managed_and_ORT_CPU_logits_agree_within_a_normalized_MSE_bound(bool shortcut, ExportPrecision precision, double bound)
     {
         var (path, _, _) = _files.Write(shortcut, precision, seed: 21, contextLength: 32);
@@ -55,6 +57,19 @@ public sealed class EngineParityTests : IDisposable
             return sb.ToString();
         }
         Assert.Equal(await Greedy(BackendKind.Cpu), await Greedy(BackendKind.Managed));
+    }
+
+    [Fact]
+    public void Step_API_decoding_on_the_managed_engine_allocates_nothing()
+    {
+        var (path, _, _) = _files.Write(true, ExportPrecision.Int8, seed: 23, contextLength: 128);
+        using var model = EdgeModel.Load(path, new EdgeModelOptions { Backend = BackendKind.Managed });
+        using var gen = model.CreateGenerator(new GenerationOptions { Temperature = 0.8f, TopK = 40, TopP = 0.9f, RepetitionPenalty = 1.1f, Seed = 4 });
+        gen.AppendTokens(Prompt);
+        for (int i = 0; i < 10; i++) gen.NextToken();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) gen.NextToken();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     private static double Nmse(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual) => OnnxRuntimeBackendTests.Nmse(expected, actual);

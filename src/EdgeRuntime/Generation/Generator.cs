@@ -21,6 +21,7 @@ public sealed class Generator : IDisposable
     private readonly IInferenceSequence _sequence;
     private readonly ModelConfig _config;
     private readonly Sampler _sampler;
+    private readonly float[] _logits; // [V] logits the last token was sampled from
     private int[] _tokens;          // [capacity] window tokens, then pending tokens
     private int _count;             // tokens in _tokens
     private double _secondsPerToken; // running estimate of model time per token (budgeted prefill)
@@ -34,6 +35,7 @@ public sealed class Generator : IDisposable
         Tokenizer = tokenizer;
         _sampler = new Sampler(config.VocabSize, options);
         _tokens = new int[config.ContextLength + 1];
+        _logits = new float[config.VocabSize];
     }
 
     /// <summary>The options this generator samples with.</summary>
@@ -54,6 +56,10 @@ public sealed class Generator : IDisposable
     /// <summary>True when the pending tokens do not fit the context: the next call slides the window
     /// (<see cref="ContextOverflowPolicy.SlidingWindow"/>) or throws.</summary>
     public bool IsContextFull => _count > _config.ContextLength;
+
+    /// <summary>The logits <c>[V]</c> the last token was sampled from (before the repetition penalty);
+    /// zeros before the first token. Overwritten by the next call.</summary>
+    public ReadOnlySpan<float> Logits => _logits;
 
     /// <summary>How many times the sliding window re-prefilled the context.</summary>
     public int ContextSlides { get; private set; }
@@ -116,6 +122,7 @@ public sealed class Generator : IDisposable
         }
         // Every sample appends a pending token and Reset empties everything, so a call with tokens always runs the model.
         Debug.Assert(ranAny);
+        logits.CopyTo(_logits);
         token = _sampler.Sample(logits, _tokens.AsSpan(0, _count));
         _tokens[_count++] = token;
         return true;

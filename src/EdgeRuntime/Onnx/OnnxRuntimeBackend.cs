@@ -59,8 +59,8 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
 
     private static SessionOptions CreateSessionOptions(BackendKind kind, EdgeModelOptions options)
     {
-        // Memory patterns are planned per input shape; the cache length P grows every step, so a
-        // pattern would be computed for each shape and never reused (DirectML requires it off anyway).
+        // Memory patterns are planned per input shape and the cache length P grows every step, so
+        // most steps would plan a new one (DirectML requires them off anyway).
         var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false };
         if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
         if (kind == BackendKind.DirectML)
