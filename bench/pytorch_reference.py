@@ -16,6 +16,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False):
+    """F.scaled_dot_product_attention where it exists (PyTorch >= 2.0); Debian 12's 1.13 gets the
+    same math written out (softmax(q k^T / sqrt(hd)) masked, dropout on the probabilities)."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if is_causal:
+        attn_mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+    if attn_mask is not None:
+        s = s.masked_fill(~attn_mask, float("-inf"))
+    return F.dropout(s.softmax(-1), dropout_p, dropout_p > 0) @ v
+
+
 class Mlp(nn.Module):
     def __init__(self, d, hidden):
         super().__init__()
@@ -33,7 +46,7 @@ class SelfAttn(nn.Module):
     def forward(self, x):
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
-        o = F.scaled_dot_product_attention(q, k, v, dropout_p=self.p if self.training else 0.0, is_causal=True)
+        o = sdpa(q, k, v, dropout_p=self.p if self.training else 0.0, is_causal=True)
         return self.proj(o.transpose(1, 2).reshape(b, t, d))
 
 
@@ -72,7 +85,7 @@ class ShortcutAttn(nn.Module):
         k, v = self.kv(memory).view(b, n, 2, self.h, d // self.h).permute(2, 0, 3, 1, 4)
         tau = torch.arange(t * self.s) // self.s
         mask = tau[None, :] <= torch.arange(t)[:, None]          # query t sees entry e iff e // |S| <= t
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        o = sdpa(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
         return self.proj(o.transpose(1, 2).reshape(b, t, d))
 
 

@@ -1,10 +1,12 @@
 using System.CommandLine;
 using EdgeShortcut.Core;
+using EdgeShortcut.Trainer;
 using EdgeShortcut.Trainer.Cli;
 using EdgeShortcut.Trainer.Data;
 
 // EdgeShortcut trainer CLI: train, eval, sample, train-bench. Library code throws typed exceptions;
 // only this entry point turns them into one-line errors and exit code 2.
+TorchSetup.PreferPassiveOpenMpWaits();   // before the first torch call loads libtorch's OpenMP runtime
 var root = new RootCommand("EdgeShortcut trainer: shortcut GPT (and plain GPT baseline) in TorchSharp.")
 {
     TrainCommand.Create(), EvalCommand.Create(), SampleCommand.Create(), BenchCommand.Create(),
