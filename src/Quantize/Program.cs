@@ -73,7 +73,8 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
     }
 
     var v = Validator.Run(checkpointDir, outPath, validateFile, validateTokens);
-    Console.WriteLine(string.Format(ic, "validation on the last {0} positions of {1}:", v.Positions, validateFile));
+    Console.WriteLine(string.Format(ic, "validation on the last {0} positions of {1}{2}:", v.Positions, validateFile,
+        v.HeldOut ? " (inside the trainer's held-out last 10%)" : " (WARNING: reaches into the trainer's 90% training split)"));
     Console.WriteLine(string.Format(ic, "  NLL fp32 (TorchSharp)  {0:F6} nats/token", v.NllFp32));
     Console.WriteLine(string.Format(ic, "  NLL ONNX ({0,-4}, ORT)   {1:F6} nats/token", result.Metadata.Precision, v.NllOnnx));
     Console.WriteLine(string.Format(ic, "  rel_diff               {0}{1:F6} %", v.RelDiff >= 0 ? "+" : "", 100 * v.RelDiff));
@@ -83,7 +84,7 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             nll_fp32 = v.NllFp32, nll_onnx = v.NllOnnx, rel_diff = v.RelDiff, top1_agreement = v.Top1Agreement,
-            max_abs_logit_diff = v.MaxAbsLogitDiff, positions = v.Positions, precision = result.Metadata.Precision,
+            max_abs_logit_diff = v.MaxAbsLogitDiff, positions = v.Positions, held_out = v.HeldOut, precision = result.Metadata.Precision,
         }));
     return 0;
 }

@@ -35,9 +35,10 @@ internal static class ShortcutBlockGraph
             string p = TensorNames.Feature(j);
             string a = g.LayerNorm(layerOutputs[c.Taps[j] - 1], lin.Float($"{p}.ln.weight"), lin.Float($"{p}.ln.bias"), c.LayerNormEps, $"{p}.ln");
             string z = lin.Linear(g.Gelu(lin.Linear(a, $"{p}.fc"), $"{p}.gelu"), $"{p}.proj");     // [b, T, d]
-            features[j] = g.Op("Unsqueeze", $"{p}.z", z, g.Ints(2));                                // [b, T, 1, d]
+            features[j] = z;
         }
-        string stacked = S == 1 ? features[0] : g.Concat(features, 2, hint: "shortcut.stack");        // [b, T, S, d]
+        // Concatenating along the feature axis and reshaping puts z_j[tau] at row tau*S + j: position-major.
+        string stacked = S == 1 ? features[0] : g.Concat(features, 2, hint: "shortcut.stack");        // [b, T, S*d]
         string memory = g.Reshape(stacked, "shortcut.memory", 0, -1, c.Dim);                          // [b, T*S, d]
 
         var kv = f.SplitHeads(lin.Linear(memory, $"{s}.attn.kv"), 2, $"{s}.attn.kv");               // 2 x [b, H, T*S, hd]

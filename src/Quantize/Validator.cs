@@ -6,12 +6,13 @@ using static TorchSharp.torch;
 namespace EdgeShortcut.Quantize;
 
 /// <summary>Validation numbers: the fp32 TorchSharp model vs the ONNX file on the same tokens.</summary>
+/// <param name="HeldOut">True when every scored token lies in the file's last tenth, the trainer's validation split.</param>
 /// <param name="NllFp32">Mean next-token NLL (nats/token) of the fp32 TorchSharp model.</param>
 /// <param name="NllOnnx">Mean NLL of the ONNX model (ONNX Runtime, CPU provider).</param>
 /// <param name="Top1Agreement">Share of positions where both models' argmax tokens agree, in [0, 1].</param>
 /// <param name="MaxAbsLogitDiff">Largest |logit_fp32 - logit_onnx| over all positions and tokens.</param>
 /// <param name="Positions">Number of predicted positions.</param>
-public sealed record ValidationResult(double NllFp32, double NllOnnx, double Top1Agreement, double MaxAbsLogitDiff, int Positions)
+public sealed record ValidationResult(double NllFp32, double NllOnnx, double Top1Agreement, double MaxAbsLogitDiff, int Positions, bool HeldOut)
 {
     /// <summary>(onnx - fp32) / fp32.</summary>
     public double RelDiff => (NllOnnx - NllFp32) / NllFp32;
@@ -35,7 +36,9 @@ public static class Validator
         int[] tokens = Tokenize(textFile, config.Tokenizer);
         int n = config.Model.ContextLength, V = config.Model.VocabSize;
         if (tokens.Length < 2) throw new CheckpointFormatException(textFile, "needs at least 2 tokens to score");
-        tokens = tokens[Math.Max(0, tokens.Length - maxTokens - 1)..];
+        int first = Math.Max(0, tokens.Length - maxTokens - 1);
+        bool heldOut = first >= tokens.Length - tokens.Length / 10;     // the trainer validates on the last floor(N/10) tokens
+        tokens = tokens[first..];
 
         double nllTorch = 0, nllOnnx = 0, maxDiff = 0;
         int agree = 0, positions = 0;
@@ -62,7 +65,7 @@ public static class Validator
                 positions++;
             }
         }
-        return new ValidationResult(nllTorch / positions, nllOnnx / positions, (double)agree / positions, maxDiff, positions);
+        return new ValidationResult(nllTorch / positions, nllOnnx / positions, (double)agree / positions, maxDiff, positions, heldOut);
     }
 
     /// <summary>Token ids of a file per the checkpoint's tokenizer.</summary>
