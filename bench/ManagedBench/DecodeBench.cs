@@ -14,19 +14,24 @@ internal static class DecodeBench
         using var s = engine.CreateManagedSequence();
         var prompt = Enumerable.Range(0, ctx).Select(i => (i * 31 + 7) % c.VocabSize).ToArray();
         var decodeSeconds = new List<double>();
+        var decodeCpu = new List<double>();
         var prefillMs = new List<double>();
+        var prefillCpuMs = new List<double>();
         long allocated = 0;
         for (int r = 0; r < runs + 1; r++)   // run 0 warms the JIT up and is discarded
         {
             s.Reset();
+            double cpu0 = ThreadClock.Seconds();
             var sw = Stopwatch.StartNew();
             s.Append(prompt);
             double prefill = sw.Elapsed.TotalMilliseconds;
+            double prefillCpu = (ThreadClock.Seconds() - cpu0) * 1e3;
 
             s.Reset();
             int[] token = [prompt[0]];
             var logits = s.Append(token);
             long before = GC.GetAllocatedBytesForCurrentThread();
+            cpu0 = ThreadClock.Seconds();
             sw.Restart();
             while (s.Length < ctx)
             {
@@ -34,16 +39,19 @@ internal static class DecodeBench
                 logits = s.Append(token);
             }
             double seconds = sw.Elapsed.TotalSeconds;
+            double cpuSeconds = ThreadClock.Seconds() - cpu0;
             if (r == 0) continue;
             allocated += GC.GetAllocatedBytesForCurrentThread() - before;
             decodeSeconds.Add(seconds);
+            decodeCpu.Add(cpuSeconds);
             prefillMs.Add(prefill);
+            prefillCpuMs.Add(prefillCpu);
         }
-        double median = Median(decodeSeconds);
-        double tokensPerSecond = (ctx - 1) / median;
+        double tokensPerSecond = (ctx - 1) / Median(decodeSeconds);
+        double cpuTokensPerSecond = (ctx - 1) / Median(decodeCpu);
         long bytes = engine.WeightBytesPerToken;
-        Console.WriteLine($"| {label} | {(engine.IsInt8 ? "int8" : "fp32")} | {bytes / 1024.0 / 1024.0:F2} MiB | {tokensPerSecond:F0} | " +
-            $"{1e6 / tokensPerSecond:F1} | {Median(prefillMs):F1} | {allocated / (double)(runs * (ctx - 1)):F0} | {bytes * tokensPerSecond / 1e9:F1} |");
+        Console.WriteLine($"| {label} | {(engine.IsInt8 ? "int8" : "fp32")} | {bytes / 1024.0 / 1024.0:F2} MiB | {tokensPerSecond:F0} | {cpuTokensPerSecond:F0} | " +
+            $"{1e6 / cpuTokensPerSecond:F1} | {Median(prefillMs):F1} / {Median(prefillCpuMs):F1} | {allocated / (double)(runs * (ctx - 1)):F0} | {bytes * cpuTokensPerSecond / 1e9:F1} |");
     }
 
     public static double Median(List<double> values)

@@ -16,8 +16,8 @@ Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores; int8 kernel
 if (mode is "all" or "decode")
 {
     Console.WriteLine();
-    Console.WriteLine("| model | precision | weight bytes/token | decode tokens/s (median) | us/token | prefill 256 ms | alloc B/token | GB/s effective |");
-    Console.WriteLine("|---|---|---|---|---|---|---|---|");
+    Console.WriteLine("| model | precision | weight bytes/token | decode tokens/s, wall | decode tokens/s, thread CPU | CPU us/token | prefill 256 ms, wall / CPU | alloc B/token | weight GB/s (CPU time) |");
+    Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
     if (Opt("--model") is { } path)
     {
         using var engine = ManagedBackend.Load(path);
