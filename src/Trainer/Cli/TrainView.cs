@@ -28,10 +28,10 @@ internal static class TrainView
                         string val = "-";
                         result = trainer.Run(p =>
                         {
-                            if (p.Validation is { } v) { val = $"{v.MeanNll:F4} ({v.BitsPerToken:F3} bpb)"; AnsiConsole.MarkupLine($"[grey]step {p.Step}: val_nll {v.MeanNll:F4} nats/token, {v.BitsPerToken:F4} bpb, best {p.BestValNll:F4}[/]"); }
+                            if (p.Validation is { } v) { val = $"{v.MeanNll:F3}"; AnsiConsole.MarkupLine($"[grey]step {p.Step}: val_nll {v.MeanNll:F4} nats/token, {v.BitsPerToken:F4} bpb, best {p.BestValNll:F4}[/]"); }
                             task.MaxValue = p.TotalSteps;
                             task.Value = p.Step;
-                            task.Description = Markup.Escape($"step {p.Step}/{p.TotalSteps}  loss {p.TrainLoss:F4}  val {val}  {p.TokensPerSecond:F0} tok/s  ETA {p.Eta:hh\\:mm\\:ss}");
+                            task.Description = Markup.Escape($"step {p.Step}/{p.TotalSteps} loss {p.TrainLoss:F3} val {val} {p.TokensPerSecond:F0} tok/s ETA {p.Eta:hh\\:mm\\:ss}");
                         }, cts.Token);
                     });
             }

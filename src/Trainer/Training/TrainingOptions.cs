@@ -93,6 +93,7 @@ public sealed record TrainingOptions
         Require(EvalEvery >= 1, "--eval-every", $"must be >= 1 (got {EvalEvery})");
         Require(EvalBatch >= 1, "--eval-batch", $"must be >= 1 (got {EvalBatch})");
         Require(Threads >= 0, "--threads", $"must be >= 0 (got {Threads})");
+        Require(Shortcut || Taps is null, "--taps", "cannot be set for --arch baseline (the baseline has no tapped layers)");
         Require(TokenVocab is null or (>= 2 and <= 65536), "--token-vocab", $"must be in 2..65536 (got {TokenVocab})");
         try { ModelConfig(); }
         catch (InvalidModelConfigException e) { throw new ArgumentException($"{FlagOf(e.Field)}: {e.Message}", FlagOf(e.Field), e); }

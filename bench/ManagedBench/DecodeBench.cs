@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using EdgeShortcut.Runtime.Managed;
+
+namespace EdgeShortcut.ManagedBench;
+
+/// <summary>Greedy decode from one token to a full context, and a full-context prefill, timed per run.</summary>
+internal static class DecodeBench
+{
+    public static void Run(string label, ManagedBackend engine, int runs)
+    {
+        var c = engine.Config;
+        int ctx = c.ContextLength;
+        using var s = engine.CreateManagedSequence();
+        var prompt = Enumerable.Range(0, ctx).Select(i => (i * 31 + 7) % c.VocabSize).ToArray();
+        var decodeSeconds = new List<double>();
+        var prefillMs = new List<double>();
+        long allocated = 0;
+        for (int r = 0; r < runs + 1; r++)   // run 0 warms the JIT up and is discarded
+        {
+            s.Reset();
+            var sw = Stopwatch.StartNew();
+            s.Append(prompt);
+            double prefill = sw.Elapsed.TotalMilliseconds;
+
+            s.Reset();
+            int[] token = [prompt[0]];
+            var logits = s.Append(token);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            sw.Restart();
+            while (s.Length < ctx)
+            {
+                token[0] = TensorPrimitives.IndexOfMax(logits);
+                logits = s.Append(token);
+            }
+            double seconds = sw.Elapsed.TotalSeconds;
+            if (r == 0) continue;
+            allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+            decodeSeconds.Add(seconds);
+            prefillMs.Add(prefill);
+        }
+        double median = Median(decodeSeconds);
+        double tokensPerSecond = (ctx - 1) / median;
+        long bytes = engine.WeightBytesPerToken;
+        Console.WriteLine($"| {label} | {(engine.IsInt8 ? "int8" : "fp32")} | {bytes / 1024.0 / 1024.0:F2} MiB | {tokensPerSecond:F0} | " +
+            $"{1e6 / tokensPerSecond:F1} | {Median(prefillMs):F1} | {allocated / (double)(runs * (ctx - 1)):F0} | {bytes * tokensPerSecond / 1e9:F1} |");
+    }
+
+    public static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

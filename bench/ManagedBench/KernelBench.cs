@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.ManagedBench;
+
+/// <summary>Per-kernel times at the d128 model's sizes, to see where a decode step goes.</summary>
+internal static class KernelBench
+{
+    public static void Run()
+    {
+        var rng = new Random(3);
+        float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        var x128 = R(128); var w128 = R(128); var b128 = R(128); var y128 = new float[128];
+        var h512 = R(512); var q512 = new sbyte[512];
+        var q32 = R(32); var o32 = new float[32];
+        var kt = R(32 * 1280); var v = R(1280 * 32); var scores = new float[1280];
+        Console.WriteLine("| kernel | thread-CPU us per call (best of 11) |");
+        Console.WriteLine("|---|---|");
+        Row("LayerNorm d128", () => LayerNorm.Apply(x128, w128, b128, 1e-5f, y128));
+        Row("GELU 512", () => { h512.AsSpan().CopyTo(scores); Gelu.Apply(scores.AsSpan(0, 512)); });
+        Row("quantize 512", () => ActivationQuantizer.Quantize(h512, q512));
+        Row("softmax 1280", () => { Softmax.Apply(scores); });
+        var fresh = R(1280); var tmp = new float[1280];
+        Row("TP.Max 1280", () => System.Numerics.Tensors.TensorPrimitives.Max(fresh));
+        Row("TP.Exp 1280", () => System.Numerics.Tensors.TensorPrimitives.Exp(fresh, tmp));
+        Row("TP.Sum 1280", () => System.Numerics.Tensors.TensorPrimitives.Sum(fresh));
+        Row("TP.Subtract 1280", () => System.Numerics.Tensors.TensorPrimitives.Subtract(fresh, 0.5f, tmp));
+        Row("TP.Multiply 1280", () => System.Numerics.Tensors.TensorPrimitives.Multiply(fresh, 0.5f, tmp));
+        Row("attend hd32 n128 (one head)", () => AttentionKernels.Attend(q32, kt, 1280, v, scores.AsSpan(0, 128), o32));
+        Row("attend hd32 n640 (one head)", () => AttentionKernels.Attend(q32, kt, 1280, v, scores.AsSpan(0, 640), o32));
+        var kts = Enumerable.Range(0, 32).Select(_ => R(32 * 1280)).ToArray();
+        var vs = Enumerable.Range(0, 32).Select(_ => R(1280 * 32)).ToArray();
+        int next = 0;
+        Row("attend hd32 n1280, 32 rotating 320 KB caches (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.Attend(q32, kts[next], 1280, vs[next], scores, o32); });
+        Row("scores hd32 n1280, rotating (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.Scores(q32, kts[next], 1280, scores); });
+        Row("weighted sum hd32 n1280, rotating (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.WeightedSum(scores, vs[next], o32); });
+        Row("scores hd32 n640", () => AttentionKernels.Scores(q32, kt, 1280, scores.AsSpan(0, 640)));
+        Row("weighted sum hd32 n640", () => AttentionKernels.WeightedSum(scores.AsSpan(0, 640), v, o32));
+    }
+
+    private static void Row(string name, Action call)
+    {
+        // Warm up for 300 ms and at least 2000 calls, so tiered JIT has promoted every callee
+        // (TensorPrimitives included) to optimized code before timing.
+        var sw = Stopwatch.StartNew();
+        int reps = 0;
+        while (sw.Elapsed.TotalMilliseconds < 300 || reps < 2000) { call(); reps++; }
+        reps = (int)(reps * 20 / sw.Elapsed.TotalMilliseconds);
+        var samples = new List<double>();
+        for (int s = 0; s < 11; s++)
+        {
+            double t0 = ThreadClock.Seconds();
+            for (int i = 0; i < reps / 10 + 1; i++) call();
+            samples.Add((ThreadClock.Seconds() - t0) * 1e6 / (reps / 10 + 1));
+        }
+        Console.WriteLine($"| {name} | {samples.Min():F3} |");
+    }
+}

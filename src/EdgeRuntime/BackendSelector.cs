@@ -1,0 +1,92 @@
+using EdgeShortcut.Core;
+using EdgeShortcut.Runtime.Managed;
+using EdgeShortcut.Runtime.Onnx;
+
+namespace EdgeShortcut.Runtime;
+
+/// <summary>
+/// Chooses the backend for <see cref="EdgeModelOptions.Backend"/> and says why. Auto: DirectML when
+/// ONNX Runtime lists <c>DmlExecutionProvider</c> and the session is created, else the CPU provider,
+/// else (ONNX Runtime's native library cannot load) the managed engine. An explicit choice that is
+/// not available throws <see cref="NotSupportedException"/> instead of silently running elsewhere.
+/// The provider list and the backend factory are injected so the logic is testable anywhere.
+/// </summary>
+internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availableProviders, Func<BackendKind, IInferenceBackend> create)
+{
+    public const string DirectMLProvider = "DmlExecutionProvider";
+
+    /// <summary>The real selector for a model file: ONNX Runtime's provider list and real backends.</summary>
+    public static BackendSelector ForFile(ModelFileInfo file, EdgeModelOptions options) => new(
+        () => OnnxRuntimeBackend.AvailableProviders(),
+        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file.Path) : new OnnxRuntimeBackend(file, kind, options));
+
+    /// <summary>Creates the backend; returns it with a one-line reason for the choice.</summary>
+    public (IInferenceBackend Backend, string Reason) Select(BackendKind requested)
+    {
+        switch (requested)
+        {
+            case BackendKind.Managed:
+                return (create(BackendKind.Managed), "managed engine: requested");
+            case BackendKind.Cpu:
+                try { return (create(BackendKind.Cpu), "ONNX Runtime CPU provider: requested"); }
+                catch (Exception e) when (IsNativeLoadFailure(e))
+                {
+                    throw new NotSupportedException($"The CPU backend was requested but ONNX Runtime's native library cannot be loaded ({Describe(e)}). Use Backend = Managed or Auto.", e);
+                }
+            case BackendKind.DirectML:
+                var providers = Providers(out var failure);
+                if (providers is null)
+                    throw new NotSupportedException($"DirectML was requested but ONNX Runtime's native library cannot be loaded ({Describe(failure!)}).", failure);
+                if (!providers.Contains(DirectMLProvider))
+                    throw new NotSupportedException($"DirectML was requested but ONNX Runtime here offers only [{string.Join(", ", providers)}] (DirectML needs Windows and the Microsoft.ML.OnnxRuntime.DirectML build). Use Backend = Auto or Cpu.");
+                return (create(BackendKind.DirectML), "ONNX Runtime DirectML provider: requested");
+            case BackendKind.Auto:
+                return SelectAuto();
+            default:
+                throw new ArgumentException($"Backend {(int)requested} is not a BackendKind.", nameof(requested));
+        }
+    }
+
+    private (IInferenceBackend, string) SelectAuto()
+    {
+        var providers = Providers(out var failure);
+        if (providers is null)
+            return (create(BackendKind.Managed), $"managed engine: ONNX Runtime's native library cannot be loaded ({Describe(failure!)})");
+
+        string why;
+        if (providers.Contains(DirectMLProvider))
+        {
+            try { return (create(BackendKind.DirectML), "ONNX Runtime DirectML provider: DmlExecutionProvider is available and its session was created"); }
+            catch (Exception e) when (e is not CheckpointFormatException) { why = $"DirectML is listed but its session failed ({Describe(e)})"; }
+        }
+        else why = $"DirectML is not available (providers: {string.Join(", ", providers)})";
+
+        try { return (create(BackendKind.Cpu), $"ONNX Runtime CPU provider: {why}"); }
+        catch (Exception e) when (IsNativeLoadFailure(e))
+        {
+            return (create(BackendKind.Managed), $"managed engine: {why}; the CPU provider cannot load ({Describe(e)})");
+        }
+    }
+
+    private IReadOnlyCollection<string>? Providers(out Exception? failure)
+    {
+        failure = null;
+        try { return availableProviders(); }
+        catch (Exception e) when (IsNativeLoadFailure(e)) { failure = e; return null; }
+    }
+
+    /// <summary>The exceptions .NET raises when a native library or one of its entry points is missing.</summary>
+    internal static bool IsNativeLoadFailure(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException
+                || (e is TypeInitializationException t && t.TypeName?.StartsWith("Microsoft.ML.OnnxRuntime", StringComparison.Ordinal) == true)) return true;
+        return false;
+    }
+
+    private static string Describe(Exception e)
+    {
+        while (e is TypeInitializationException && e.InnerException is not null) e = e.InnerException;
+        return $"{e.GetType().Name}: {e.Message}";
+    }
+}

@@ -1,0 +1,98 @@
+using EdgeShortcut.Core;
+
+namespace EdgeShortcut.Runtime;
+
+/// <summary>
+/// A shortcut GPT loaded once for generation (compare ONNX Runtime GenAI's <c>Model</c> or
+/// LLamaSharp's <c>LLamaWeights</c>). Thread-safe to share: every generation gets its own caches, so
+/// several threads may generate at once. Dispose it after the last generation has finished.
+/// </summary>
+/// <example>
+/// <code>
+/// using var model = EdgeModel.Load("models/default.onnx");
+/// await foreach (var piece in model.GenerateAsync("ROMEO:", new GenerationOptions { MaxNewTokens = 200, Seed = 1 }))
+///     Console.Write(piece);
+/// </code>
+/// </example>
+public sealed class EdgeModel : IDisposable
+{
+    private readonly IInferenceBackend _backend;
+    private volatile bool _disposed;
+
+    internal EdgeModel(ModelFileInfo file, IInferenceBackend backend, string backendReason)
+    {
+        if (!backend.Config.Equals(file.Config))
+            throw new CheckpointFormatException(file.Path, "the backend read a different model config than the file's metadata");
+        File = file;
+        _backend = backend;
+        BackendReason = backendReason;
+        Tokenizer = new EdgeTokenizer(file.Tokenizer);
+    }
+
+    /// <summary>Opens an EdgeShortcut ONNX file (made by src/Quantize) on the backend the options ask
+    /// for. Throws <see cref="CheckpointFormatException"/> (naming the file) for a missing, corrupt or
+    /// foreign file, <see cref="NotSupportedException"/> for an explicitly requested backend that is
+    /// not available here, <see cref="ArgumentException"/> for bad options.</summary>
+    public static EdgeModel Load(string path, EdgeModelOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options = (options ?? new EdgeModelOptions()).Validate();
+        var file = ModelFile.Read(path);
+        var (backend, reason) = BackendSelector.ForFile(file, options).Select(options.Backend);
+        try { return new EdgeModel(file, backend, reason); }
+        catch { backend.Dispose(); throw; }
+    }
+
+    /// <summary>The model file and its metadata.</summary>
+    public ModelFileInfo File { get; }
+
+    /// <summary>The model's shape.</summary>
+    public ModelConfig Config => File.Config;
+
+    /// <summary>The tokenizer named by the model's metadata.</summary>
+    public EdgeTokenizer Tokenizer { get; }
+
+    /// <summary>The backend in use (never <see cref="BackendKind.Auto"/>).</summary>
+    public BackendKind Backend => _backend.Kind;
+
+    /// <summary>Why this backend was chosen, in one line (e.g. why DirectML was not used).</summary>
+    public string BackendReason { get; }
+
+    /// <summary>A step-API generator with its own caches; dispose it when done.</summary>
+    public Generator CreateGenerator(GenerationOptions? options = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        options = (options ?? new GenerationOptions()).Validate();
+        var sequence = _backend.CreateSequence();
+        try { return new Generator(sequence, Config, Tokenizer, options); }
+        catch { sequence.Dispose(); throw; }
+    }
+
+    /// <summary>Streams the continuation of <paramref name="prompt"/> as text pieces that never split
+    /// a UTF-8 character and never contain (part of) a stop sequence.</summary>
+    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+        GenerateAsync(prompt, options, null, cancellationToken);
+
+    /// <summary>As <see cref="GenerateAsync(string, GenerationOptions?, CancellationToken)"/>, filling
+    /// <paramref name="stats"/> (token counts, time to first token, finish reason) as it runs.</summary>
+    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options, GenerationStats? stats, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (prompt.Length == 0) throw new ArgumentException("The prompt is empty: the model needs at least one token to condition on.", nameof(prompt));
+        if (!Tokenizer.SupportsText) throw new NotSupportedException($"This model's tokenizer is '{Tokenizer.Spec.Kind}' (no text form): use CreateGenerator and token ids.");
+        options = (options ?? new GenerationOptions()).Validate();
+        int[] ids = Tokenizer.Encode(prompt);
+        if (options.ContextOverflow != ContextOverflowPolicy.SlidingWindow && ids.Length > Config.ContextLength)
+            throw new ContextOverflowException(ids.Length, Config.ContextLength);
+        return TextStream.RunAsync(this, ids, options, stats ?? new GenerationStats(), cancellationToken);
+    }
+
+    /// <summary>Frees the backend (its session or weights).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _backend.Dispose();
+    }
+}

@@ -1,0 +1,25 @@
+namespace EdgeShortcut.Runtime;
+
+/// <summary>How <see cref="EdgeModel.Load"/> opens a model.</summary>
+public sealed record EdgeModelOptions
+{
+    /// <summary>Where to run; <see cref="BackendKind.Auto"/> picks DirectML, then the ONNX Runtime CPU
+    /// provider, then the managed engine, and reports its choice in <see cref="EdgeModel.BackendReason"/>.</summary>
+    public BackendKind Backend { get; init; } = BackendKind.Auto;
+
+    /// <summary>ONNX Runtime intra-op threads per model call (0 = ONNX Runtime's default). The
+    /// managed engine sizes itself: one helper thread for large matrices on multi-core machines.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>DirectML adapter index (0 = the default GPU).</summary>
+    public int DirectMLDeviceId { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the bad option.</summary>
+    public EdgeModelOptions Validate()
+    {
+        if (!Enum.IsDefined(Backend)) throw new ArgumentException($"Backend {(int)Backend} is not a BackendKind.", nameof(Backend));
+        if (Threads is < 0 or > 1024) throw new ArgumentException($"Threads must be in 0..1024 (0 = default), not {Threads}.", nameof(Threads));
+        if (DirectMLDeviceId < 0) throw new ArgumentException($"DirectMLDeviceId must be >= 0, not {DirectMLDeviceId}.", nameof(DirectMLDeviceId));
+        return this;
+    }
+}

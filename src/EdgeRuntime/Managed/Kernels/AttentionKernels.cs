@@ -1,0 +1,148 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace EdgeShortcut.Runtime.Managed.Kernels;
+
+/// <summary>
+/// One head's attention over cached keys and values for one query:
+/// <c>out = sum_u softmax_u(q . k_u) v_u</c>. Keys are cached transposed, <c>kt[c * stride + u]</c>
+/// (<c>[hd, capacity]</c> per head), so the scores for a run of positions are one chain of vector
+/// multiply-adds with no horizontal reductions; values are cached row-major, <c>v[u * hd + c]</c>
+/// (<c>[capacity, hd]</c> per head), so the weighted sum walks the rows contiguously with the
+/// output held in registers. 512-bit vectors where the CPU runs them, else 256-bit, then scalar tails.
+/// </summary>
+internal static class AttentionKernels
+{
+    /// <summary><c>out = softmax(q . K^T) V</c> over the first <c>scores.Length</c> cached positions.
+    /// <paramref name="q"/> <c>[hd]</c> must already carry the <c>1/sqrt(hd)</c> factor.
+    /// <paramref name="scores"/> is scratch <c>[n]</c>; <paramref name="output"/> is <c>[hd]</c>.</summary>
+    public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, ReadOnlySpan<float> v,
+        Span<float> scores, Span<float> output)
+    {
+        Scores(q, kt, stride, scores);
+        Softmax.Apply(scores);
+        WeightedSum(scores, v, output);
+    }
+
+    /// <summary><c>scores[u] = sum_c q[c] kt[c * stride + u]</c> for u in 0..scores.Length-1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, Span<float> scores)
+    {
+        int hd = q.Length, n = scores.Length;
+        if (hd == 0 || n == 0) throw new ArgumentException("Attention needs a non-empty query and at least one position.");
+        if (stride < n || kt.Length < (long)(hd - 1) * stride + n)
+            throw new ArgumentException($"Transposed keys hold {kt.Length} values: too few for hd {hd}, stride {stride}, n {n}.", nameof(kt));
+        ref float k0 = ref MemoryMarshal.GetReference(kt);
+        ref float s0 = ref MemoryMarshal.GetReference(scores);
+        ref float q0 = ref MemoryMarshal.GetReference(q);
+        int u = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // Four independent accumulators (64 positions) hide the multiply-add latency.
+            for (; u + 64 <= n; u += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int c = 0; c < hd; c++)
+                {
+                    var qc = Vector512.Create(Unsafe.Add(ref q0, c));
+                    ref float row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
+                    a0 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row), a0);
+                    a1 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row, 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row, 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row, 48), a3);
+                }
+                a0.StoreUnsafe(ref s0, (nuint)u);
+                a1.StoreUnsafe(ref s0, (nuint)u + 16);
+                a2.StoreUnsafe(ref s0, (nuint)u + 32);
+                a3.StoreUnsafe(ref s0, (nuint)u + 48);
+            }
+            for (; u + 16 <= n; u += 16)
+            {
+                Vector512<float> a0 = default;
+                for (int c = 0; c < hd; c++)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+                a0.StoreUnsafe(ref s0, (nuint)u);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; u + 8 <= n; u += 8)
+            {
+                Vector256<float> a0 = default;
+                for (int c = 0; c < hd; c++)
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q0, c)), Vector256.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+                a0.StoreUnsafe(ref s0, (nuint)u);
+            }
+        }
+        for (; u < n; u++)
+        {
+            float s = 0;
+            for (int c = 0; c < hd; c++) s = MathF.FusedMultiplyAdd(q[c], kt[c * stride + u], s);
+            scores[u] = s;
+        }
+    }
+
+    /// <summary><c>output[c] = sum_u p[u] v[u * hd + c]</c> with hd = <c>output.Length</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WeightedSum(ReadOnlySpan<float> p, ReadOnlySpan<float> v, Span<float> output)
+    {
+        int hd = output.Length, n = p.Length;
+        if (hd == 0 || n == 0) throw new ArgumentException("Attention needs a non-empty output and at least one position.");
+        if (v.Length < (long)n * hd) throw new ArgumentException($"Values hold {v.Length} floats, expected at least {n}*{hd}.", nameof(v));
+        ref float v0 = ref MemoryMarshal.GetReference(v);
+        ref float p0 = ref MemoryMarshal.GetReference(p);
+        ref float o0 = ref MemoryMarshal.GetReference(output);
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // Columns c..c+31 in two registers; even and odd positions in separate accumulators.
+            for (; c + 32 <= hd; c += 32)
+            {
+                Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default;
+                int u = 0;
+                for (; u + 2 <= n; u += 2)
+                {
+                    ref float r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    ref float r1 = ref Unsafe.Add(ref r0, hd);
+                    var pu = Vector512.Create(Unsafe.Add(ref p0, u));
+                    var pw = Vector512.Create(Unsafe.Add(ref p0, u + 1));
+                    a0 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0, 16), a1);
+                    b0 = Vector512.FusedMultiplyAdd(pw, Vector512.LoadUnsafe(ref r1), b0);
+                    b1 = Vector512.FusedMultiplyAdd(pw, Vector512.LoadUnsafe(ref r1, 16), b1);
+                }
+                if (u < n)
+                {
+                    ref float r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    var pu = Vector512.Create(Unsafe.Add(ref p0, u));
+                    a0 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0, 16), a1);
+                }
+                (a0 + b0).StoreUnsafe(ref o0, (nuint)c);
+                (a1 + b1).StoreUnsafe(ref o0, (nuint)c + 16);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 8 <= hd; c += 8)
+            {
+                Vector256<float> a0 = default, b0 = default;
+                int u = 0;
+                for (; u + 2 <= n; u += 2)
+                {
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u)), Vector256.LoadUnsafe(ref v0, (nuint)((nint)u * hd + c)), a0);
+                    b0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u + 1)), Vector256.LoadUnsafe(ref v0, (nuint)((nint)(u + 1) * hd + c)), b0);
+                }
+                if (u < n) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u)), Vector256.LoadUnsafe(ref v0, (nuint)((nint)u * hd + c)), a0);
+                (a0 + b0).StoreUnsafe(ref o0, (nuint)c);
+            }
+        }
+        for (; c < hd; c++)
+        {
+            float s = 0;
+            for (int u = 0; u < n; u++) s = MathF.FusedMultiplyAdd(p[u], v[u * hd + c], s);
+            output[c] = s;
+        }
+    }
+}

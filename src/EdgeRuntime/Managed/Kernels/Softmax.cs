@@ -1,0 +1,58 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace EdgeShortcut.Runtime.Managed.Kernels;
+
+/// <summary>
+/// Numerically safe softmax in place: <c>p = exp(s - max s) / sum exp(s - max s)</c>.
+/// Hand-written because <c>TensorPrimitives.SoftMax</c> does not subtract the max (STACK.md), which
+/// overflows to inf/NaN once a score exceeds ~88, and because <c>TensorPrimitives.Exp(float)</c>
+/// measured slower than scalar <c>MathF.Exp</c> here (docs/BENCHMARKS.md) while
+/// <c>Vector512.Exp</c>/<c>Vector256.Exp</c> are 5-10x faster. One fused pass computes and sums the exponentials.
+/// </summary>
+internal static class Softmax
+{
+    /// <summary>Replaces the scores in <paramref name="s"/> (at least one) by their softmax.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Apply(Span<float> s)
+    {
+        if (s.IsEmpty) throw new ArgumentException("Softmax of an empty vector.", nameof(s));
+        float max = TensorPrimitives.Max(s);
+        ref float r = ref MemoryMarshal.GetReference(s);
+        int i = 0, n = s.Length;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var vmax = Vector512.Create(max);
+            var acc = Vector512<float>.Zero;
+            for (; i + 16 <= n; i += 16)
+            {
+                var e = Vector512.Exp(Vector512.LoadUnsafe(ref r, (nuint)i) - vmax);
+                e.StoreUnsafe(ref r, (nuint)i);
+                acc += e;
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var vmax = Vector256.Create(max);
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                var e = Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)i) - vmax);
+                e.StoreUnsafe(ref r, (nuint)i);
+                acc += e;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            float e = MathF.Exp(s[i] - max);
+            s[i] = e;
+            sum += e;
+        }
+        TensorPrimitives.Multiply(s, 1f / sum, s);
+    }
+}

@@ -1,0 +1,61 @@
+using EdgeShortcut.Core;
+using EdgeShortcut.Core.Onnx;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// The pure C# engine: no native library. Loads the same ONNX file as the ONNX Runtime backends
+/// but reads only its initializers and metadata (<see cref="ManagedModelLoader"/>), then runs the
+/// forward pass with its own SIMD kernels. The weights are immutable and shared, so the backend is
+/// thread-safe; each sequence owns its caches and scratch.
+/// </summary>
+internal sealed class ManagedBackend : IInferenceBackend
+{
+    private readonly ManagedWeights _weights;
+    private readonly bool _useHelperThread;
+
+    private ManagedBackend(ManagedWeights weights)
+    {
+        _weights = weights;
+        // A helper thread pays off only for matrices above the split threshold, and only with a second core.
+        _useHelperThread = Environment.ProcessorCount > 1 &&
+            weights.Linears().Any(l => (long)l.Rows * l.Cols >= ManagedLinear.ParallelThreshold);
+    }
+
+    /// <summary>Loads an ONNX model file written by the quantizer (int8 or fp32).</summary>
+    /// <exception cref="CheckpointFormatException">The file is missing, corrupt, or lacks a tensor (named in the message).</exception>
+    public static ManagedBackend Load(string path) => FromOnnx(OnnxReader.ReadFile(path), path);
+
+    /// <summary>Builds the engine from a parsed ONNX model; <paramref name="source"/> names it in errors.</summary>
+    public static ManagedBackend FromOnnx(OnnxModel model, string source) => new(ManagedModelLoader.Load(model, source));
+
+    /// <inheritdoc />
+    public BackendKind Kind => BackendKind.Managed;
+
+    /// <inheritdoc />
+    public ModelConfig Config => _weights.Config;
+
+    /// <summary>True when the file holds int8 Linear weights (false: fp32).</summary>
+    public bool IsInt8 => _weights.IsInt8;
+
+    /// <summary>Distinct Linear weight bytes one decode step reads (for the roofline).</summary>
+    public long WeightBytesPerToken => _weights.WeightBytesPerToken;
+
+    /// <summary>Whether sequences split large matrices across two threads.</summary>
+    public bool UsesHelperThread => _useHelperThread;
+
+    internal bool IsDisposed { get; private set; }
+
+    /// <inheritdoc />
+    public IInferenceSequence CreateSequence() => CreateManagedSequence();
+
+    /// <summary>As <see cref="CreateSequence"/>, typed.</summary>
+    public ManagedSequence CreateManagedSequence()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return new ManagedSequence(this, _weights, new RunState(_weights.Config, _useHelperThread));
+    }
+
+    /// <summary>Marks the backend disposed: new sequences cannot be created and existing ones stop.</summary>
+    public void Dispose() => IsDisposed = true;
+}

@@ -1,0 +1,176 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// One Linear layer applied to <c>count</c> token rows, <c>Y [count, out] = X [count, in] W^T + b</c>,
+/// with <c>W</c> <c>[out, in]</c> rows (re-laid from the ONNX <c>[in, out]</c> initializers at load time so
+/// each output is one contiguous dot product). Immutable after load and shared by every sequence.
+/// Several rows (prefill) run row-chunk by row-chunk so a chunk of weights stays in L1 while every
+/// token passes over it; each (token, output) pair still goes through the same matvec kernel, so a
+/// batched prefill gives bit-identical results to token-by-token decode.
+/// Two precisions: <see cref="Int8Linear"/> and <see cref="Fp32Linear"/>.
+/// </summary>
+internal abstract unsafe class ManagedLinear
+{
+    /// <summary>Matrices with at least this many weights are shared with the helper thread when the
+    /// sequence has one; smaller ones finish faster than a hand-off (docs/BENCHMARKS.md).</summary>
+    public const long ParallelThreshold = 1 << 18;
+
+    /// <summary>Output rows per weight chunk when several tokens pass over the weights (fits L1 for in &lt;= 512 int8).</summary>
+    protected const int BatchChunkRows = 64;
+
+    protected ManagedLinear(string name, int rows, int cols, float[] bias)
+    {
+        if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"'{name}': bias has {bias.Length} values, expected {rows}.");
+        Name = name;
+        Rows = rows;
+        Cols = cols;
+        Bias = bias;
+    }
+
+    /// <summary>Checkpoint prefix, e.g. <c>blocks.0.attn.qkv</c>.</summary>
+    public string Name { get; }
+    /// <summary>Output features (rows of W).</summary>
+    public int Rows { get; }
+    /// <summary>Input features (columns of W).</summary>
+    public int Cols { get; }
+    /// <summary>Bias <c>[out]</c>, or empty (the output head has none).</summary>
+    public float[] Bias { get; }
+    /// <summary>Bytes of weight data read per application (the decode roofline counts these).</summary>
+    public abstract long WeightBytes { get; }
+
+    /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>. <paramref name="quantized"/> holds
+    /// at least <c>count * in</c> bytes and <paramref name="scales"/> at least <c>count</c> floats (the int8
+    /// path quantizes each row of x into them).</summary>
+    public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, Span<sbyte> quantized, Span<float> scales, RowParallel? parallel)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
+        if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
+        if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
+        if (quantized.Length < (long)count * Cols || scales.Length < count) throw new ArgumentException($"'{Name}': scratch too small for {count} rows.");
+        Prepare(x, count, quantized, scales);
+        bool split = parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 64;
+        int chunkRows = count == 1 ? Rows : BatchChunkRows;
+        if (!split)
+        {
+            ComputeRows(x, quantized, scales, y, count, 0, Rows, chunkRows);
+            return;
+        }
+        fixed (float* xp = x) fixed (sbyte* qp = quantized) fixed (float* sp = scales) fixed (float* yp = y)
+        {
+            var job = new Job { Layer = this, X = xp, Q = qp, S = sp, Y = yp, Count = count, ChunkRows = chunkRows };
+            // The job lives on this stack frame until Run returns (the GC keeps reporting and updating
+            // its Layer reference; the helper only reads it while this thread waits inside Run).
+            parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows);
+        }
+    }
+
+    /// <summary>Precision-specific preparation of the input rows (int8: quantize each row).</summary>
+    protected abstract void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales);
+
+    /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk.</summary>
+    protected abstract void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+        Span<float> y, int count, int start, int end, int chunkRows);
+
+    private struct Job
+    {
+        public ManagedLinear Layer; public float* X; public sbyte* Q; public float* S; public float* Y; public int Count; public int ChunkRows;
+    }
+
+    private static void RunJob(void* context, int start, int end)
+    {
+        ref Job j = ref System.Runtime.CompilerServices.Unsafe.AsRef<Job>(context);
+        var layer = j.Layer;
+        int count = j.Count;
+        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), new ReadOnlySpan<sbyte>(j.Q, count * layer.Cols),
+            new ReadOnlySpan<float>(j.S, count), new Span<float>(j.Y, count * layer.Rows), count, start, end, j.ChunkRows);
+    }
+}
+
+/// <summary>
+/// int8 Linear: weights <c>q [out, in]</c> with one scale per output row (FORMAT.md section 5, the
+/// <see cref="Core.Int8Quantization"/> scheme) and precomputed row sums for the VNNI kernel.
+/// Activations are quantized per token row (symmetric, one scale) by <see cref="ActivationQuantizer"/>.
+/// </summary>
+internal sealed class Int8Linear : ManagedLinear
+{
+    /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) and <paramref name="scales"/> (<c>[rows]</c>).</summary>
+    public Int8Linear(string name, int rows, int cols, sbyte[] weights, float[] scales, float[] bias) : base(name, rows, cols, bias)
+    {
+        if (weights.Length != (long)rows * cols) throw new ArgumentException($"'{name}': {weights.Length} weights, expected {rows}x{cols}.");
+        if (scales.Length != rows) throw new ArgumentException($"'{name}': {scales.Length} scales, expected {rows}.");
+        if (cols > Int8MatVec.MaxCols) throw new ArgumentException($"'{name}': {cols} input features exceed the int8 kernel's {Int8MatVec.MaxCols}.");
+        Weights = weights;
+        Scales = scales;
+        RowSums = new int[rows];
+        Int8MatVec.RowSums(weights, cols, RowSums);
+    }
+
+    /// <summary>Quantized weights <c>[out, in]</c>.</summary>
+    public sbyte[] Weights { get; }
+    /// <summary>Per-row scales <c>[out]</c>.</summary>
+    public float[] Scales { get; }
+    /// <summary>Per-row sums of <see cref="Weights"/> <c>[out]</c>.</summary>
+    public int[] RowSums { get; }
+
+    /// <inheritdoc />
+    public override long WeightBytes => Weights.Length + 4L * Scales.Length;
+
+    /// <inheritdoc />
+    protected override void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales)
+    {
+        for (int t = 0; t < count; t++)
+            scales[t] = ActivationQuantizer.Quantize(x.Slice(t * Cols, Cols), quantized.Slice(t * Cols, Cols));
+    }
+
+    /// <inheritdoc />
+    protected override void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+        Span<float> y, int count, int start, int end, int chunkRows)
+    {
+        int cols = Cols;
+        for (int r0 = start; r0 < end; r0 += chunkRows)
+        {
+            int n = Math.Min(chunkRows, end - r0);
+            var w = Weights.AsSpan(r0 * cols, n * cols);
+            var bias = Bias.Length == 0 ? default : Bias.AsSpan(r0, n);
+            for (int t = 0; t < count; t++)
+                Int8MatVec.Compute(w, RowSums.AsSpan(r0, n), Scales.AsSpan(r0, n), quantized.Slice(t * cols, cols), scales[t], bias, y.Slice(t * Rows + r0, n));
+        }
+    }
+}
+
+/// <summary>fp32 Linear for fp32 model files: weights <c>[out, in]</c> as stored in the checkpoint.</summary>
+internal sealed class Fp32Linear : ManagedLinear
+{
+    /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major).</summary>
+    public Fp32Linear(string name, int rows, int cols, float[] weights, float[] bias) : base(name, rows, cols, bias)
+    {
+        if (weights.Length != (long)rows * cols) throw new ArgumentException($"'{name}': {weights.Length} weights, expected {rows}x{cols}.");
+        Weights = weights;
+    }
+
+    /// <summary>Weights <c>[out, in]</c>.</summary>
+    public float[] Weights { get; }
+
+    /// <inheritdoc />
+    public override long WeightBytes => 4L * Weights.Length;
+
+    /// <inheritdoc />
+    protected override void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales) { }
+
+    /// <inheritdoc />
+    protected override void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+        Span<float> y, int count, int start, int end, int chunkRows)
+    {
+        int cols = Cols;
+        for (int r0 = start; r0 < end; r0 += chunkRows)
+        {
+            int n = Math.Min(chunkRows, end - r0);
+            var w = Weights.AsSpan(r0 * cols, n * cols);
+            var bias = Bias.Length == 0 ? default : Bias.AsSpan(r0, n);
+            for (int t = 0; t < count; t++)
+                Fp32MatVec.Compute(w, x.Slice(t * cols, cols), bias, y.Slice(t * Rows + r0, n));
+        }
+    }
+}

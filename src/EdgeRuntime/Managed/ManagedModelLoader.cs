@@ -1,0 +1,110 @@
+using EdgeShortcut.Core;
+using EdgeShortcut.Core.Onnx;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// Builds <see cref="ManagedWeights"/> from an ONNX model file (docs/FORMAT.md section 5): the config
+/// from <c>metadata_props</c>, every weight straight from the initializers (the graph's nodes are not
+/// used). int8 Linear weights <c>X.weight_q</c> <c>[in, out]</c> + <c>X.weight_scale</c> <c>[out]</c>, or fp32
+/// <c>X.weight_t</c> <c>[in, out]</c>, are re-laid to <c>[out, in]</c> rows. Any missing, mistyped,
+/// mis-shaped or non-finite tensor raises <see cref="CheckpointFormatException"/> naming the file and tensor.
+/// </summary>
+internal static class ManagedModelLoader
+{
+    /// <summary>Reads the weights of <paramref name="model"/>; <paramref name="source"/> names it in errors.</summary>
+    public static ManagedWeights Load(OnnxModel model, string source)
+    {
+        var metadata = OnnxMetadata.Read(model.Metadata(), source);
+        var config = metadata.Model;
+        var r = new Initializers(model.Graph.InitializersByName(), source, metadata.Precision == OnnxMetadata.Int8);
+        int d = config.Dim, f = config.FeedForwardDim, m = config.FeatureDim, V = config.VocabSize;
+        var blocks = new BlockWeights[config.SelfAttentionBlocks];
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            string p = TensorNames.Block(i);
+            blocks[i] = new BlockWeights(r.Norm($"{p}.ln1", d), r.Linear($"{p}.attn.qkv", 3 * d, d), r.Linear($"{p}.attn.proj", d, d),
+                r.Norm($"{p}.ln2", d), r.Linear($"{p}.mlp.fc", f, d), r.Linear($"{p}.mlp.proj", d, f));
+        }
+        var features = new FeatureWeights[config.TapCount];
+        for (int j = 0; j < features.Length; j++)
+        {
+            string p = TensorNames.Feature(j);
+            features[j] = new FeatureWeights(r.Norm($"{p}.ln", d), r.Linear($"{p}.fc", m, d), r.Linear($"{p}.proj", d, m));
+        }
+        ShortcutWeights? shortcut = null;
+        if (config.IsShortcut)
+        {
+            string s = TensorNames.Shortcut;
+            shortcut = new ShortcutWeights(r.Norm($"{s}.ln_q", d), r.Linear($"{s}.attn.q", d, d), r.Linear($"{s}.attn.kv", 2 * d, d),
+                r.Linear($"{s}.attn.proj", d, d), r.Norm($"{s}.ln2", d), r.Linear($"{s}.mlp.fc", f, d), r.Linear($"{s}.mlp.proj", d, f));
+        }
+        return new ManagedWeights(config, r.IsInt8,
+            r.Floats(TensorNames.TokenEmbedding, V, d), r.Floats(TensorNames.PositionEmbedding, config.ContextLength, d),
+            blocks, features, shortcut, r.Norm(TensorNames.FinalNorm, d),
+            r.Linear("head", V, d, hasBias: false));
+    }
+
+    /// <summary>Typed, checked access to the initializers by name.</summary>
+    private sealed class Initializers(Dictionary<string, OnnxTensor> byName, string source, bool isInt8)
+    {
+        public bool IsInt8 => isInt8;
+
+        private OnnxTensor Get(string name, OnnxDataType type, params long[] dims)
+        {
+            if (!byName.TryGetValue(name, out var t))
+                throw new CheckpointFormatException(source, $"initializer '{name}' is missing ({(isInt8 ? "int8" : "fp32")} model)");
+            if (t.DataType != type) throw new CheckpointFormatException(source, $"initializer '{name}' is {t.DataType}, expected {type}");
+            if (!t.Dims.AsSpan().SequenceEqual(dims))
+                throw new CheckpointFormatException(source, $"initializer '{name}' has shape [{string.Join(",", t.Dims)}], expected [{string.Join(",", dims)}]");
+            return t;
+        }
+
+        /// <summary>A float32 tensor of the given shape, copied; every value must be finite.</summary>
+        public float[] Floats(string name, params long[] dims)
+        {
+            var values = Get(name, OnnxDataType.Float, dims).AsFloats();
+            int bad = IndexOfNonFinite(values);
+            if (bad >= 0) throw new CheckpointFormatException(source, $"initializer '{name}' holds a non-finite value ({values[bad]}) at index {bad}");
+            return values.ToArray();
+        }
+
+        public NormWeights Norm(string prefix, int d) => new(Floats($"{prefix}.weight", d), Floats($"{prefix}.bias", d));
+
+        /// <summary>Linear <c>prefix.weight</c> <c>[rows=out, cols=in]</c> in the file's precision, plus <c>prefix.bias</c>.</summary>
+        public ManagedLinear Linear(string prefix, int rows, int cols, bool hasBias = true)
+        {
+            float[] bias = hasBias ? Floats($"{prefix}.bias", rows) : [];
+            if (!isInt8)
+            {
+                var wt = Floats($"{prefix}.weight_t", cols, rows);
+                return new Fp32Linear(prefix, rows, cols, Transpose(wt, cols, rows), bias);
+            }
+            string scaleName = $"{prefix}.weight_scale";
+            var scales = Floats(scaleName, rows);
+            int badScale = Array.FindIndex(scales, s => !(s > 0));
+            if (badScale >= 0) throw new CheckpointFormatException(source, $"initializer '{scaleName}' holds a non-positive scale ({scales[badScale]}) at index {badScale}");
+            var q = Get($"{prefix}.weight_q", OnnxDataType.Int8, cols, rows).AsInt8();
+            return new Int8Linear(prefix, rows, cols, Transpose(q, cols, rows), scales, bias);
+        }
+
+        private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+        {
+            for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+            return -1;
+        }
+    }
+
+    /// <summary>Row-major <c>[rows, cols]</c> to <c>[cols, rows]</c>, in tiles so both sides stay in cache.</summary>
+    internal static T[] Transpose<T>(ReadOnlySpan<T> src, int rows, int cols)
+    {
+        var dst = new T[src.Length];
+        const int Tile = 32;
+        for (int r0 = 0; r0 < rows; r0 += Tile)
+            for (int c0 = 0; c0 < cols; c0 += Tile)
+                for (int r = r0; r < Math.Min(r0 + Tile, rows); r++)
+                    for (int c = c0; c < Math.Min(c0 + Tile, cols); c++)
+                        dst[(long)c * rows + r] = src[(int)((long)r * cols + c)];
+        return dst;
+    }
+}

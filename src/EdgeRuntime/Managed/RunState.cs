@@ -1,0 +1,89 @@
+using EdgeShortcut.Core;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// Everything one sequence writes while it runs (llama2.c's RunState): activation scratch and the
+/// caches, all allocated once at full context so a decode step allocates nothing.
+/// Shapes use d = model width, H heads of width hd, n = n_ctx, |S| taps, V vocab, and C =
+/// <see cref="ChunkTokens"/>: activation buffers hold up to C token rows so prefill runs C tokens at a time.
+/// Keys are cached transposed (<c>[H, hd, capacity]</c>) so attention scores are vector
+/// multiply-adds over positions; values are cached row-major (<c>[H, capacity, hd]</c>).
+/// </summary>
+internal sealed class RunState : IDisposable
+{
+    /// <summary>Allocates the scratch and caches for <paramref name="c"/>; a helper thread only when
+    /// some matrix is big enough to be split (<see cref="ManagedLinear.ParallelThreshold"/>).</summary>
+    public RunState(ModelConfig c, bool useHelperThread)
+    {
+        int d = c.Dim, n = c.ContextLength, hidden = Math.Max(c.FeedForwardDim, c.IsShortcut ? c.FeatureDim : 0);
+        int rows = ChunkTokens = Math.Min(MaxChunkTokens, n);
+        if ((long)d * n * Math.Max(1, c.TapCount) > Array.MaxLength || (long)rows * Math.Max(3 * d, hidden) > Array.MaxLength)
+            throw new NotSupportedException($"A {d}-wide model with n_ctx {n} and {c.TapCount} taps needs caches beyond the largest .NET array.");
+        X = new float[rows * d];
+        Normed = new float[rows * d];
+        Branch = new float[rows * d];
+        Qkv = new float[rows * 3 * d];
+        Attention = new float[rows * d];
+        Hidden = new float[rows * hidden];
+        Kv = new float[rows * 2 * d];
+        Logits = new float[c.VocabSize];
+        Quantized = new sbyte[rows * Math.Max(d, hidden)];
+        RowScales = new float[rows];
+        ShortcutCapacity = n * c.TapCount;
+        Scores = new float[Math.Max(n, ShortcutCapacity)];
+        KeyCache = new float[c.SelfAttentionBlocks][];
+        ValueCache = new float[c.SelfAttentionBlocks][];
+        for (int i = 0; i < c.SelfAttentionBlocks; i++)
+        {
+            KeyCache[i] = new float[(long)d * n];
+            ValueCache[i] = new float[(long)d * n];
+        }
+        ShortcutKeys = new float[(long)d * ShortcutCapacity];
+        ShortcutValues = new float[(long)d * ShortcutCapacity];
+        Parallel = useHelperThread ? new RowParallel() : null;
+    }
+
+    /// <summary>Most token rows processed together (prefill chunk); decode uses one row.</summary>
+    public const int MaxChunkTokens = 32;
+
+    /// <summary>C, the token rows the activation buffers hold: min(<see cref="MaxChunkTokens"/>, n_ctx).</summary>
+    public int ChunkTokens { get; }
+    /// <summary>Residual stream x <c>[C, d]</c> (then h in the final block).</summary>
+    public float[] X { get; }
+    /// <summary>LayerNorm outputs <c>[C, d]</c>, the input of the next Linear.</summary>
+    public float[] Normed { get; }
+    /// <summary>Residual branch outputs <c>[C, d]</c> before they are added to <see cref="X"/>; also z_j.</summary>
+    public float[] Branch { get; }
+    /// <summary>Fused q, k, v of an ordinary block <c>[C, 3d]</c>; the shortcut query uses the first d.</summary>
+    public float[] Qkv { get; }
+    /// <summary>Concatenated per-head attention outputs <c>[C, d]</c>.</summary>
+    public float[] Attention { get; }
+    /// <summary>MLP / feature-MLP hidden activations <c>[C, max(d_ff, m)]</c>.</summary>
+    public float[] Hidden { get; }
+    /// <summary>Shortcut keys and values of one feature <c>[C, 2d]</c>.</summary>
+    public float[] Kv { get; }
+    /// <summary>Output logits <c>[V]</c>.</summary>
+    public float[] Logits { get; }
+    /// <summary>int8 activation rows for the int8 kernels <c>[C, max(d, d_ff, m)]</c>.</summary>
+    public sbyte[] Quantized { get; }
+    /// <summary>Per-row activation scales <c>[C]</c>.</summary>
+    public float[] RowScales { get; }
+    /// <summary>Attention scores/probabilities <c>[max(n, n |S|)]</c>.</summary>
+    public float[] Scores { get; }
+    /// <summary>Per ordinary block, transposed keys <c>[H, hd, n]</c>.</summary>
+    public float[][] KeyCache { get; }
+    /// <summary>Per ordinary block, values <c>[H, n, hd]</c>.</summary>
+    public float[][] ValueCache { get; }
+    /// <summary>Shortcut cache entries per head: n |S| (entry e = tau |S| + j).</summary>
+    public int ShortcutCapacity { get; }
+    /// <summary>Shortcut keys, transposed <c>[H, hd, n |S|]</c>.</summary>
+    public float[] ShortcutKeys { get; }
+    /// <summary>Shortcut values <c>[H, n |S|, hd]</c>.</summary>
+    public float[] ShortcutValues { get; }
+    /// <summary>The helper thread for large matrices, or null.</summary>
+    public RowParallel? Parallel { get; }
+
+    /// <summary>Stops the helper thread, if any.</summary>
+    public void Dispose() => Parallel?.Dispose();
+}

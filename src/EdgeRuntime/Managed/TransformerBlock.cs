@@ -1,0 +1,71 @@
+using System.Numerics.Tensors;
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// One ordinary pre-LN GPT block for T new tokens at positions p0..p0+T-1 (T = 1 in decode), with its
+/// key/value cache (FORMAT.md section 4):
+/// <code>
+/// q, k, v = split(Lin_qkv(LN1(x_t)))                      # each [d]; head h = columns h*hd..(h+1)*hd
+/// cache[p0 + t] = (k, v);  o_h = softmax_u(q_h . k_h[u] / sqrt(hd), u &lt;= p0 + t) v_h[u]
+/// x_t += Lin_proj(concat_h o_h);  x_t += Lin_mlp.proj(GELU(Lin_mlp.fc(LN2(x_t))))
+/// </code>
+/// All T keys and values are cached first; token t then attends over the first p0 + t + 1 cache
+/// positions, which is exactly the causal mask, so no mask is ever materialized.
+/// </summary>
+internal static class TransformerBlock
+{
+    /// <summary>Runs block <paramref name="index"/> on the first T rows of <see cref="RunState.X"/> in place.</summary>
+    public static void Forward(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps)
+    {
+        int d = w.AttnProj.Rows, hd = d / heads, n = contextLength;
+        var x = s.X.AsSpan(0, T * d);
+        var normed = s.Normed.AsSpan(0, T * d);
+        for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), w.Ln1.Weight, w.Ln1.Bias, eps, normed.Slice(t * d, d));
+        var qkv = s.Qkv.AsSpan(0, T * 3 * d);
+        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.RowScales, s.Parallel);
+        float[] keys = s.KeyCache[index], values = s.ValueCache[index];
+
+        // Append positions p0..p0+T-1: keys transposed [H, hd, n] (row h*hd + c, column p), values [H, n, hd].
+        for (int t = 0; t < T; t++)
+        {
+            int p = p0 + t;
+            var k = qkv.Slice(t * 3 * d + d, d);
+            var v = qkv.Slice(t * 3 * d + 2 * d, d);
+            for (int c = 0; c < d; c++) keys[c * n + p] = k[c];
+            for (int h = 0; h < heads; h++) v.Slice(h * hd, hd).CopyTo(values.AsSpan((h * n + p) * hd, hd));
+        }
+        float scale = 1f / MathF.Sqrt(hd);
+        var attention = s.Attention.AsSpan(0, T * d);
+        for (int t = 0; t < T; t++)
+        {
+            var q = qkv.Slice(t * 3 * d, d);
+            TensorPrimitives.Multiply(q, scale, q);
+            var scores = s.Scores.AsSpan(0, p0 + t + 1);
+            for (int h = 0; h < heads; h++)
+                AttentionKernels.Attend(q.Slice(h * hd, hd), keys.AsSpan(h * hd * n, hd * n), n,
+                    values.AsSpan(h * n * hd, n * hd), scores, attention.Slice(t * d + h * hd, hd));
+        }
+        var branch = s.Branch.AsSpan(0, T * d);
+        w.AttnProj.Apply(attention, branch, T, s.Quantized, s.RowScales, s.Parallel);
+        TensorPrimitives.Add(x, branch, x);
+
+        Mlp(w.Ln2, w.Fc, w.Proj, s, x, T, eps);
+    }
+
+    /// <summary><c>x_t += Proj(GELU(Fc(LN(x_t))))</c> for the T rows of <paramref name="x"/> <c>[T, d]</c>
+    /// (the MLP half of a block, also the shortcut block's).</summary>
+    public static void Mlp(NormWeights ln, ManagedLinear fc, ManagedLinear proj, RunState s, Span<float> x, int T, float eps)
+    {
+        int d = proj.Rows;
+        var normed = s.Normed.AsSpan(0, T * d);
+        for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), ln.Weight, ln.Bias, eps, normed.Slice(t * d, d));
+        var hidden = s.Hidden.AsSpan(0, T * fc.Rows);
+        fc.Apply(normed, hidden, T, s.Quantized, s.RowScales, s.Parallel);
+        Gelu.Apply(hidden);
+        var branch = s.Branch.AsSpan(0, T * d);
+        proj.Apply(hidden, branch, T, s.Quantized, s.RowScales, s.Parallel);
+        TensorPrimitives.Add(x, branch, x);
+    }
+}

@@ -1,0 +1,102 @@
+using EdgeShortcut.Core;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeShortcut.Runtime.Onnx;
+
+/// <summary>
+/// An EdgeShortcut ONNX file in one ONNX Runtime session, on the CPU or DirectML execution provider.
+/// The session is shared by every sequence: the CPU provider runs concurrent <c>Run</c> calls on one
+/// session safely; DirectML does not, so its runs go through one lock.
+/// </summary>
+internal sealed class OnnxRuntimeBackend : IInferenceBackend
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _sessionOptions;
+
+    /// <summary>Opens <paramref name="file"/> on <paramref name="kind"/> (Cpu or DirectML) and checks the
+    /// graph's inputs and outputs against FORMAT.md section 5.</summary>
+    public OnnxRuntimeBackend(ModelFileInfo file, BackendKind kind, EdgeModelOptions options)
+    {
+        if (kind is not (BackendKind.Cpu or BackendKind.DirectML)) throw new ArgumentException($"ONNX Runtime runs Cpu or DirectML, not {kind}.", nameof(kind));
+        Kind = kind;
+        Config = file.Config;
+        Caches = OnnxIoNames.Caches(file.Config);
+        _sessionOptions = CreateSessionOptions(kind, options);
+        try
+        {
+            _session = new InferenceSession(file.Path, _sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            _sessionOptions.Dispose();
+            throw new CheckpointFormatException(file.Path, $"ONNX Runtime ({kind}) cannot load the model: {e.Message}", e);
+        }
+        try { CheckGraphSignature(file.Path); }
+        catch { Dispose(); throw; }
+        RunLock = kind == BackendKind.DirectML ? new object() : null;
+    }
+
+    /// <inheritdoc />
+    public BackendKind Kind { get; }
+
+    /// <inheritdoc />
+    public ModelConfig Config { get; }
+
+    /// <summary>The cache tensors, in binding order.</summary>
+    internal OnnxCache[] Caches { get; }
+
+    /// <summary>Serializes <c>Run</c> calls when the provider needs it (DirectML); null otherwise.</summary>
+    internal object? RunLock { get; }
+
+    internal InferenceSession Session => _session;
+
+    /// <inheritdoc />
+    public IInferenceSequence CreateSequence() => new OnnxRuntimeSequence(this);
+
+    /// <summary>ONNX Runtime's execution providers in this process (loads the native library: throws
+    /// DllNotFoundException / TypeInitializationException when it is missing).</summary>
+    public static IReadOnlyCollection<string> AvailableProviders() => OrtEnv.Instance().GetAvailableProviders();
+
+    private static SessionOptions CreateSessionOptions(BackendKind kind, EdgeModelOptions options)
+    {
+        // Memory patterns are planned per input shape and the cache length P grows every step, so
+        // most steps would plan a new one (DirectML requires them off anyway).
+        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false };
+        if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        if (kind == BackendKind.DirectML)
+        {
+            // DirectML's documented requirements: no memory pattern (above), sequential execution.
+            so.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+            try { so.AppendExecutionProvider_DML(options.DirectMLDeviceId); }
+            catch { so.Dispose(); throw; }
+        }
+        return so;
+    }
+
+    private void CheckGraphSignature(string path)
+    {
+        var inputs = _session.InputMetadata;
+        var outputs = _session.OutputMetadata;
+        void Require(IReadOnlyDictionary<string, NodeMetadata> set, string name, string what)
+        {
+            if (!set.ContainsKey(name))
+                throw new CheckpointFormatException(path, $"the graph has no {what} '{name}' (FORMAT.md section 5); it has [{string.Join(", ", set.Keys)}]");
+        }
+        Require(inputs, OnnxIoNames.InputIds, "input");
+        Require(outputs, OnnxIoNames.Logits, "output");
+        foreach (var c in Caches)
+        {
+            Require(inputs, c.PastName, "input");
+            Require(outputs, c.PresentName, "output");
+        }
+        if (inputs.Count != Caches.Length + 1 || outputs.Count != Caches.Length + 1)
+            throw new CheckpointFormatException(path, $"the graph has {inputs.Count} inputs and {outputs.Count} outputs; the config implies {Caches.Length + 1} of each");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _session?.Dispose();
+        _sessionOptions.Dispose();
+    }
+}

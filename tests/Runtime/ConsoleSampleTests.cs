@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace EdgeShortcut.Tests.Runtime;
+
+/// <summary>The console sample as a user runs it (a child process on a real tiny model): exit codes,
+/// one-line errors without stack traces, streamed text, the summary line, interactive mode and the
+/// bench's JSON line.</summary>
+public sealed class ConsoleSampleTests : IDisposable
+{
+    private readonly TinyOnnxModel _files = new();
+    public void Dispose() => _files.Dispose();
+
+    private static (int Exit, string Out, string Err) Run(string? stdin, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EdgeShortcut.Console.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null) p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        Assert.True(p.WaitForExit(120_000), "the console sample did not finish in 2 minutes");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static void AssertCleanError(int exit, string err, string expected)
+    {
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains(expected, err);
+        Assert.DoesNotContain("   at ", err);   // no stack trace
+    }
+
+    [Fact]
+    public void A_missing_model_file_is_one_error_line()
+    {
+        var (exit, _, err) = Run(null, "--model", _files.PathOf("missing.onnx"), "ROMEO:");
+        AssertCleanError(exit, err, "model file not found");
+    }
+
+    [Fact]
+    public void A_bad_option_names_the_flag()
+    {
+        var (path, _, _) = _files.Write();
+        var (exit, _, err) = Run(null, "--model", path, "--top-p", "1.5", "x");
+        AssertCleanError(exit, err, "--top-p");
+        var (exit2, _, err2) = Run(null, "--model", path, "--backend", "directml", "x");
+        AssertCleanError(exit2, err2, "DirectML");
+        Assert.NotEqual(0, Run(null, "--model", path, "--max-tokens", "many", "x").Exit);
+    }
+
+    [Fact]
+    public void A_prompt_streams_a_continuation_and_ends_with_backend_speed_and_first_token_time()
+    {
+        var (path, _, _) = _files.Write(contextLength: 64);
+        var (exit, output, err) = Run(null, "--model", path, "--temperature", "0", "--max-tokens", "20", "ROMEO:");
+        Assert.Equal(0, exit);
+        Assert.StartsWith("ROMEO:", output);
+        Assert.Matches(@"-- backend cpu \(.*\); 20 tokens, [\d.]+ tokens/s, time to first token [\d.]+ ms", err);
+
+        var (exitManaged, outputManaged, errManaged) = Run(null, "--model", path, "--backend", "managed", "-t", "0", "-n", "20", "ROMEO:");
+        Assert.Equal(0, exitManaged);
+        Assert.Equal(output, outputManaged);   // same greedy text on the other engine
+        Assert.Contains("-- backend managed", errManaged);
+    }
+
+    [Fact]
+    public void Without_a_prompt_it_reads_prompts_until_end_of_input()
+    {
+        var (path, _, _) = _files.Write(contextLength: 64);
+        var (exit, output, err) = Run("To be\n\nor not\n", "--model", path, "-t", "0", "-n", "5");
+        Assert.Equal(0, exit);
+        Assert.Contains("Interactive mode", err);
+        Assert.Equal(2, err.Split("-- backend").Length - 1);   // two prompts, the empty line skipped
+        Assert.Equal(2, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void Bench_json_reports_every_available_backend_on_its_last_line()
+    {
+        var (path, _, _) = _files.Write(contextLength: 64);
+        var (exit, output, err) = Run(null, "bench", "--model", path, "--json");
+        Assert.Equal(0, exit);
+        Assert.Contains("n_ctx is 64", err);   // says how the 256-token runs were adapted
+        using var doc = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        Assert.Equal(path, doc.RootElement.GetProperty("model").GetString());
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToDictionary(r => r.GetProperty("backend").GetString()!);
+        Assert.Equal(["managed", "cpu"], results.Keys);   // no DirectML here
+        foreach (var r in results.Values)
+        {
+            Assert.True(r.GetProperty("decode_tokens_per_s").GetDouble() > 0);
+            Assert.True(r.GetProperty("prefill_ms").GetDouble() > 0);
+        }
+        Assert.Equal(0, results["managed"].GetProperty("alloc_bytes_per_token").GetDouble());
+    }
+}

@@ -1,0 +1,120 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Tests.Runtime.Managed;
+
+public class ElementwiseKernelTests
+{
+    /// <summary>erf in double: Taylor series for |x| &lt;= 3, continued fraction of erfc beyond (both ~1e-14).</summary>
+    internal static double ErfDouble(double x)
+    {
+        double a = Math.Abs(x);
+        if (a <= 3)
+        {
+            double term = a, sum = a;
+            for (int n = 1; n < 200; n++)
+            {
+                term *= -a * a / n;
+                sum += term / (2 * n + 1);
+                if (Math.Abs(term) < 1e-18) break;
+            }
+            return Math.Sign(x) * 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        // erfc(a) = exp(-a^2)/sqrt(pi) * 1/(a + 1/2/(a + 1/(a + 3/2/(a + 2/(a + ...))))), evaluated bottom-up.
+        double f = a;
+        for (int k = 60; k >= 1; k--) f = a + k / 2.0 / f;
+        double erfc = Math.Exp(-a * a) / Math.Sqrt(Math.PI) / f;
+        return Math.Sign(x) * (1 - erfc);
+    }
+
+    [Fact]
+    public void Erf_is_within_1e_6_of_a_double_precision_reference_everywhere()
+    {
+        Assert.Equal(0.8427007929497149, ErfDouble(1), 1e-13);   // erf(1), tabulated
+        Assert.Equal(0.9999779095030014, ErfDouble(3), 1e-13);
+        Assert.Equal(0.9999999845827421, ErfDouble(4), 1e-13);
+        double worst = 0;
+        for (double x = -8; x <= 8; x += 1e-3)
+        {
+            worst = Math.Max(worst, Math.Abs(Gelu.Erf((float)x) - ErfDouble((float)x)));
+            var v = Gelu.Erf(new System.Numerics.Vector<float>((float)x));
+            worst = Math.Max(worst, Math.Abs(v[0] - ErfDouble((float)x)));
+        }
+        Assert.True(worst < 1e-6, $"worst |erf error| = {worst:E2}");
+    }
+
+    [Fact]
+    public void Gelu_matches_the_exact_erf_formula_for_every_length_1_to_300()
+    {
+        var rng = new Random(5);
+        for (int n = 1; n <= 300; n++)
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.5) * 16)).ToArray();
+            var y = (float[])x.Clone();
+            Gelu.Apply(y);
+            for (int i = 0; i < n; i++)
+            {
+                double expected = 0.5 * x[i] * (1 + ErfDouble(x[i] / Math.Sqrt(2)));
+                Assert.True(Math.Abs(y[i] - expected) <= 1e-6 * Math.Max(1, Math.Abs(x[i])), $"n {n}, x {x[i]}: {y[i]} vs {expected}");
+            }
+        }
+        float[] special = [0f, -0f, -20f, 20f];
+        Gelu.Apply(special);
+        Assert.Equal([0f, 0f, 0f, 20f], special);
+    }
+
+    [Fact]
+    public void LayerNorm_matches_a_double_reference_even_with_a_large_mean()
+    {
+        var rng = new Random(9);
+        foreach (int d in new[] { 1, 2, 7, 64, 128, 301 })
+        {
+            var x = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() * 2 + 100)).ToArray();
+            var w = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() + 0.5)).ToArray();
+            var b = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            var y = new float[d];
+            LayerNorm.Apply(x, w, b, 1e-5f, y);
+            double mean = x.Average(v => (double)v);
+            double variance = x.Average(v => (v - mean) * (v - mean));
+            for (int i = 0; i < d; i++)
+            {
+                double expected = (x[i] - mean) / Math.Sqrt(variance + 1e-5) * w[i] + b[i];
+                Assert.Equal(expected, y[i], 1e-4);
+            }
+        }
+        Assert.Throws<ArgumentException>(() => LayerNorm.Apply(new float[3], new float[2], new float[3], 1e-5f, new float[3]));
+    }
+
+    [Fact]
+    public void Softmax_subtracts_the_max_so_huge_scores_stay_finite()
+    {
+        float[] s = [1000f, 999f, -1000f, 1000f];
+        Softmax.Apply(s);
+        double e1 = Math.Exp(-1);
+        double z = 2 + e1;
+        Assert.Equal(1 / z, s[0], 1e-6);
+        Assert.Equal(e1 / z, s[1], 1e-6);
+        Assert.Equal(0f, s[2]);
+        Assert.Equal(1f, s.Sum(), 1e-6);
+        float[] one = [-3.5f];
+        Softmax.Apply(one);
+        Assert.Equal(1f, one[0]);
+        Assert.Throws<ArgumentException>(() => Softmax.Apply([]));
+    }
+
+    [Fact]
+    public void Fp32_matvec_matches_a_double_reference()
+    {
+        var rng = new Random(11);
+        foreach (var (rows, cols) in new[] { (1, 1), (3, 17), (8, 128), (5, 300) })
+        {
+            var w = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            var b = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            var y = new float[rows];
+            Fp32MatVec.Compute(w, x, b, y);
+            for (int r = 0; r < rows; r++)
+                Assert.Equal(Enumerable.Range(0, cols).Sum(c => (double)w[r * cols + c] * x[c]) + b[r], y[r], 1e-5);
+        }
+        Assert.Throws<ArgumentException>(() => Fp32MatVec.Compute(new float[5], new float[3], [], new float[2]));
+    }
+}
