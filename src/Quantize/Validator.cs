@@ -20,8 +20,9 @@ public sealed record ValidationResult(double NllFp32, double NllOnnx, double Top
 
 /// <summary>
 /// Compares an exported ONNX model with the fp32 TorchSharp model of its checkpoint on held-out text:
-/// the last <c>maxTokens + 1</c> tokens of the file, cut into non-overlapping windows of n_ctx inputs
-/// (each window is one uncached prefill in both engines; its targets are the inputs shifted by one).
+/// the last <c>maxTokens + 1</c> tokens of the file, cut into non-overlapping full windows of n_ctx inputs
+/// (docs/FORMAT.md section 6; each window is one uncached prefill in both engines, its targets are
+/// the inputs shifted by one, a tail shorter than a window is dropped).
 /// </summary>
 public static class Validator
 {
@@ -42,9 +43,11 @@ public static class Validator
 
         double nllTorch = 0, nllOnnx = 0, maxDiff = 0;
         int agree = 0, positions = 0;
-        for (int start = 0; start + 1 < tokens.Length; start += n)
+        if (tokens.Length < n + 1) throw new CheckpointFormatException(textFile, $"needs at least n_ctx + 1 = {n + 1} tokens to score one window");
+        // Windows as in docs/FORMAT.md section 6: full n_ctx windows only, each from position 0; the tail is dropped.
+        for (int start = 0; start + n + 1 <= tokens.Length; start += n)
         {
-            int len = Math.Min(n, tokens.Length - 1 - start);
+            int len = n;
             int[] input = tokens[start..(start + len)];
             float[] torchLogits;
             using (no_grad())
