@@ -85,8 +85,18 @@ public sealed class SweepRunner(ExperimentSpec spec, string outDir, int threads 
                 else
                 {
                     var trainer = new Trainer.Training.Trainer(run.Options, resume: state is not null);
-                    var result = trainer.Run(p => progress?.Invoke(run, p), cancellation);
-                    outcome = new RunOutcome(run, state is null ? RunAction.Trained : RunAction.Resumed, result.Step >= run.Options.Steps);
+                    var action = state is null ? RunAction.Trained : RunAction.Resumed;
+                    try
+                    {
+                        var result = trainer.Run(p => progress?.Invoke(run, p), cancellation);
+                        outcome = new RunOutcome(run, action, result.Step >= run.Options.Steps);
+                    }
+                    catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+                    {
+                        // Cancelled inside an evaluation: the trainer throws instead of checkpointing that
+                        // step; the run resumes from its previous last/ (or starts over if it had none).
+                        outcome = new RunOutcome(run, action, false);
+                    }
                 }
             }
             outcomes.Add(outcome);
