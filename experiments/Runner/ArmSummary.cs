@@ -42,8 +42,10 @@ public sealed record ArmSummary(ArmSpec Arm, long Parameters, int Runs, int Plan
                Spread.Of([.. done.Select(r => r.BestValNll!.Value)]), Spread.Of([.. done.Select(r => r.FinalValNll!.Value)])),
     ];
 
-    /// <summary>"better" / "worse" when the final-NLL ranges over seeds do not overlap, else "tie".</summary>
+    /// <summary>"better" / "worse" when the final-NLL ranges over seeds do not overlap, else "tie";
+    /// "n/a" while either arm has fewer than two finished seeds (a single seed has no spread to judge by).</summary>
     public string Verdict(ArmSummary reference) =>
         ReferenceEquals(this, reference) ? "reference" :
+        Runs < 2 || reference.Runs < 2 ? "n/a" :
         !Final.Separated(reference.Final) ? "tie" : Final.Mean < reference.Final.Mean ? "better" : "worse";
 }

@@ -81,4 +81,17 @@ public class SweepReportTests
         Assert.True(Spread.Of([1.0, 2.0]).Separated(Spread.Of([2.1, 3.0])));
         Assert.True(Spread.Of([2.1, 3.0]).Separated(Spread.Of([1.0, 2.0])));
     }
+
+    [Theory]
+    [InlineData(new[] { 1.0, 1.1 }, new[] { 1.2, 1.3 }, "better")]
+    [InlineData(new[] { 1.4, 1.5 }, new[] { 1.2, 1.3 }, "worse")]
+    [InlineData(new[] { 1.0, 1.25 }, new[] { 1.2, 1.3 }, "tie")]
+    [InlineData(new[] { 1.0 }, new[] { 1.2, 1.3 }, "n/a")]
+    public void The_verdict_against_the_reference_needs_two_seeds_and_separated_ranges(double[] arm, double[] reference, string verdict)
+    {
+        ArmSummary Row(string name, double[] finals) => new(new ArmSpec(name, [], ""), 1, finals.Length, 3, 0, 0, Spread.Of(finals), Spread.Of(finals));
+        var r = Row("ref", reference);
+        Assert.Equal(verdict, Row("arm", arm).Verdict(r));
+        Assert.Equal("reference", r.Verdict(r));
+    }
 }
