@@ -66,6 +66,18 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Cancelling_during_an_evaluation_also_returns_cancelled_with_the_finished_step_saved()
+    {
+        using var run = new TempRun();
+        using var cts = new CancellationTokenSource();
+        // The step-2 progress report comes before step 2's evaluation, so the evaluation sees the cancel.
+        var result = new TrainerRun(run.Options(50) with { EvalEvery = 2 }).Run(p => { if (p.Step == 2 && !p.IsEval) cts.Cancel(); }, cts.Token);
+        Assert.True(result.Cancelled);
+        Assert.Equal(2, result.Step);
+        Assert.Equal(2, TrainingCheckpoint.ReadState(TrainerRun.LastDir(run.OutDir)).Step);
+    }
+
+    [Fact]
     public void Interrupted_commit_is_recovered_from_the_old_directory()
     {
         using var run = new TempRun();

@@ -112,7 +112,14 @@ public sealed class Trainer
 
             if (step % o.EvalEvery == 0 || step == o.Steps)
             {
-                lastEval = Evaluation.MeanNll(model, val, o.EvalBatch, cancellation);
+                try { lastEval = Evaluation.MeanNll(model, val, o.EvalBatch, cancellation); }
+                catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+                {
+                    // Cancelled mid-evaluation: the optimizer step is done, so keep it and stop as
+                    // documented (last/ is written below); only this step's evaluation is skipped.
+                    cancelled = true;
+                    break;
+                }
                 model.train();
                 bool improved = best is null || lastEval.MeanNll < best;
                 if (improved) best = lastEval.MeanNll;
