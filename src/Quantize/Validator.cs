@@ -50,6 +50,9 @@ public static class Validator
             int len = n;
             int[] input = tokens[start..(start + len)];
             float[] torchLogits;
+            // Every window's temporaries are freed here, not left to GC finalizers (a long validation
+            // without a scope crashed inside libtorch).
+            using (var scope = NewDisposeScope())
             using (no_grad())
             using (var ids = tensor(input.Select(i => (long)i).ToArray(), [1, len]))
             using (var logits = model.forward(ids))
