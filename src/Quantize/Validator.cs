@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using EdgeShortcut.Core;
+using EdgeShortcut.Trainer.Data;
 using EdgeShortcut.Trainer.Model;
 using static TorchSharp.torch;
 
@@ -74,20 +74,13 @@ public static class Validator
         return new ValidationResult(nllTorch / positions, nllOnnx / positions, (double)agree / positions, maxDiff, positions, heldOut);
     }
 
-    /// <summary>Token ids of a file per the checkpoint's tokenizer.</summary>
+    /// <summary>Token ids of a file per the checkpoint's tokenizer, read by the trainer's own loader
+    /// (so validation sees exactly the ids training saw); its errors surface as the quantizer's
+    /// <see cref="CheckpointFormatException"/>.</summary>
     public static int[] Tokenize(string path, TokenizerSpec tokenizer)
     {
-        if (!File.Exists(path)) throw new CheckpointFormatException(path, "validation file not found");
-        byte[] bytes = File.ReadAllBytes(path);
-        if (tokenizer.Kind == TokenizerSpec.ByteKind) return bytes.Select(b => (int)b).ToArray();
-        if (bytes.Length % 2 != 0) throw new CheckpointFormatException(path, "a token file holds uint16 ids: its length must be even");
-        var ids = new int[bytes.Length / 2];
-        for (int i = 0; i < ids.Length; i++)
-        {
-            ids[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i));
-            if (ids[i] >= tokenizer.VocabSize) throw new CheckpointFormatException(path, $"token {ids[i]} at index {i} is outside the vocabulary ({tokenizer.VocabSize})");
-        }
-        return ids;
+        try { return Array.ConvertAll(TokenCorpus.Load(path, tokenizer).Tokens, id => (int)id); }
+        catch (CorpusException e) { throw new CheckpointFormatException(path, e.Problem, e); }
     }
 
     /// <summary>-log softmax(logits)[target], in double with the max subtracted.</summary>

@@ -8,5 +8,8 @@ public sealed class CorpusException : Exception
     public string Path { get; }
 
     /// <summary>Creates the exception for <paramref name="path"/>.</summary>
-    public CorpusException(string path, string message) : base($"{path}: {message}") => Path = path;
+    public CorpusException(string path, string message) : base($"{path}: {message}") => (Path, Problem) = (path, message);
+
+    /// <summary>What is wrong, without the path.</summary>
+    public string Problem { get; }
 }
