@@ -11,14 +11,14 @@ internal static class KernelBench
         var rng = new Random(3);
         float[] R(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
         var x128 = R(128); var w128 = R(128); var b128 = R(128); var y128 = new float[128];
-        var h512 = R(512); var q512 = new sbyte[512];
+        var h512 = R(512); var q512 = new sbyte[512]; var s16 = new float[16]; var o16 = new int[16];
         var q32 = R(32); var o32 = new float[32];
         var kt = R(32 * 1280); var v = R(1280 * 32); var scores = new float[1280];
         Console.WriteLine("| kernel | thread-CPU us per call (best of 11) |");
         Console.WriteLine("|---|---|");
         Row("LayerNorm d128", () => LayerNorm.Apply(x128, w128, b128, 1e-5f, y128));
         Row("GELU 512", () => { h512.AsSpan().CopyTo(scores); Gelu.Apply(scores.AsSpan(0, 512)); });
-        Row("quantize 512", () => ActivationQuantizer.Quantize(h512, q512));
+        Row("quantize 512", () => ActivationQuantizer.Quantize(h512, q512, s16, o16));
         Row("softmax 1280", () => { Softmax.Apply(scores); });
         var fresh = R(1280); var tmp = new float[1280];
         Row("TP.Max 1280", () => System.Numerics.Tensors.TensorPrimitives.Max(fresh));

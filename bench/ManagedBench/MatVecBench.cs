@@ -25,16 +25,18 @@ internal static class MatVecBench
             var scales = Enumerable.Repeat(0.01f, rows).ToArray();
             var bias = new float[rows];
             var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-            var xq = new sbyte[cols];
-            var xScales = new float[1];
-            float xs = ActivationQuantizer.Quantize(x, xq);
+            var scratch = new QuantizedActivations(1, cols);
+            scratch.Quantize(x, 1, cols);
             var linear = new Int8Linear("bench", rows, cols, w, scales, bias);
+            var m = linear.Matrix;
+            int blocks = m.PaddedCols / ActivationQuantizer.BlockSize;
             var y = new float[rows];
             var cells = new List<string>();
             foreach (var path in paths)
-                cells.Add(Cell(rows, cols, () => Int8MatVec.Compute(path, linear.Weights, linear.RowSums, linear.Scales, xq, xs, bias, y)));
+                cells.Add(Cell(rows, cols, () => Int8MatVec.Compute(path, m, 0, m.Groups, scratch.Q.AsSpan(0, m.PaddedCols),
+                    scratch.Scales.AsSpan(0, blocks), scratch.Offsets.AsSpan(0, blocks), y)));
             cells.Add((long)rows * cols >= ManagedLinear.ParallelThreshold
-                ? Cell(rows, cols, () => linear.Apply(x, y, 1, xq, xScales, parallel), timeCpu: false) : "below threshold");
+                ? Cell(rows, cols, () => linear.Apply(x, y, 1, scratch, parallel), timeCpu: false) : "below threshold");
             Console.WriteLine($"| {rows} x {cols} | {rows * cols / 1024} KiB | {string.Join(" | ", cells)} |");
         }
     }

@@ -45,9 +45,9 @@ internal static class ProfileBench
                         double f0 = ThreadClock.Seconds();
                         LayerNorm.Apply(s.X.AsSpan(0, c.Dim), f.Ln.Weight, f.Ln.Bias, eps, s.Normed.AsSpan(0, c.Dim));
                         var hidden = s.Hidden.AsSpan(0, f.Fc.Rows);
-                        f.Fc.Apply(s.Normed.AsSpan(0, c.Dim), hidden, 1, s.Quantized, s.RowScales, null);
+                        f.Fc.Apply(s.Normed.AsSpan(0, c.Dim), hidden, 1, s.Quantized, null);
                         Gelu.Apply(hidden);
-                        f.Proj.Apply(hidden, s.Branch.AsSpan(0, c.Dim), 1, s.Quantized, s.RowScales, null);
+                        f.Proj.Apply(hidden, s.Branch.AsSpan(0, c.Dim), 1, s.Quantized, null);
                         double f1 = ThreadClock.Seconds();
                         ShortcutAttention.AppendFeatures(f, weights.Shortcut!, s, tap, p, 1, c.TapCount, c.Heads, eps);
                         double f2 = ThreadClock.Seconds();
@@ -66,7 +66,7 @@ internal static class ProfileBench
                 }
                 double h0 = ThreadClock.Seconds();
                 LayerNorm.Apply(s.X.AsSpan(0, c.Dim), weights.FinalNorm.Weight, weights.FinalNorm.Bias, eps, s.Normed.AsSpan(0, c.Dim));
-                weights.Head.Apply(s.Normed.AsSpan(0, c.Dim), s.Logits, 1, s.Quantized, s.RowScales, null);
+                weights.Head.Apply(s.Normed.AsSpan(0, c.Dim), s.Logits, 1, s.Quantized, null);
                 if (keep) phases["final LN + head"] += ThreadClock.Seconds() - h0;
             }
         }

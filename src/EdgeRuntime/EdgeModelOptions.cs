@@ -11,6 +11,10 @@ public sealed record EdgeModelOptions
     /// managed engine sizes itself: one helper thread for large matrices on multi-core machines.</summary>
     public int Threads { get; init; }
 
+    /// <summary>How int8 model files multiply: float32 activations (the default; every backend agrees) or int8
+    /// activations (fastest on CPUs). See <see cref="ActivationPrecision"/>.</summary>
+    public ActivationPrecision Activations { get; init; } = ActivationPrecision.Float32;
+
     /// <summary>DirectML adapter index (0 = the default GPU).</summary>
     public int DirectMLDeviceId { get; init; }
 
@@ -18,6 +22,7 @@ public sealed record EdgeModelOptions
     public EdgeModelOptions Validate()
     {
         if (!Enum.IsDefined(Backend)) throw new ArgumentException($"Backend {(int)Backend} is not a BackendKind.", nameof(Backend));
+        if (!Enum.IsDefined(Activations)) throw new ArgumentException($"Activations {(int)Activations} is not an ActivationPrecision.", nameof(Activations));
         if (Threads is < 0 or > 1024) throw new ArgumentException($"Threads must be in 0..1024 (0 = default), not {Threads}.", nameof(Threads));
         if (DirectMLDeviceId < 0) throw new ArgumentException($"DirectMLDeviceId must be >= 0, not {DirectMLDeviceId}.", nameof(DirectMLDeviceId));
         return this;

@@ -7,8 +7,8 @@ namespace EdgeShortcut.Tests.Runtime;
 
 /// <summary>The shipped default model (models/default.onnx): it loads from its own metadata, and the
 /// managed engine and the ONNX Runtime CPU provider agree on it: logits within the int8 NMSE bound
-/// at every step of a prompt plus 64 greedy decode steps. (The two engines quantize activations
-/// differently inside their int8 matmuls, so a 200-token greedy run can part at a near-tie; see issue 4.)</summary>
+/// at every step of a prompt plus 64 greedy decode steps, and, with the default float32 activations, the
+/// same 200-token greedy continuation.</summary>
 public sealed class DefaultModelTests
 {
     private static string DefaultModel => Path.Combine(FormatDocTests.RepoRoot(), "models", "default.onnx");
@@ -22,11 +22,16 @@ public sealed class DefaultModelTests
         Assert.Equal(256, model.Config.VocabSize);
     }
 
-    [Fact]
-    public void Managed_and_ORT_CPU_logits_agree_on_the_default_model()
+    /// <summary>Float32 activations: both engines compute the same function, so only float rounding differs
+    /// (measured ~3e-14). Int8 activations: both quantize in blocks of 32, but an activation within float
+    /// noise of a rounding boundary can round differently (measured up to ~1e-4).</summary>
+    [Theory]
+    [InlineData(ActivationPrecision.Float32, 1e-9)]
+    [InlineData(ActivationPrecision.Int8, 1e-3)]
+    public void Managed_and_ORT_CPU_logits_agree_on_the_default_model(ActivationPrecision activations, double bound)
     {
-        using var ort = new OnnxRuntimeBackend(ModelFile.Read(DefaultModel), BackendKind.Cpu, new EdgeModelOptions());
-        using var managed = ManagedBackend.Load(DefaultModel);
+        using var ort = new OnnxRuntimeBackend(ModelFile.Read(DefaultModel), BackendKind.Cpu, new EdgeModelOptions { Activations = activations });
+        using var managed = ManagedBackend.Load(DefaultModel, activations);
         using var a = ort.CreateSequence();
         using var b = managed.CreateSequence();
         int[] prompt = EdgeShortcut.Core.ByteTokenizer.Encode("ROMEO:\nWhat light through yonder window breaks?\n");
@@ -38,7 +43,33 @@ public sealed class DefaultModelTests
             worst = Math.Max(worst, OnnxRuntimeBackendTests.Nmse(la, b.Append([token])));
             token = Argmax(la);
         }
-        Assert.True(worst < 1e-3, $"worst normalized MSE {worst:g3}");
+        Assert.True(worst < bound, $"worst normalized MSE {worst:g3}");
+    }
+
+    [Theory]
+    [InlineData("ROMEO:")]
+    [InlineData("First Citizen:\nBefore we proceed any further")]
+    [InlineData("KING RICHARD III:\n")]
+    public void Managed_and_ORT_CPU_give_the_same_200_token_greedy_continuation(string prompt)
+    {
+        Assert.Equal(Greedy(BackendKind.Cpu, prompt, 200), Greedy(BackendKind.Managed, prompt, 200));
+    }
+
+    private static string Greedy(BackendKind backend, string prompt, int tokens)
+    {
+        using IInferenceBackend engine = backend == BackendKind.Managed
+            ? ManagedBackend.Load(DefaultModel)
+            : new OnnxRuntimeBackend(ModelFile.Read(DefaultModel), BackendKind.Cpu, new EdgeModelOptions());
+        using var sequence = engine.CreateSequence();
+        var ids = new List<int>();
+        int next = Argmax(sequence.Append(EdgeShortcut.Core.ByteTokenizer.Encode(prompt)));
+        for (int i = 0; i < tokens; i++)
+        {
+            ids.Add(next);
+            if (i + 1 < tokens) next = Argmax(sequence.Append([next]));
+        }
+        // Bytes as Latin-1 so any byte sequence shows (and compares) one character per token.
+        return new string([.. ids.Select(t => (char)t)]);
     }
 
     private static int Argmax(ReadOnlySpan<float> x)

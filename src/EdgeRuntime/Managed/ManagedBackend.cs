@@ -22,12 +22,15 @@ internal sealed class ManagedBackend : IInferenceBackend
             weights.Linears().Any(l => (long)l.Rows * l.Cols >= ManagedLinear.ParallelThreshold);
     }
 
-    /// <summary>Loads an ONNX model file written by the quantizer (int8 or fp32).</summary>
+    /// <summary>Loads an ONNX model file written by the quantizer (int8 or fp32); <paramref name="activations"/>
+    /// chooses the int8 files' kernels (<see cref="ActivationPrecision"/>).</summary>
     /// <exception cref="CheckpointFormatException">The file is missing, corrupt, or lacks a tensor (named in the message).</exception>
-    public static ManagedBackend Load(string path) => FromOnnx(OnnxReader.ReadFile(path), path);
+    public static ManagedBackend Load(string path, ActivationPrecision activations = ActivationPrecision.Float32) =>
+        FromOnnx(OnnxReader.ReadFile(path), path, activations);
 
     /// <summary>Builds the engine from a parsed ONNX model; <paramref name="source"/> names it in errors.</summary>
-    public static ManagedBackend FromOnnx(OnnxModel model, string source) => new(ManagedModelLoader.Load(model, source));
+    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32) =>
+        new(ManagedModelLoader.Load(model, source, activations));
 
     /// <inheritdoc />
     public BackendKind Kind => BackendKind.Managed;
@@ -35,7 +38,7 @@ internal sealed class ManagedBackend : IInferenceBackend
     /// <inheritdoc />
     public ModelConfig Config => _weights.Config;
 
-    /// <summary>True when the file holds int8 Linear weights (false: fp32).</summary>
+    /// <summary>True when the Linear layers run on the int8 kernels (an int8 file with int8 activations).</summary>
     public bool IsInt8 => _weights.IsInt8;
 
     /// <summary>Distinct Linear weight bytes one decode step reads (for the roofline).</summary>

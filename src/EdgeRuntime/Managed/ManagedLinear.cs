@@ -40,42 +40,41 @@ internal abstract unsafe class ManagedLinear
     /// <summary>Bytes of weight data read per application (the decode roofline counts these).</summary>
     public abstract long WeightBytes { get; }
 
-    /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>. <paramref name="quantized"/> holds
-    /// at least <c>count * in</c> bytes and <paramref name="scales"/> at least <c>count</c> floats (the int8
-    /// path quantizes each row of x into them).</summary>
-    public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, Span<sbyte> quantized, Span<float> scales, RowParallel? parallel)
+    /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>; the int8 path quantizes the rows of x
+    /// into <paramref name="scratch"/> first.</summary>
+    public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, QuantizedActivations scratch, RowParallel? parallel)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
         if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
         if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
-        if (quantized.Length < (long)count * Cols || scales.Length < count) throw new ArgumentException($"'{Name}': scratch too small for {count} rows.");
-        Prepare(x, count, quantized, scales);
+        Prepare(x, count, scratch);
         bool split = parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 64;
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
         if (!split)
         {
-            ComputeRows(x, quantized, scales, y, count, 0, Rows, chunkRows);
+            ComputeRows(x, scratch, y, count, 0, Rows, chunkRows);
             return;
         }
-        fixed (float* xp = x) fixed (sbyte* qp = quantized) fixed (float* sp = scales) fixed (float* yp = y)
+        fixed (float* xp = x) fixed (float* yp = y)
         {
-            var job = new Job { Layer = this, X = xp, Q = qp, S = sp, Y = yp, Count = count, ChunkRows = chunkRows };
+            var job = new Job { Layer = this, Scratch = scratch, X = xp, Y = yp, Count = count, ChunkRows = chunkRows };
             // The job lives on this stack frame until Run returns (the GC keeps reporting and updating
-            // its Layer reference; the helper only reads it while this thread waits inside Run).
+            // its references; the helper only reads them while this thread waits inside Run).
             parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows);
         }
     }
 
     /// <summary>Precision-specific preparation of the input rows (int8: quantize each row).</summary>
-    protected abstract void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales);
+    protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch);
 
-    /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk.</summary>
-    protected abstract void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+    /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk. <paramref name="start"/>
+    /// and <paramref name="chunkRows"/> are multiples of <see cref="PackedInt8Matrix.GroupRows"/>.</summary>
+    protected abstract void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows);
 
     private struct Job
     {
-        public ManagedLinear Layer; public float* X; public sbyte* Q; public float* S; public float* Y; public int Count; public int ChunkRows;
+        public ManagedLinear Layer; public QuantizedActivations Scratch; public float* X; public float* Y; public int Count; public int ChunkRows;
     }
 
     private static void RunJob(void* context, int start, int end)
@@ -83,59 +82,47 @@ internal abstract unsafe class ManagedLinear
         ref Job j = ref System.Runtime.CompilerServices.Unsafe.AsRef<Job>(context);
         var layer = j.Layer;
         int count = j.Count;
-        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), new ReadOnlySpan<sbyte>(j.Q, count * layer.Cols),
-            new ReadOnlySpan<float>(j.S, count), new Span<float>(j.Y, count * layer.Rows), count, start, end, j.ChunkRows);
+        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), j.Scratch,
+            new Span<float>(j.Y, count * layer.Rows), count, start, end, j.ChunkRows);
     }
 }
 
 /// <summary>
 /// int8 Linear: weights <c>q [out, in]</c> with one scale per output row (FORMAT.md section 5, the
-/// <see cref="Core.Int8Quantization"/> scheme) and precomputed row sums for the VNNI kernel.
-/// Activations are quantized per token row (symmetric, one scale) by <see cref="ActivationQuantizer"/>.
+/// <see cref="Core.Int8Quantization"/> scheme), packed for the kernel (<see cref="PackedInt8Matrix"/>).
+/// Activations are quantized per token row in blocks of 32 by <see cref="ActivationQuantizer"/>, as
+/// ONNX Runtime's fused int8 MatMul does.
 /// </summary>
 internal sealed class Int8Linear : ManagedLinear
 {
-    /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) and <paramref name="scales"/> (<c>[rows]</c>).</summary>
-    public Int8Linear(string name, int rows, int cols, sbyte[] weights, float[] scales, float[] bias) : base(name, rows, cols, bias)
+    /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) with <paramref name="scales"/> (<c>[rows]</c>).</summary>
+    public Int8Linear(string name, int rows, int cols, ReadOnlySpan<sbyte> weights, float[] scales, float[] bias) : base(name, rows, cols, bias)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"'{name}': {weights.Length} weights, expected {rows}x{cols}.");
         if (scales.Length != rows) throw new ArgumentException($"'{name}': {scales.Length} scales, expected {rows}.");
-        if (cols > Int8MatVec.MaxCols) throw new ArgumentException($"'{name}': {cols} input features exceed the int8 kernel's {Int8MatVec.MaxCols}.");
-        Weights = weights;
-        Scales = scales;
-        RowSums = new int[rows];
-        Int8MatVec.RowSums(weights, cols, RowSums);
+        Matrix = new PackedInt8Matrix(weights, rows, cols, scales, bias);
     }
 
-    /// <summary>Quantized weights <c>[out, in]</c>.</summary>
-    public sbyte[] Weights { get; }
-    /// <summary>Per-row scales <c>[out]</c>.</summary>
-    public float[] Scales { get; }
-    /// <summary>Per-row sums of <see cref="Weights"/> <c>[out]</c>.</summary>
-    public int[] RowSums { get; }
+    /// <summary>The packed weights, scales and bias.</summary>
+    public PackedInt8Matrix Matrix { get; }
 
     /// <inheritdoc />
-    public override long WeightBytes => Weights.Length + 4L * Scales.Length;
+    public override long WeightBytes => (long)Rows * Cols + 4L * Rows;
 
     /// <inheritdoc />
-    protected override void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales)
-    {
-        for (int t = 0; t < count; t++)
-            scales[t] = ActivationQuantizer.Quantize(x.Slice(t * Cols, Cols), quantized.Slice(t * Cols, Cols));
-    }
+    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) => scratch.Quantize(x, count, Cols);
 
     /// <inheritdoc />
-    protected override void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+    protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {
-        int cols = Cols;
+        int padded = Matrix.PaddedCols, blocks = padded / ActivationQuantizer.BlockSize, g = PackedInt8Matrix.GroupRows;
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
-            int n = Math.Min(chunkRows, end - r0);
-            var w = Weights.AsSpan(r0 * cols, n * cols);
-            var bias = Bias.Length == 0 ? default : Bias.AsSpan(r0, n);
+            int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
             for (int t = 0; t < count; t++)
-                Int8MatVec.Compute(w, RowSums.AsSpan(r0, n), Scales.AsSpan(r0, n), quantized.Slice(t * cols, cols), scales[t], bias, y.Slice(t * Rows + r0, n));
+                Int8MatVec.Compute(Matrix, g0, g1, scratch.Q.AsSpan(t * padded, padded), scratch.Scales.AsSpan(t * blocks, blocks),
+                    scratch.Offsets.AsSpan(t * blocks, blocks), y.Slice(t * Rows, Rows));
         }
     }
 }
@@ -157,10 +144,10 @@ internal sealed class Fp32Linear : ManagedLinear
     public override long WeightBytes => 4L * Weights.Length;
 
     /// <inheritdoc />
-    protected override void Prepare(ReadOnlySpan<float> x, int count, Span<sbyte> quantized, Span<float> scales) { }
+    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) { }
 
     /// <inheritdoc />
-    protected override void ComputeRows(ReadOnlySpan<float> x, ReadOnlySpan<sbyte> quantized, ReadOnlySpan<float> scales,
+    protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {
         int cols = Cols;

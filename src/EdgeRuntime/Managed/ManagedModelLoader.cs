@@ -13,11 +13,11 @@ namespace EdgeShortcut.Runtime.Managed;
 internal static class ManagedModelLoader
 {
     /// <summary>Reads the weights of <paramref name="model"/>; <paramref name="source"/> names it in errors.</summary>
-    public static ManagedWeights Load(OnnxModel model, string source)
+    public static ManagedWeights Load(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32)
     {
         var metadata = OnnxMetadata.Read(model.Metadata(), source);
         var config = metadata.Model;
-        var r = new Initializers(model.Graph.InitializersByName(), source, metadata.Precision == OnnxMetadata.Int8);
+        var r = new Initializers(model.Graph.InitializersByName(), source, metadata.Precision == OnnxMetadata.Int8, activations);
         int d = config.Dim, f = config.FeedForwardDim, m = config.FeatureDim, V = config.VocabSize;
         var blocks = new BlockWeights[config.SelfAttentionBlocks];
         for (int i = 0; i < blocks.Length; i++)
@@ -46,9 +46,10 @@ internal static class ManagedModelLoader
     }
 
     /// <summary>Typed, checked access to the initializers by name.</summary>
-    private sealed class Initializers(Dictionary<string, OnnxTensor> byName, string source, bool isInt8)
+    private sealed class Initializers(Dictionary<string, OnnxTensor> byName, string source, bool isInt8, ActivationPrecision activations)
     {
-        public bool IsInt8 => isInt8;
+        /// <summary>Whether the Linear layers are built on the int8 kernels.</summary>
+        public bool IsInt8 => isInt8 && activations == ActivationPrecision.Int8;
 
         private OnnxTensor Get(string name, OnnxDataType type, params long[] dims)
         {
@@ -85,7 +86,13 @@ internal static class ManagedModelLoader
             int badScale = Array.FindIndex(scales, s => !(s > 0));
             if (badScale >= 0) throw new CheckpointFormatException(source, $"initializer '{scaleName}' holds a non-positive scale ({scales[badScale]}) at index {badScale}");
             var q = Get($"{prefix}.weight_q", OnnxDataType.Int8, cols, rows).AsInt8();
-            return new Int8Linear(prefix, rows, cols, Transpose(q, cols, rows), scales, bias);
+            var w = Transpose(q, cols, rows);
+            if (activations == ActivationPrecision.Int8) return new Int8Linear(prefix, rows, cols, w, scales, bias);
+            // Float32 activations: dequantize once, exactly as DequantizeLinear does ((float)q * scale).
+            var dequantized = new float[w.Length];
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++) dequantized[r * cols + c] = w[r * cols + c] * scales[r];
+            return new Fp32Linear(prefix, rows, cols, dequantized, bias);
         }
 
         private static int IndexOfNonFinite(ReadOnlySpan<float> values)

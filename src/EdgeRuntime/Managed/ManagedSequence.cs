@@ -87,7 +87,7 @@ internal sealed class ManagedSequence : IInferenceSequence
         if (_w.Shortcut is { } shortcut) ShortcutAttention.Forward(shortcut, _s, last, p0 + last, _c.TapCount, _c.Heads, eps);
         var normed = _s.Normed.AsSpan(0, d);
         LayerNorm.Apply(_s.X.AsSpan(last * d, d), _w.FinalNorm.Weight, _w.FinalNorm.Bias, eps, normed);
-        _w.Head.Apply(normed, _s.Logits, 1, _s.Quantized, _s.RowScales, _s.Parallel);
+        _w.Head.Apply(normed, _s.Logits, 1, _s.Quantized, _s.Parallel);
     }
 
     /// <summary>Stops this sequence's helper thread, if any.</summary>

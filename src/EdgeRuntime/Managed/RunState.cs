@@ -28,8 +28,7 @@ internal sealed class RunState : IDisposable
         Hidden = new float[rows * hidden];
         Kv = new float[rows * 2 * d];
         Logits = new float[c.VocabSize];
-        Quantized = new sbyte[rows * Math.Max(d, hidden)];
-        RowScales = new float[rows];
+        Quantized = new QuantizedActivations(rows, Math.Max(d, hidden));
         ShortcutCapacity = n * c.TapCount;
         Scores = new float[Math.Max(n, ShortcutCapacity)];
         KeyCache = new float[c.SelfAttentionBlocks][];
@@ -65,10 +64,8 @@ internal sealed class RunState : IDisposable
     public float[] Kv { get; }
     /// <summary>Output logits <c>[V]</c>.</summary>
     public float[] Logits { get; }
-    /// <summary>int8 activation rows for the int8 kernels <c>[C, max(d, d_ff, m)]</c>.</summary>
-    public sbyte[] Quantized { get; }
-    /// <summary>Per-row activation scales <c>[C]</c>.</summary>
-    public float[] RowScales { get; }
+    /// <summary>int8 activation rows for the int8 kernels, up to <c>[C, max(d, d_ff, m)]</c>.</summary>
+    public QuantizedActivations Quantized { get; }
     /// <summary>Attention scores/probabilities <c>[max(n, n |S|)]</c>.</summary>
     public float[] Scores { get; }
     /// <summary>Per ordinary block, transposed keys <c>[H, hd, n]</c>.</summary>

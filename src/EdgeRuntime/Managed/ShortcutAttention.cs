@@ -27,12 +27,12 @@ internal static class ShortcutAttention
         var normed = s.Normed.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) LayerNorm.Apply(s.X.AsSpan(t * d, d), f.Ln.Weight, f.Ln.Bias, eps, normed.Slice(t * d, d));
         var hidden = s.Hidden.AsSpan(0, T * f.Fc.Rows);
-        f.Fc.Apply(normed, hidden, T, s.Quantized, s.RowScales, s.Parallel);
+        f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel);
         Gelu.Apply(hidden);
         var z = s.Branch.AsSpan(0, T * d);
-        f.Proj.Apply(hidden, z, T, s.Quantized, s.RowScales, s.Parallel);          // z_j rows
+        f.Proj.Apply(hidden, z, T, s.Quantized, s.Parallel);          // z_j rows
         var kv = s.Kv.AsSpan(0, T * 2 * d);
-        w.Kv.Apply(z, kv, T, s.Quantized, s.RowScales, s.Parallel);               // [k; v] rows
+        w.Kv.Apply(z, kv, T, s.Quantized, s.Parallel);               // [k; v] rows
 
         // Keys transposed [H, hd, capacity] (row h*hd + c, column e); values [H, capacity, hd].
         for (int t = 0; t < T; t++)
@@ -53,7 +53,7 @@ internal static class ShortcutAttention
         var x = s.X.AsSpan(row * d, d);
         LayerNorm.Apply(x, w.LnQ.Weight, w.LnQ.Bias, eps, s.Normed.AsSpan(0, d));
         var q = s.Qkv.AsSpan(0, d);
-        w.Q.Apply(s.Normed.AsSpan(0, d), q, 1, s.Quantized, s.RowScales, s.Parallel);
+        w.Q.Apply(s.Normed.AsSpan(0, d), q, 1, s.Quantized, s.Parallel);
         TensorPrimitives.Multiply(q, 1f / MathF.Sqrt(hd), q);
         var scores = s.Scores.AsSpan(0, (p + 1) * tapCount);
         var attention = s.Attention.AsSpan(0, d);
@@ -61,7 +61,7 @@ internal static class ShortcutAttention
             AttentionKernels.Attend(q.Slice(h * hd, hd), s.ShortcutKeys.AsSpan(h * hd * capacity, hd * capacity), capacity,
                 s.ShortcutValues.AsSpan(h * capacity * hd, capacity * hd), scores, attention.Slice(h * hd, hd));
         var branch = s.Branch.AsSpan(0, d);
-        w.AttnProj.Apply(attention, branch, 1, s.Quantized, s.RowScales, s.Parallel);
+        w.AttnProj.Apply(attention, branch, 1, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);
 
         TransformerBlock.Mlp(w.Ln2, w.Fc, w.Proj, s, x, 1, eps);

@@ -24,7 +24,7 @@ internal static class TransformerBlock
         var normed = s.Normed.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), w.Ln1.Weight, w.Ln1.Bias, eps, normed.Slice(t * d, d));
         var qkv = s.Qkv.AsSpan(0, T * 3 * d);
-        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.RowScales, s.Parallel);
+        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel);
         float[] keys = s.KeyCache[index], values = s.ValueCache[index];
 
         // Append positions p0..p0+T-1: keys transposed [H, hd, n] (row h*hd + c, column p), values [H, n, hd].
@@ -48,7 +48,7 @@ internal static class TransformerBlock
                     values.AsSpan(h * n * hd, n * hd), scores, attention.Slice(t * d + h * hd, hd));
         }
         var branch = s.Branch.AsSpan(0, T * d);
-        w.AttnProj.Apply(attention, branch, T, s.Quantized, s.RowScales, s.Parallel);
+        w.AttnProj.Apply(attention, branch, T, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);
 
         Mlp(w.Ln2, w.Fc, w.Proj, s, x, T, eps);
@@ -62,10 +62,10 @@ internal static class TransformerBlock
         var normed = s.Normed.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), ln.Weight, ln.Bias, eps, normed.Slice(t * d, d));
         var hidden = s.Hidden.AsSpan(0, T * fc.Rows);
-        fc.Apply(normed, hidden, T, s.Quantized, s.RowScales, s.Parallel);
+        fc.Apply(normed, hidden, T, s.Quantized, s.Parallel);
         Gelu.Apply(hidden);
         var branch = s.Branch.AsSpan(0, T * d);
-        proj.Apply(hidden, branch, T, s.Quantized, s.RowScales, s.Parallel);
+        proj.Apply(hidden, branch, T, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);
     }
 }

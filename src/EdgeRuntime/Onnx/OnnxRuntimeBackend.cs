@@ -63,6 +63,10 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
         // most steps would plan a new one (DirectML requires them off anyway).
         var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false };
         if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        // Without QDQ fusions ORT constant-folds each DequantizeLinear into a float weight and runs a float
+        // MatMul (Float32 activations, like the managed engine's). With them it fuses DequantizeLinear +
+        // MatMul into MatMulNBits (bits 8, block 32, accuracy_level 4), which quantizes activations per block.
+        if (options.Activations == ActivationPrecision.Float32) so.AddSessionConfigEntry("session.disable_quant_qdq", "1");
         if (kind == BackendKind.DirectML)
         {
             // DirectML's documented requirements: no memory pattern (above), sequential execution.

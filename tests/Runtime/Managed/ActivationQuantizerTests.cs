@@ -4,24 +4,38 @@ namespace EdgeShortcut.Tests.Runtime.Managed;
 
 public class ActivationQuantizerTests
 {
+    private static (sbyte[] Q, float[] Scales, int[] Offsets) Quantize(float[] x, bool vectorized = true)
+    {
+        var q = new sbyte[ActivationQuantizer.PaddedLength(x.Length)];
+        var scales = new float[ActivationQuantizer.BlockCount(x.Length)];
+        var offsets = new int[scales.Length];
+        ActivationQuantizer.Quantize(x, q, scales, offsets, vectorized);
+        return (q, scales, offsets);
+    }
+
     [Fact]
-    public void Vectorized_and_scalar_quantization_give_identical_bytes_and_the_error_is_at_most_half_a_step()
+    public void Each_block_of_32_gets_its_own_scale_and_vectorized_equals_scalar()
     {
         var rng = new Random(3);
         for (int n = 1; n <= 300; n++)
         {
-            var x = Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.5) * 6)).ToArray();
-            var qv = new sbyte[n];
-            var qs = new sbyte[n];
-            float sv = ActivationQuantizer.Quantize(x, qv, vectorized: true);
-            float ss = ActivationQuantizer.Quantize(x, qs, vectorized: false);
+            // Block magnitudes differ by up to 100x, so one scale per row would lose the small blocks.
+            var x = Enumerable.Range(0, n).Select(i => (float)((rng.NextDouble() - 0.5) * 6 * (1 + (i / 32 % 3) * 50))).ToArray();
+            var (qv, sv, ov) = Quantize(x, vectorized: true);
+            var (qs, ss, os) = Quantize(x, vectorized: false);
             Assert.Equal(ss, sv);
+            Assert.Equal(os, ov);
             Assert.True(qs.AsSpan().SequenceEqual(qv), $"length {n}");
-            float max = x.Max(MathF.Abs);
-            Assert.Equal(max / 127f, sv);
-            Assert.Contains(qv, q => Math.Abs((int)q) == 127);
+            for (int b = 0; b < sv.Length; b++)
+            {
+                var block = x.AsSpan(b * 32, Math.Min(32, n - b * 32)).ToArray();
+                Assert.Equal(block.Max(MathF.Abs) / 127f, sv[b]);
+                Assert.Contains(qv.Skip(b * 32).Take(block.Length), q => Math.Abs((int)q) == 127);
+                Assert.Equal(128 * qv.Skip(b * 32).Take(32).Sum(q => (int)q), ov[b]);
+            }
             for (int i = 0; i < n; i++)
-                Assert.True(MathF.Abs(x[i] - qv[i] * sv) <= 0.5f * sv * 1.0001f, $"length {n}, element {i}");
+                Assert.True(MathF.Abs(x[i] - qv[i] * sv[i / 32]) <= 0.5f * sv[i / 32] * 1.0001f, $"length {n}, element {i}");
+            Assert.All(qv.Skip(n), q => Assert.Equal(0, q));   // padding
         }
     }
 
@@ -30,26 +44,33 @@ public class ActivationQuantizerTests
     {
         // max 127 makes the step exactly 1, so 0.5 and 2.5 are exact ties.
         float[] x = [127f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 3.49f];
-        var q = new sbyte[x.Length];
-        Assert.Equal(1f, ActivationQuantizer.Quantize(x, q));
-        Assert.Equal(new sbyte[] { 127, 0, 2, 2, 0, -2, -2, 3 }, q);
+        var (q, scales, offsets) = Quantize(x);
+        Assert.Equal([1f], scales);
+        Assert.Equal(new sbyte[] { 127, 0, 2, 2, 0, -2, -2, 3 }, q.Take(8));
+        Assert.Equal([128 * (127 + 2 + 2 - 2 - 2 + 3)], offsets);
     }
 
     [Fact]
-    public void Zero_input_gives_zero_scale_and_non_finite_input_gives_a_NaN_scale()
+    public void A_zero_block_gets_scale_zero_and_a_non_finite_block_a_NaN_scale_without_touching_the_others()
     {
-        var q = new sbyte[40];
-        q[3] = 9;
-        Assert.Equal(0f, ActivationQuantizer.Quantize(new float[40], q));
-        Assert.All(q, v => Assert.Equal(0, v));
-        var x = new float[40];
-        x[17] = float.NaN;
-        Assert.True(float.IsNaN(ActivationQuantizer.Quantize(x, q)));
-        x[17] = float.PositiveInfinity;
-        Assert.True(float.IsNaN(ActivationQuantizer.Quantize(x, q)));
+        var x = Enumerable.Range(0, 96).Select(i => (float)i - 48).ToArray();
+        x.AsSpan(0, 32).Clear();
+        x[70] = float.NaN;
+        var (q, scales, _) = Quantize(x);
+        Assert.Equal(0f, scales[0]);
+        Assert.All(q.Take(32), v => Assert.Equal(0, v));
+        Assert.Equal(16f / 127f, scales[1]);   // block 1 holds -16..15
+        Assert.True(float.IsNaN(scales[2]));
+        Assert.All(q.Skip(64), v => Assert.Equal(0, v));
+        x[70] = float.PositiveInfinity;
+        Assert.True(float.IsNaN(Quantize(x).Scales[2]));
     }
 
     [Fact]
-    public void A_destination_of_the_wrong_length_is_rejected() =>
-        Assert.Throws<ArgumentException>(() => ActivationQuantizer.Quantize(new float[4], new sbyte[3]));
+    public void Destinations_of_the_wrong_length_are_rejected()
+    {
+        Assert.Throws<ArgumentException>(() => ActivationQuantizer.Quantize(new float[40], new sbyte[40], new float[2], new int[2]));
+        Assert.Throws<ArgumentException>(() => ActivationQuantizer.Quantize(new float[40], new sbyte[64], new float[1], new int[2]));
+        Assert.Throws<ArgumentException>(() => ActivationQuantizer.Quantize(new float[40], new sbyte[64], new float[2], new int[3]));
+    }
 }

@@ -7,89 +7,122 @@ public class Int8MatVecTests
 {
     public static TheoryData<string> Paths() => [.. Enum.GetNames<Path>()];
 
-    private static (sbyte[] W, int[] Sums, float[] Scales, sbyte[] X, float[] Bias) RandomProblem(Random rng, int rows, int cols)
+    private sealed record Problem(sbyte[] W, PackedInt8Matrix M, float[] X, sbyte[] Q, float[] XScales, int[] XOffsets);
+
+    private static Problem RandomProblem(Random rng, int rows, int cols, bool bias)
     {
         var w = new sbyte[rows * cols];
-        var x = new sbyte[cols];
         // Mostly random, with runs of the extremes so any saturation or sign bug shows up.
         for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(i % 17 == 0 ? -127 : i % 19 == 0 ? 127 : rng.Next(-127, 128));
-        for (int i = 0; i < x.Length; i++) x[i] = (sbyte)(i % 5 == 0 ? 127 : i % 7 == 0 ? -127 : rng.Next(-127, 128));
-        var sums = new int[rows];
-        Int8MatVec.RowSums(w, cols, sums);
         var scales = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() * 0.02 + 1e-4)).ToArray();
-        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        return (w, sums, scales, x, bias);
+        var b = bias ? Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray() : [];
+        var x = Enumerable.Range(0, cols).Select(i => i % 5 == 0 ? 3f : i % 7 == 0 ? -3f : (float)(rng.NextDouble() * 6 - 3)).ToArray();
+        var q = new sbyte[ActivationQuantizer.PaddedLength(cols)];
+        var xs = new float[ActivationQuantizer.BlockCount(cols)];
+        var xo = new int[xs.Length];
+        ActivationQuantizer.Quantize(x, q, xs, xo);
+        return new Problem(w, new PackedInt8Matrix(w, rows, cols, scales, b), x, q, xs, xo);
+    }
+
+    private static float[] Run(Path path, Problem p)
+    {
+        var y = new float[p.M.Rows];
+        Int8MatVec.Compute(path, p.M, 0, p.M.Groups, p.Q, p.XScales, p.XOffsets, y);
+        return y;
     }
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void Every_path_matches_the_scalar_reference_bit_for_bit_for_every_length_1_to_300(string pathName)
+    public void Every_path_matches_the_scalar_reference_bit_for_bit_for_every_width_1_to_300(string pathName)
     {
         var path = Enum.Parse<Path>(pathName);
+        var rng = new Random(1234);
+        var probe = RandomProblem(rng, 1, 1, bias: false);
         if (!Int8MatVec.IsSupported(path))
         {
-            Assert.Throws<PlatformNotSupportedException>(() => Int8MatVec.Compute(path, new sbyte[1], new int[1], new float[1], new sbyte[1], 1f, [], new float[1]));
+            Assert.Throws<PlatformNotSupportedException>(() => Run(path, probe));
             return;
         }
-        var rng = new Random(1234);
-        foreach (int rows in new[] { 1, 3, 4, 5, 8, 11 })
+        foreach (int rows in new[] { 1, 7, 8, 9, 16, 17, 24, 35 })
         {
-            for (int cols = 1; cols <= 300; cols++)
+            for (int cols = 1; cols <= 300; cols += rows > 16 ? 7 : 1)
             {
-                var (w, sums, scales, x, bias) = RandomProblem(rng, rows, cols);
-                foreach (var b in new[] { bias, Array.Empty<float>() })
+                foreach (bool bias in new[] { true, false })
                 {
-                    var expected = new float[rows];
-                    var actual = new float[rows];
-                    Int8MatVec.Compute(Path.Scalar, w, sums, scales, x, 0.0371f, b, expected);
-                    Int8MatVec.Compute(path, w, sums, scales, x, 0.0371f, b, actual);
-                    Assert.True(expected.AsSpan().SequenceEqual(actual), $"{path} differs at rows {rows}, cols {cols}, bias {b.Length > 0}");
+                    var p = RandomProblem(rng, rows, cols, bias);
+                    Assert.True(Run(Path.Scalar, p).AsSpan().SequenceEqual(Run(path, p)), $"{path} differs at rows {rows}, cols {cols}, bias {bias}");
                 }
             }
         }
     }
 
     [Fact]
-    public void The_scalar_reference_equals_the_formula_in_double_precision()
+    public void The_scalar_reference_equals_the_blockwise_formula_in_double_precision()
     {
         var rng = new Random(7);
-        var (w, sums, scales, x, bias) = RandomProblem(rng, 6, 257);
-        var y = new float[6];
-        Int8MatVec.Compute(Path.Scalar, w, sums, scales, x, 0.5f, bias, y);
+        var p = RandomProblem(rng, 6, 257, bias: true);
+        var y = Run(Path.Scalar, p);
         for (int r = 0; r < 6; r++)
         {
-            long acc = 0;
-            for (int c = 0; c < 257; c++) acc += w[r * 257 + c] * x[c];
-            double expected = acc * (0.5 * scales[r]) + bias[r];
+            double expected = p.M.Bias[r];
+            for (int c = 0; c < 257; c++) expected += (double)p.W[r * 257 + c] * p.Q[c] * p.XScales[c / 32] * p.M.Scales[r];
             Assert.Equal(expected, y[r], 1e-5 * Math.Max(1, Math.Abs(expected)));
         }
     }
 
     [Fact]
-    public void The_largest_supported_width_does_not_overflow_on_any_path()
+    public void The_product_approximates_the_float_matvec_within_the_quantization_error()
     {
-        // Worst case for the VNNI trick: (127 + 128) * 127 per column over 2^17 columns stays < 2^31.
-        int cols = Int8MatVec.MaxCols;
-        var w = Enumerable.Repeat((sbyte)127, cols).ToArray();
-        var x = Enumerable.Repeat((sbyte)127, cols).ToArray();
-        var sums = new int[1];
-        Int8MatVec.RowSums(w, cols, sums);
-        foreach (Path p in Enum.GetValues<Path>().Where(Int8MatVec.IsSupported))
+        var rng = new Random(9);
+        var p = RandomProblem(rng, 40, 200, bias: false);
+        var y = Run(Int8MatVec.Best, p);
+        for (int r = 0; r < 40; r++)
         {
-            var y = new float[1];
-            Int8MatVec.Compute(p, w, sums, [1f], x, 1f, [], y);
-            Assert.Equal(127f * 127f * cols, y[0]);
+            double exact = 0, bound = 0;
+            for (int c = 0; c < 200; c++)
+            {
+                exact += p.W[r * 200 + c] * p.M.Scales[r] * (double)p.X[c];
+                bound += Math.Abs(p.W[r * 200 + c] * p.M.Scales[r]) * 0.5 * p.XScales[c / 32];   // half a step per activation
+            }
+            Assert.InRange(y[r], exact - bound - 1e-4, exact + bound + 1e-4);
         }
+    }
+
+    [Fact]
+    public void Row_groups_computed_separately_equal_the_whole_product_and_leave_other_rows_alone()
+    {
+        var p = RandomProblem(new Random(11), 37, 100, bias: true);   // 5 groups, the last one partial
+        var whole = Run(Int8MatVec.Best, p);
+        var parts = Enumerable.Repeat(float.NaN, 37).ToArray();
+        Int8MatVec.Compute(p.M, 3, 5, p.Q, p.XScales, p.XOffsets, parts);
+        Assert.All(parts.Take(24), v => Assert.True(float.IsNaN(v)));
+        Int8MatVec.Compute(p.M, 0, 3, p.Q, p.XScales, p.XOffsets, parts);
+        Assert.Equal(whole, parts);
+    }
+
+    [Fact]
+    public void Packing_keeps_every_weight_and_pads_with_zeros()
+    {
+        var p = RandomProblem(new Random(5), 13, 45, bias: false);
+        for (int r = 0; r < 13; r++)
+            for (int c = 0; c < 45; c++)
+                Assert.Equal(p.W[r * 45 + c], p.M[r, c]);
+        Assert.Equal(64, p.M.PaddedCols);
+        Assert.Equal(0, p.M[15, 60]);
+        Assert.Equal(0, p.M[3, 50]);
     }
 
     [Fact]
     public void Mismatched_lengths_are_rejected_before_any_work()
     {
-        var y = new float[2];
-        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(new sbyte[5], new int[2], new float[2], new sbyte[3], 1f, [], y));
-        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(new sbyte[6], new int[1], new float[2], new sbyte[3], 1f, [], y));
-        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(new sbyte[6], new int[2], new float[3], new sbyte[3], 1f, [], y));
-        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(new sbyte[6], new int[2], new float[2], new sbyte[3], 1f, new float[1], y));
-        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(new sbyte[2 * (Int8MatVec.MaxCols + 1)], new int[2], new float[2], new sbyte[Int8MatVec.MaxCols + 1], 1f, [], y));
+        var p = RandomProblem(new Random(2), 10, 40, bias: false);
+        var y = new float[10];
+        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(p.M, 0, 2, p.Q.AsSpan(0, 40), p.XScales, p.XOffsets, y));
+        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(p.M, 0, 2, p.Q, p.XScales.AsSpan(1), p.XOffsets, y));
+        Assert.Throws<ArgumentException>(() => Int8MatVec.Compute(p.M, 0, 2, p.Q, p.XScales, p.XOffsets, new float[9]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Int8MatVec.Compute(p.M, 0, 3, p.Q, p.XScales, p.XOffsets, y));
+        Assert.Throws<ArgumentException>(() => new PackedInt8Matrix(new sbyte[10], 2, 6, new float[2], []));
+        Assert.Throws<ArgumentException>(() => new PackedInt8Matrix(new sbyte[12], 2, 6, new float[3], []));
+        Assert.Throws<ArgumentException>(() => new PackedInt8Matrix(new sbyte[12], 2, 6, new float[2], new float[1]));
     }
 }

@@ -1,3 +1,4 @@
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
 using EdgeShortcut.Runtime.Managed;
@@ -116,7 +117,9 @@ public class ManagedModelLoaderTests
             File.WriteAllBytes(good, bytes);
             using var engine = ManagedBackend.Load(good);
             Assert.Equal(Config, engine.Config);
-            Assert.True(engine.IsInt8);
+            Assert.False(engine.IsInt8);   // the default float32 activations dequantize the int8 weights at load
+            using var int8Engine = ManagedBackend.Load(good, ActivationPrecision.Int8);
+            Assert.True(int8Engine.IsInt8);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

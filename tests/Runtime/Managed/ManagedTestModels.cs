@@ -1,5 +1,6 @@
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 using EdgeShortcut.Tests.Support;
 
@@ -75,9 +76,11 @@ internal static class ManagedTestModels
         return w with { Data = data };
     }
 
-    /// <summary>Loads an engine straight from <see cref="Build"/> via the ONNX bytes (writer and reader included).</summary>
-    public static ManagedBackend Engine(ModelConfig config, IReadOnlyDictionary<string, NamedTensor> weights, bool int8) =>
-        ManagedBackend.FromOnnx(OnnxReader.Read(OnnxWriter.ToBytes(Build(config, weights, int8)), "test.onnx"), "test.onnx");
+    /// <summary>Loads an engine straight from <see cref="Build"/> via the ONNX bytes (writer and reader included).
+    /// An int8 file runs on the int8 kernels (int8 activations) unless <paramref name="activations"/> says otherwise.</summary>
+    public static ManagedBackend Engine(ModelConfig config, IReadOnlyDictionary<string, NamedTensor> weights, bool int8, ActivationPrecision? activations = null) =>
+        ManagedBackend.FromOnnx(OnnxReader.Read(OnnxWriter.ToBytes(Build(config, weights, int8)), "test.onnx"), "test.onnx",
+            activations ?? (int8 ? ActivationPrecision.Int8 : ActivationPrecision.Float32));
 
     /// <summary>Normalized mean squared error <c>sum (a - r)^2 / sum r^2</c> over all rows.</summary>
     public static double Nmse(IEnumerable<float[]> actual, IEnumerable<float[]> reference)

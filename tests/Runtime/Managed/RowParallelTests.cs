@@ -29,15 +29,14 @@ public class RowParallelTests
 
         using var parallel = new RowParallel();
         const int T = 5;
-        var scratch = new sbyte[T * cols];
-        var rowScales = new float[T];
+        var scratch = new QuantizedActivations(T, cols);
         var single = new float[rows];
         var split = new float[rows];
         for (int rep = 0; rep < 200; rep++)   // many hand-offs: exercises the spin and the sleep paths
         {
             var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
-            linear.Apply(x, single, 1, scratch, rowScales, parallel: null);
-            linear.Apply(x, split, 1, scratch, rowScales, parallel);
+            linear.Apply(x, single, 1, scratch, parallel: null);
+            linear.Apply(x, split, 1, scratch, parallel);
             Assert.Equal(single, split);
             if (rep % 50 == 49) Thread.Sleep(5);   // let the helper fall asleep, then wake it
         }
@@ -46,12 +45,12 @@ public class RowParallelTests
         var xs = Enumerable.Range(0, T * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
         var batch = new float[T * rows];
         var batchSplit = new float[T * rows];
-        linear.Apply(xs, batch, T, scratch, rowScales, parallel: null);
-        linear.Apply(xs, batchSplit, T, scratch, rowScales, parallel);
+        linear.Apply(xs, batch, T, scratch, parallel: null);
+        linear.Apply(xs, batchSplit, T, scratch, parallel);
         Assert.Equal(batch, batchSplit);
         for (int t = 0; t < T; t++)
         {
-            linear.Apply(xs.AsSpan(t * cols, cols), single, 1, scratch, rowScales, parallel: null);
+            linear.Apply(xs.AsSpan(t * cols, cols), single, 1, scratch, parallel: null);
             Assert.Equal(single, batch.AsSpan(t * rows, rows).ToArray());
         }
     }
@@ -63,6 +62,6 @@ public class RowParallelTests
         p.Dispose();
         p.Dispose();
         var linear = new Fp32Linear("m", 1024, 256, new float[1024 * 256], []);
-        Assert.Throws<ObjectDisposedException>(() => linear.Apply(new float[256], new float[1024], 1, new sbyte[256], new float[1], p));
+        Assert.Throws<ObjectDisposedException>(() => linear.Apply(new float[256], new float[1024], 1, new QuantizedActivations(1, 256), p));
     }
 }

@@ -5,160 +5,142 @@ using System.Runtime.Intrinsics.X86;
 
 namespace EdgeShortcut.Runtime.Managed.Kernels;
 
-// The x86 paths. Each walks four rows at a time so one activation load feeds four rows, then reduces
-// the four accumulators together (two rounds of horizontal adds) and runs the vector epilogue.
-// Leftover rows (rows % 4) and leftover columns (cols % step) take scalar code with the same math.
+// The x86 paths. A block of 32 columns is 8 steps of 4 columns; each step is one 32-byte load of the
+// packed weights (8 rows x 4 columns) against a broadcast of 4 activations. Block sums land one row
+// per int32 lane, so the float epilogue is a vector FMA per block with no horizontal reductions.
 internal static partial class Int8MatVec
 {
     /// <summary>
-    /// AVX-VNNI: <c>vpdpbusd</c> multiplies unsigned bytes by signed bytes. Activations are fed as
-    /// <c>x ^ 0x80 = x + 128</c> (unsigned), so the sum gains <c>128 * sum_i w[r, i]</c>, removed with
-    /// the precomputed row sum. The biased sum may wrap past int32 for wide rows, but vpdpbusd adds
-    /// modulo 2^32 (no saturation) and so does C#'s unchecked int; the true result fits in int32
-    /// (cols &lt;= 2^17), so the wrapped difference is exact.
+    /// AVX-VNNI: <c>vpdpbusd</c> multiplies the unsigned weight bytes (w + 128) by the signed activations and
+    /// adds each group of 4 products into the row's lane. Two row groups run side by side, each with two
+    /// accumulators (even and odd steps), so four independent chains hide the instruction's latency.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    private static void ComputeAvxVnni(ReadOnlySpan<sbyte> w, ReadOnlySpan<int> rowSums, ReadOnlySpan<float> wScales,
-        ReadOnlySpan<sbyte> x, float xScale, ReadOnlySpan<float> bias, Span<float> y)
+    private static void ComputeAvxVnni(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
-        int rows = y.Length, cols = x.Length, vecCols = cols & ~31;
-        ref sbyte w0 = ref MemoryMarshal.GetReference(w);
-        ref byte xb = ref Unsafe.As<sbyte, byte>(ref MemoryMarshal.GetReference(x));
-        var flip = Vector256.Create((byte)0x80);
-        int r = 0;
-        for (; r + 4 <= rows; r += 4)
+        int blocks = xScales.Length;
+        nint groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
+        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
+        ref float sc0 = ref MemoryMarshal.GetReference(xScales);
+        ref int of0 = ref MemoryMarshal.GetReference(xOffsets);
+        int g = g0;
+        for (; g + 2 <= g1; g += 2)
         {
-            ref sbyte wr = ref Unsafe.Add(ref w0, (nint)r * cols);
-            nint c1 = cols, c2 = 2 * (nint)cols, c3 = 3 * (nint)cols;
-            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < vecCols; c += 32)
+            ref byte wa = ref Unsafe.Add(ref w0, g * groupBytes);
+            ref byte wb = ref Unsafe.Add(ref wa, groupBytes);
+            Vector256<float> fa = default, fb = default;
+            for (int b = 0; b < blocks; b++)
             {
-                var xv = Vector256.LoadUnsafe(ref xb, (nuint)c) ^ flip;
-                a0 = AvxVnni.MultiplyWideningAndAdd(a0, xv, Vector256.LoadUnsafe(ref wr, (nuint)c));
-                a1 = AvxVnni.MultiplyWideningAndAdd(a1, xv, Vector256.LoadUnsafe(ref Unsafe.Add(ref wr, c1), (nuint)c));
-                a2 = AvxVnni.MultiplyWideningAndAdd(a2, xv, Vector256.LoadUnsafe(ref Unsafe.Add(ref wr, c2), (nuint)c));
-                a3 = AvxVnni.MultiplyWideningAndAdd(a3, xv, Vector256.LoadUnsafe(ref Unsafe.Add(ref wr, c3), (nuint)c));
+                Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default;
+                nint blockAt = b * 256;
+                for (int j = 0; j < 8; j += 2)
+                {
+                    var xj = Vector256.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte();
+                    var xk = Vector256.Create(Unsafe.Add(ref x4, b * 8 + j + 1)).AsSByte();
+                    nint at = blockAt + j * 32;
+                    a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.LoadUnsafe(ref Unsafe.Add(ref wa, at)), xj);
+                    b0 = AvxVnni.MultiplyWideningAndAdd(b0, Vector256.LoadUnsafe(ref Unsafe.Add(ref wb, at)), xj);
+                    a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.LoadUnsafe(ref Unsafe.Add(ref wa, at + 32)), xk);
+                    b1 = AvxVnni.MultiplyWideningAndAdd(b1, Vector256.LoadUnsafe(ref Unsafe.Add(ref wb, at + 32)), xk);
+                }
+                var offset = Vector256.Create(Unsafe.Add(ref of0, b));
+                var scale = Vector256.Create(Unsafe.Add(ref sc0, b));
+                fa = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(a0 + a1 - offset), scale, fa);
+                fb = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(b0 + b1 - offset), scale, fb);
             }
-            var acc = Reduce4(a0, a1, a2, a3);
-            if (vecCols < cols)
-                acc += Vector128.Create(TailBiased(w, x, r, cols, vecCols), TailBiased(w, x, r + 1, cols, vecCols),
-                    TailBiased(w, x, r + 2, cols, vecCols), TailBiased(w, x, r + 3, cols, vecCols));
-            acc -= Vector128.Create(rowSums.Slice(r, 4)) << 7;
-            Finish4(acc, r, wScales, xScale, bias, y);
+            Store(m, g, fa, y);
+            Store(m, g + 1, fb, y);
         }
-        for (; r < rows; r++)
+        if (g < g1)
         {
-            ref sbyte wr = ref Unsafe.Add(ref w0, (nint)r * cols);
-            Vector256<int> a0 = default;
-            for (int c = 0; c < vecCols; c += 32)
-                a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.LoadUnsafe(ref xb, (nuint)c) ^ flip, Vector256.LoadUnsafe(ref wr, (nuint)c));
-            int s = Vector256.Sum(a0) + TailBiased(w, x, r, cols, vecCols) - (rowSums[r] << 7);
-            Finish1(s, r, wScales, xScale, bias, y);
+            ref byte wa = ref Unsafe.Add(ref w0, g * groupBytes);
+            Vector256<float> fa = default;
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector256<int> a0 = default, a1 = default;
+                for (int j = 0; j < 8; j += 2)
+                {
+                    nint at = b * 256 + j * 32;
+                    a0 = AvxVnni.MultiplyWideningAndAdd(a0, Vector256.LoadUnsafe(ref Unsafe.Add(ref wa, at)), Vector256.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
+                    a1 = AvxVnni.MultiplyWideningAndAdd(a1, Vector256.LoadUnsafe(ref Unsafe.Add(ref wa, at + 32)), Vector256.Create(Unsafe.Add(ref x4, b * 8 + j + 1)).AsSByte());
+                }
+                fa = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(a0 + a1 - Vector256.Create(Unsafe.Add(ref of0, b))), Vector256.Create(Unsafe.Add(ref sc0, b)), fa);
+            }
+            Store(m, g, fa, y);
         }
     }
 
-    /// <summary>AVX-512BW: sign-extend 32 bytes to 32 int16 lanes and <c>vpmaddwd</c> (no saturation possible).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    private static void ComputeAvx512BW(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
-        float xScale, ReadOnlySpan<float> bias, Span<float> y)
+    /// <summary>
+    /// AVX-512BW: zero-extend a step's 32 weight bytes to 32 int16 lanes and <c>vpmaddwd</c> them with the 4
+    /// activations repeated, giving two partial sums per row; at the block end <see cref="PairsToRows"/>
+    /// folds the pairs into one lane per row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ComputeAvx512BW(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
-        int rows = y.Length, cols = x.Length, vecCols = cols & ~31;
-        ref sbyte w0 = ref MemoryMarshal.GetReference(w);
-        ref sbyte xr = ref MemoryMarshal.GetReference(x);
-        int r = 0;
-        for (; r + 4 <= rows; r += 4)
+        nint groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
+        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
+        for (int g = g0; g < g1; g++)
         {
-            ref sbyte wr = ref Unsafe.Add(ref w0, (nint)r * cols);
-            nint c1 = cols, c2 = 2 * (nint)cols, c3 = 3 * (nint)cols;
-            Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < vecCols; c += 32)
+            ref byte wg = ref Unsafe.Add(ref w0, g * groupBytes);
+            Vector256<float> f = default;
+            for (int b = 0; b < xScales.Length; b++)
             {
-                var xv = Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref xr, (nuint)c));
-                a0 += Avx512BW.MultiplyAddAdjacent(xv, Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref wr, (nuint)c)));
-                a1 += Avx512BW.MultiplyAddAdjacent(xv, Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref Unsafe.Add(ref wr, c1), (nuint)c)));
-                a2 += Avx512BW.MultiplyAddAdjacent(xv, Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref Unsafe.Add(ref wr, c2), (nuint)c)));
-                a3 += Avx512BW.MultiplyAddAdjacent(xv, Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref Unsafe.Add(ref wr, c3), (nuint)c)));
+                Vector512<int> a0 = default, a1 = default;
+                for (int j = 0; j < 8; j += 2)
+                {
+                    nint at = b * 256 + j * 32;
+                    var xj = Avx512BW.ConvertToVector512Int16(Vector256.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
+                    var xk = Avx512BW.ConvertToVector512Int16(Vector256.Create(Unsafe.Add(ref x4, b * 8 + j + 1)).AsSByte());
+                    a0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref Unsafe.Add(ref wg, at))).AsInt16(), xj);
+                    a1 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref Unsafe.Add(ref wg, at + 32))).AsInt16(), xk);
+                }
+                var sum = a0 + a1;
+                var rows = PairsToRows(sum.GetLower(), sum.GetUpper()) - Vector256.Create(xOffsets[b]);
+                f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(rows), Vector256.Create(xScales[b]), f);
             }
-            var acc = Reduce4(a0.GetLower() + a0.GetUpper(), a1.GetLower() + a1.GetUpper(),
-                a2.GetLower() + a2.GetUpper(), a3.GetLower() + a3.GetUpper());
-            if (vecCols < cols)
-                acc += Vector128.Create(Tail(w, x, r, cols, vecCols), Tail(w, x, r + 1, cols, vecCols),
-                    Tail(w, x, r + 2, cols, vecCols), Tail(w, x, r + 3, cols, vecCols));
-            Finish4(acc, r, wScales, xScale, bias, y);
-        }
-        for (; r < rows; r++)
-        {
-            ref sbyte wr = ref Unsafe.Add(ref w0, (nint)r * cols);
-            Vector512<int> a0 = default;
-            for (int c = 0; c < vecCols; c += 32)
-                a0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref xr, (nuint)c)),
-                    Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref wr, (nuint)c)));
-            Finish1(Vector512.Sum(a0) + Tail(w, x, r, cols, vecCols), r, wScales, xScale, bias, y);
+            Store(m, g, f, y);
         }
     }
 
-    /// <summary>AVX2: sign-extend 16 bytes to 16 int16 lanes and <c>vpmaddwd</c>; for CPUs without VNNI (e.g. Zen 2/3).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    private static void ComputeAvx2(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
-        float xScale, ReadOnlySpan<float> bias, Span<float> y)
+    /// <summary>AVX2: as <see cref="ComputeAvx512BW"/> with 256-bit registers, rows 0-3 and 4-7 in separate accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ComputeAvx2(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
-        int rows = y.Length, cols = x.Length, vecCols = cols & ~15;
-        ref sbyte w0 = ref MemoryMarshal.GetReference(w);
-        ref sbyte xr = ref MemoryMarshal.GetReference(x);
-        int r = 0;
-        for (; r + 4 <= rows; r += 4)
+        nint groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
+        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
+        for (int g = g0; g < g1; g++)
         {
-            ref sbyte wr = ref Unsafe.Add(ref w0, (nint)r * cols);
-            nint c1 = cols, c2 = 2 * (nint)cols, c3 = 3 * (nint)cols;
-            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int c = 0; c < vecCols; c += 16)
+            ref byte wg = ref Unsafe.Add(ref w0, g * groupBytes);
+            Vector256<float> f = default;
+            for (int b = 0; b < xScales.Length; b++)
             {
-                var xv = Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref xr, (nuint)c));
-                a0 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref wr, (nuint)c)));
-                a1 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref wr, c1), (nuint)c)));
-                a2 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref wr, c2), (nuint)c)));
-                a3 += Avx2.MultiplyAddAdjacent(xv, Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref wr, c3), (nuint)c)));
+                Vector256<int> lo = default, hi = default;
+                for (int j = 0; j < 8; j++)
+                {
+                    var xs = Avx2.ConvertToVector256Int16(Vector128.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
+                    var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref wg, b * 256 + j * 32));
+                    lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w.GetLower()).AsInt16(), xs);
+                    hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w.GetUpper()).AsInt16(), xs);
+                }
+                var rows = PairsToRows(lo, hi) - Vector256.Create(xOffsets[b]);
+                f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(rows), Vector256.Create(xScales[b]), f);
             }
-            var acc = Reduce4(a0, a1, a2, a3);
-            if (vecCols < cols)
-                acc += Vector128.Create(Tail(w, x, r, cols, vecCols), Tail(w, x, r + 1, cols, vecCols),
-                    Tail(w, x, r + 2, cols, vecCols), Tail(w, x, r + 3, cols, vecCols));
-            Finish4(acc, r, wScales, xScale, bias, y);
-        }
-        for (; r < rows; r++)
-        {
-            ref sbyte wr = ref Unsafe.Add(ref w0, (nint)r * cols);
-            Vector256<int> a0 = default;
-            for (int c = 0; c < vecCols; c += 16)
-                a0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref xr, (nuint)c)),
-                    Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref wr, (nuint)c)));
-            Finish1(Vector256.Sum(a0) + Tail(w, x, r, cols, vecCols), r, wScales, xScale, bias, y);
+            Store(m, g, f, y);
         }
     }
 
-    /// <summary>Sums each of four 8-lane accumulators into one lane: <c>[sum a0, sum a1, sum a2, sum a3]</c>.</summary>
+    private static readonly Vector256<int> PairOrder = Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7);
+
+    /// <summary>Rows 0-3 as pairs <c>[r0a r0b r1a r1b | r2a r2b r3a r3b]</c> in <paramref name="lo"/>, rows 4-7 alike in
+    /// <paramref name="hi"/>, to <c>[r0 .. r7]</c>: <c>vphaddd</c> gives <c>[r0 r1 r4 r5 | r2 r3 r6 r7]</c>, a permute restores the order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> Reduce4(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3)
-    {
-        // hadd(a0, a1) per 128-bit lane = [a0 pair sums, a1 pair sums]; a second hadd leaves one partial
-        // sum per row in each 128-bit half; adding the halves finishes.
-        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
-        return h.GetLower() + h.GetUpper();
-    }
-
-    /// <summary>Scalar columns <c>from..cols-1</c> of row r, signed (AVX2/AVX-512 paths).</summary>
-    private static int Tail(ReadOnlySpan<sbyte> w, ReadOnlySpan<sbyte> x, int r, int cols, int from)
-    {
-        int s = 0;
-        for (int c = from; c < cols; c++) s += w[r * cols + c] * x[c];
-        return s;
-    }
-
-    /// <summary>Scalar columns of row r with the VNNI path's bias: <c>(x + 128) * w</c>, matching the row-sum correction.</summary>
-    private static int TailBiased(ReadOnlySpan<sbyte> w, ReadOnlySpan<sbyte> x, int r, int cols, int from)
-    {
-        int s = 0;
-        for (int c = from; c < cols; c++) s += w[r * cols + c] * (x[c] + 128);
-        return s;
-    }
+    private static Vector256<int> PairsToRows(Vector256<int> lo, Vector256<int> hi) =>
+        Avx2.PermuteVar8x32(Avx2.HorizontalAdd(lo, hi), PairOrder);
 }

@@ -1,21 +1,24 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace EdgeShortcut.Runtime.Managed.Kernels;
 
 /// <summary>
-/// int8 matrix-vector product with a per-row weight scale and a per-token activation scale:
-/// <c>y[r] = (float)(sum_i w[r, i] * x[i]) * (xScale * wScales[r]) + bias[r]</c>, with
-/// <c>w</c> row-major <c>[rows, cols]</c> (PyTorch <c>[out, in]</c>), <c>x</c> <c>[cols]</c>, <c>y</c> <c>[rows]</c>.
-/// The integer sum is exact in int32 for <c>cols &lt;= 2^17</c> (127 * 128 * 2^17 &lt; 2^31), so every
-/// path produces the same integer and, through the same float epilogue, bit-identical outputs.
+/// int8 matrix-vector product over a <see cref="PackedInt8Matrix"/> and block-quantized activations
+/// (<see cref="ActivationQuantizer"/>, blocks of 32). For each output row r:
+/// <code>
+/// s_b  = sum_{k in block b} (w[r, k] + 128) * q[k]  -  offset[b]      # exact int32 = sum w q over the block
+/// acc  = fma((float)s_b, xScale[b], acc)        for b = 0, 1, ...     # in this order on every path
+/// y[r] = fma(acc, wScale[r], bias[r])
+/// </code>
+/// Every path computes the same integers and then the same float operations in the same order, so all
+/// paths give bit-identical outputs (tests compare each with <see cref="Path.Scalar"/>). Block integers
+/// are bounded by 32 * 255 * 127, so no width can overflow.
 /// </summary>
 internal static partial class Int8MatVec
 {
-    /// <summary>Largest supported <c>cols</c>: keeps the int32 accumulator exact on every path.</summary>
-    public const int MaxCols = 1 << 17;
-
     /// <summary>The instruction paths, from portable to fastest.</summary>
     public enum Path
     {
@@ -23,11 +26,11 @@ internal static partial class Int8MatVec
         Scalar,
         /// <summary>Portable <see cref="Vector128"/> (also ARM64 NEON): widen to int16, multiply, widen-add.</summary>
         Vector128,
-        /// <summary>AVX2 <c>vpmaddwd</c> on sign-extended int16, 16 columns per step.</summary>
+        /// <summary>AVX2 <c>vpmaddwd</c> on widened bytes, 4 rows per instruction (CPUs without VNNI, e.g. Zen 2/3).</summary>
         Avx2,
-        /// <summary>AVX-512BW <c>vpmaddwd</c> on 512-bit int16, 32 columns per step.</summary>
+        /// <summary>AVX-512BW <c>vpmaddwd</c> on 512-bit int16, 8 rows per instruction.</summary>
         Avx512BW,
-        /// <summary>AVX-VNNI <c>vpdpbusd</c> (unsigned x signed), 32 columns per instruction.</summary>
+        /// <summary>AVX-VNNI <c>vpdpbusd</c> (unsigned weights x signed activations), 8 rows x 4 columns per instruction.</summary>
         AvxVnni,
     }
 
@@ -49,104 +52,114 @@ internal static partial class Int8MatVec
         _ => false,
     };
 
-    /// <summary>Computes <c>y</c> on the fastest path; see the type summary for the formula.</summary>
-    /// <param name="w">Row-major weights <c>[rows, cols]</c>, rows = <c>y.Length</c>, cols = <c>x.Length</c>.</param>
-    /// <param name="rowSums">Per-row <c>sum_i w[r, i]</c> (used by the VNNI path's unsigned-activation trick).</param>
-    /// <param name="wScales">Per-row weight scales <c>[rows]</c>.</param>
-    /// <param name="x">Quantized activations <c>[cols]</c>, in [-127, 127].</param>
-    /// <param name="xScale">The activations' scale: <c>x_float ~= x * xScale</c>.</param>
-    /// <param name="bias">Bias <c>[rows]</c>, or empty for none.</param>
-    /// <param name="y">Destination <c>[rows]</c>.</param>
-    public static void Compute(ReadOnlySpan<sbyte> w, ReadOnlySpan<int> rowSums, ReadOnlySpan<float> wScales,
-        ReadOnlySpan<sbyte> x, float xScale, ReadOnlySpan<float> bias, Span<float> y) =>
-        Compute(Best, w, rowSums, wScales, x, xScale, bias, y);
+    /// <summary>Computes rows of <c>y</c> on the fastest path; see the type summary for the formula.</summary>
+    public static void Compute(PackedInt8Matrix m, int groupStart, int groupEnd, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y) =>
+        Compute(Best, m, groupStart, groupEnd, x, xScales, xOffsets, y);
 
-    /// <summary>Computes <c>y</c> on a chosen path (tests compare every path to <see cref="Path.Scalar"/>).</summary>
-    public static void Compute(Path path, ReadOnlySpan<sbyte> w, ReadOnlySpan<int> rowSums, ReadOnlySpan<float> wScales,
-        ReadOnlySpan<sbyte> x, float xScale, ReadOnlySpan<float> bias, Span<float> y)
+    /// <summary>Computes <c>y[r]</c> for the rows of groups <paramref name="groupStart"/>..<paramref name="groupEnd"/>-1
+    /// (rows <c>8 groupStart .. min(8 groupEnd, Rows) - 1</c>) on a chosen path.</summary>
+    /// <param name="path">The instruction path (must be supported, see <see cref="IsSupported"/>).</param>
+    /// <param name="m">The packed weights.</param>
+    /// <param name="groupStart">First row group.</param>
+    /// <param name="groupEnd">One past the last row group.</param>
+    /// <param name="x">Quantized activations <c>[m.PaddedCols]</c>, in [-127, 127], zero past <c>m.Cols</c>.</param>
+    /// <param name="xScales">Activation scale per block <c>[m.PaddedCols / 32]</c>.</param>
+    /// <param name="xOffsets"><c>128 * sum(q)</c> per block <c>[m.PaddedCols / 32]</c>.</param>
+    /// <param name="y">Destination <c>[m.Rows]</c>; only the chosen rows are written.</param>
+    public static void Compute(Path path, PackedInt8Matrix m, int groupStart, int groupEnd, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
-        int rows = y.Length, cols = x.Length;
-        if (cols > MaxCols) throw new ArgumentException($"cols = {cols} exceeds {MaxCols}: the int32 accumulator could overflow.", nameof(x));
-        if (w.Length != (long)rows * cols) throw new ArgumentException($"w has {w.Length} elements, expected rows*cols = {rows}*{cols}.", nameof(w));
-        if (rowSums.Length != rows) throw new ArgumentException($"rowSums has {rowSums.Length} elements, expected {rows}.", nameof(rowSums));
-        if (wScales.Length != rows) throw new ArgumentException($"wScales has {wScales.Length} elements, expected {rows}.", nameof(wScales));
-        if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"bias has {bias.Length} elements, expected 0 or {rows}.", nameof(bias));
+        int blocks = m.PaddedCols / ActivationQuantizer.BlockSize;
+        if (x.Length != m.PaddedCols) throw new ArgumentException($"x has {x.Length} elements, expected the padded width {m.PaddedCols}.", nameof(x));
+        if (xScales.Length != blocks || xOffsets.Length != blocks) throw new ArgumentException($"Expected {blocks} activation scales and offsets.", nameof(xScales));
+        if (y.Length != m.Rows) throw new ArgumentException($"y has {y.Length} elements, expected {m.Rows}.", nameof(y));
+        if (groupStart < 0 || groupEnd > m.Groups || groupStart > groupEnd)
+            throw new ArgumentOutOfRangeException(nameof(groupStart), $"Groups {groupStart}..{groupEnd} are outside 0..{m.Groups}.");
         if (!IsSupported(path)) throw new PlatformNotSupportedException($"The {path} int8 path is not supported on this CPU.");
-        if (rows == 0) return;
 
         switch (path)
         {
-            case Path.AvxVnni: ComputeAvxVnni(w, rowSums, wScales, x, xScale, bias, y); break;
-            case Path.Avx512BW: ComputeAvx512BW(w, wScales, x, xScale, bias, y); break;
-            case Path.Avx2: ComputeAvx2(w, wScales, x, xScale, bias, y); break;
-            case Path.Vector128: ComputeVector128(w, wScales, x, xScale, bias, y); break;
-            default: ComputeScalar(w, wScales, x, xScale, bias, y); break;
+            case Path.AvxVnni: ComputeAvxVnni(m, groupStart, groupEnd, x, xScales, xOffsets, y); break;
+            case Path.Avx512BW: ComputeAvx512BW(m, groupStart, groupEnd, x, xScales, xOffsets, y); break;
+            case Path.Avx2: ComputeAvx2(m, groupStart, groupEnd, x, xScales, xOffsets, y); break;
+            case Path.Vector128: ComputeVector128(m, groupStart, groupEnd, x, xScales, xOffsets, y); break;
+            default: ComputeScalar(m, groupStart, groupEnd, x, xScales, xOffsets, y); break;
         }
     }
 
-    /// <summary>Per-row sums of a row-major <c>[rows, cols]</c> int8 matrix (the VNNI path's correction term).</summary>
-    public static void RowSums(ReadOnlySpan<sbyte> w, int cols, Span<int> sums)
+    private static void ComputeScalar(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
-        if (cols <= 0 || w.Length != (long)sums.Length * cols) throw new ArgumentException($"w has {w.Length} elements, expected {sums.Length}*{cols}.", nameof(w));
-        for (int r = 0; r < sums.Length; r++)
+        int k4 = m.PaddedCols / 4;
+        for (int g = g0; g < g1; g++)
         {
-            int s = 0;
-            foreach (sbyte v in w.Slice(r * cols, cols)) s += v;
-            sums[r] = s;
-        }
-    }
-
-    private static void ComputeScalar(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
-        float xScale, ReadOnlySpan<float> bias, Span<float> y)
-    {
-        int cols = x.Length;
-        for (int r = 0; r < y.Length; r++)
-        {
-            var row = w.Slice(r * cols, cols);
-            int acc = 0;
-            for (int i = 0; i < cols; i++) acc += row[i] * x[i];
-            Finish1(acc, r, wScales, xScale, bias, y);
+            for (int rr = 0; rr < PackedInt8Matrix.GroupRows && g * PackedInt8Matrix.GroupRows + rr < m.Rows; rr++)
+            {
+                float acc = 0f;
+                for (int b = 0; b < xScales.Length; b++)
+                {
+                    int s = 0;
+                    for (int k = b * 32; k < b * 32 + 32; k++)
+                        s += m.Data[((g * k4 + k / 4) * PackedInt8Matrix.GroupRows + rr) * 4 + k % 4] * x[k];
+                    acc = MathF.FusedMultiplyAdd(s - xOffsets[b], xScales[b], acc);
+                }
+                int r = g * PackedInt8Matrix.GroupRows + rr;
+                y[r] = MathF.FusedMultiplyAdd(acc, m.Scales[r], m.Bias[r]);
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    private static void ComputeVector128(ReadOnlySpan<sbyte> w, ReadOnlySpan<float> wScales, ReadOnlySpan<sbyte> x,
-        float xScale, ReadOnlySpan<float> bias, Span<float> y)
+    private static void ComputeVector128(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
-        int cols = x.Length, vecCols = cols & ~15;
-        for (int r = 0; r < y.Length; r++)
+        int groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
+        ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));   // 4 activations per int
+        Span<Vector128<int>> rowSums = stackalloc Vector128<int>[8];
+        Span<float> acc = stackalloc float[8];
+        for (int g = g0; g < g1; g++)
         {
-            var row = w.Slice(r * cols, cols);
-            var acc = Vector128<int>.Zero;
-            for (int c = 0; c < vecCols; c += 16)
+            acc.Clear();
+            ref byte wg = ref m.Data[g * groupBytes];
+            for (int b = 0; b < xScales.Length; b++)
             {
-                // int8 x int8 fits int16 exactly (|p| <= 16384); widen the products to int32 before summing.
-                var (wl, wh) = Vector128.Widen(Vector128.Create(row.Slice(c, 16)));
-                var (xl, xh) = Vector128.Widen(Vector128.Create(x.Slice(c, 16)));
-                var (p0, p1) = Vector128.Widen(wl * xl);
-                var (p2, p3) = Vector128.Widen(wh * xh);
-                acc += (p0 + p1) + (p2 + p3);
+                rowSums.Clear();
+                for (int j = 0; j < 8; j++)
+                {
+                    // [x0 x1 x2 x3] twice as int16; each byte-row of weights widens to 2 rows x 4 int16.
+                    // (w + 128) * x fits int16: |p| <= 255 * 127 = 32385.
+                    var xs = Vector128.WidenLower(Vector128.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
+                    ref byte p = ref Unsafe.Add(ref wg, (b * 8 + j) * 32);
+                    for (int half = 0; half < 2; half++)
+                    {
+                        var (lo, hi) = Vector128.Widen(Vector128.LoadUnsafe(ref p, (nuint)(16 * half)));
+                        var (r0, r1) = Vector128.Widen(lo.AsInt16() * xs);
+                        var (r2, r3) = Vector128.Widen(hi.AsInt16() * xs);
+                        rowSums[4 * half] += r0;
+                        rowSums[4 * half + 1] += r1;
+                        rowSums[4 * half + 2] += r2;
+                        rowSums[4 * half + 3] += r3;
+                    }
+                }
+                for (int rr = 0; rr < 8; rr++)
+                    acc[rr] = MathF.FusedMultiplyAdd(Vector128.Sum(rowSums[rr]) - xOffsets[b], xScales[b], acc[rr]);
             }
-            int s = Vector128.Sum(acc);
-            for (int c = vecCols; c < cols; c++) s += row[c] * x[c];
-            Finish1(s, r, wScales, xScale, bias, y);
+            for (int rr = 0; rr < PackedInt8Matrix.GroupRows && g * PackedInt8Matrix.GroupRows + rr < m.Rows; rr++)
+            {
+                int r = g * PackedInt8Matrix.GroupRows + rr;
+                y[r] = MathF.FusedMultiplyAdd(acc[rr], m.Scales[r], m.Bias[r]);
+            }
         }
     }
 
-    /// <summary>The shared epilogue for one row: <c>y[r] = acc * (xScale * wScales[r]) + bias[r]</c>.</summary>
+    /// <summary>The vector epilogue for group g: <c>y = fma(acc, wScale, bias)</c> for its (up to 8) real rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish1(int acc, int r, ReadOnlySpan<float> wScales, float xScale, ReadOnlySpan<float> bias, Span<float> y)
+    private static void Store(PackedInt8Matrix m, int g, Vector256<float> acc, Span<float> y)
     {
-        float v = acc * (xScale * wScales[r]);
-        y[r] = bias.IsEmpty ? v : v + bias[r];
-    }
-
-    /// <summary>The same epilogue for rows r..r+3 (lane-wise identical to <see cref="Finish1"/>: no FMA contraction).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish4(Vector128<int> acc, int r, ReadOnlySpan<float> wScales, float xScale, ReadOnlySpan<float> bias, Span<float> y)
-    {
-        var v = Vector128.ConvertToSingle(acc) * (Vector128.Create(xScale) * Vector128.Create(wScales.Slice(r, 4)));
-        if (!bias.IsEmpty) v += Vector128.Create(bias.Slice(r, 4));
-        v.CopyTo(y.Slice(r, 4));
+        int r0 = g * PackedInt8Matrix.GroupRows;
+        var v = Vector256.FusedMultiplyAdd(acc, Vector256.Create(m.Scales.AsSpan(r0, 8)), Vector256.Create(m.Bias.AsSpan(r0, 8)));
+        if (r0 + 8 <= y.Length) v.StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)r0);
+        else for (int rr = 0; r0 + rr < y.Length; rr++) y[r0 + rr] = v[rr];
     }
 }

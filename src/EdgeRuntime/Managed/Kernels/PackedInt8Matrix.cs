@@ -1,0 +1,69 @@
+namespace EdgeShortcut.Runtime.Managed.Kernels;
+
+/// <summary>
+/// An int8 weight matrix <c>W [rows, cols]</c> (PyTorch <c>[out, in]</c>) re-laid for
+/// <see cref="Int8MatVec"/>: rows in groups of <see cref="GroupRows"/>, and within a group the four
+/// weights <c>w[r, 4i..4i+3]</c> of each of the 8 rows side by side, so one 32-byte load holds 8 rows x 4
+/// columns, exactly what one <c>vpdpbusd</c> multiplies by a broadcast of 4 activations. The kernels then
+/// produce 8 row sums per register with no horizontal reductions.
+/// <code>
+/// Data[((g * PaddedCols / 4 + i) * 8 + rr) * 4 + c] = (byte)(w[8g + rr, 4i + c] + 128)
+/// </code>
+/// Weights are stored as unsigned <c>w + 128</c> because <c>vpdpbusd</c> multiplies unsigned by signed
+/// bytes; the activations stay signed and the kernel removes the <c>128 * sum(x)</c> this adds. Rows are
+/// padded to a whole group and columns to whole activation blocks with w = 0 (so padding contributes
+/// nothing: padded activations are 0 too). Scales and bias are padded alike (scale 0, bias 0).
+/// </summary>
+internal sealed class PackedInt8Matrix
+{
+    /// <summary>Rows per group: one 256-bit register of int32 sums.</summary>
+    public const int GroupRows = 8;
+
+    /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major, values in [-127, 127]) with
+    /// one <paramref name="scales"/> entry per row and an optional <paramref name="bias"/> (<c>[rows]</c> or empty).</summary>
+    public PackedInt8Matrix(ReadOnlySpan<sbyte> weights, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
+    {
+        if (rows < 1 || cols < 1) throw new ArgumentException($"A matrix needs at least one row and one column (got {rows}x{cols}).");
+        if (weights.Length != (long)rows * cols) throw new ArgumentException($"{weights.Length} weights, expected {rows}x{cols}.", nameof(weights));
+        if (scales.Length != rows) throw new ArgumentException($"{scales.Length} scales, expected {rows}.", nameof(scales));
+        if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"{bias.Length} biases, expected 0 or {rows}.", nameof(bias));
+        Rows = rows;
+        Cols = cols;
+        PaddedCols = ActivationQuantizer.PaddedLength(cols);
+        Groups = (rows + GroupRows - 1) / GroupRows;
+        long bytes = (long)Groups * GroupRows * PaddedCols;
+        if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
+        Data = new byte[bytes];
+        Array.Fill(Data, (byte)128);                       // w = 0 everywhere, including the padding
+        for (int r = 0; r < rows; r++)
+        {
+            int g = r / GroupRows, rr = r % GroupRows;
+            var row = weights.Slice(r * cols, cols);
+            for (int c = 0; c < cols; c++)
+                Data[((long)(g * (PaddedCols / 4) + c / 4) * GroupRows + rr) * 4 + c % 4] = (byte)(row[c] + 128);
+        }
+        Scales = new float[Groups * GroupRows];
+        scales.CopyTo(Scales);
+        Bias = new float[Groups * GroupRows];
+        bias.CopyTo(Bias);
+    }
+
+    /// <summary>Output features.</summary>
+    public int Rows { get; }
+    /// <summary>Input features.</summary>
+    public int Cols { get; }
+    /// <summary>Input features rounded up to whole activation blocks (the quantized row's length).</summary>
+    public int PaddedCols { get; }
+    /// <summary>Row groups: <c>ceil(Rows / 8)</c>.</summary>
+    public int Groups { get; }
+    /// <summary>The packed unsigned weights <c>[Groups, PaddedCols / 4, 8, 4]</c>, see the type summary.</summary>
+    public byte[] Data { get; }
+    /// <summary>Per-row weight scales <c>[Groups * 8]</c> (0 for padding rows).</summary>
+    public float[] Scales { get; }
+    /// <summary>Per-row bias <c>[Groups * 8]</c> (all 0 when the layer has none).</summary>
+    public float[] Bias { get; }
+
+    /// <summary>The original signed weight <c>w[row, col]</c> (tests and diagnostics).</summary>
+    public sbyte this[int row, int col] =>
+        (sbyte)(Data[((long)(row / GroupRows * (PaddedCols / 4) + col / 4) * GroupRows + row % GroupRows) * 4 + col % 4] - 128);
+}

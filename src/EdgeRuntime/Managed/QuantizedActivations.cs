@@ -1,0 +1,38 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// Scratch for the int8 Linear layers: up to C token rows of activations quantized in blocks of 32
+/// (<see cref="ActivationQuantizer"/>). Row t of a layer with <c>cols</c> inputs is
+/// <c>Q[t * P .. (t + 1) * P]</c> with <c>P = PaddedLength(cols)</c>, and its per-block scales and offsets
+/// are <c>[t * P / 32 .. (t + 1) * P / 32]</c>. Allocated once per sequence with <see cref="RunState"/>.
+/// </summary>
+internal sealed class QuantizedActivations
+{
+    /// <summary>Room for <paramref name="rows"/> token rows of up to <paramref name="maxCols"/> inputs.</summary>
+    public QuantizedActivations(int rows, int maxCols)
+    {
+        int padded = ActivationQuantizer.PaddedLength(maxCols);
+        Q = new sbyte[(long)rows * padded];
+        Scales = new float[(long)rows * padded / ActivationQuantizer.BlockSize];
+        Offsets = new int[Scales.Length];
+    }
+
+    /// <summary>Quantized rows <c>[C, padded cols]</c>.</summary>
+    public sbyte[] Q { get; }
+    /// <summary>Per-block activation scales.</summary>
+    public float[] Scales { get; }
+    /// <summary>Per-block <c>128 * sum(q)</c> (see <see cref="PackedInt8Matrix"/>).</summary>
+    public int[] Offsets { get; }
+
+    /// <summary>Quantizes <paramref name="count"/> rows of <paramref name="cols"/> values from <paramref name="x"/>.</summary>
+    public void Quantize(ReadOnlySpan<float> x, int count, int cols)
+    {
+        int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
+        if ((long)count * padded > Q.Length) throw new ArgumentException($"Scratch holds {Q.Length} quantized values, {count} rows of {cols} need {(long)count * padded}.");
+        for (int t = 0; t < count; t++)
+            ActivationQuantizer.Quantize(x.Slice(t * cols, cols), Q.AsSpan(t * padded, padded),
+                Scales.AsSpan(t * blocks, blocks), Offsets.AsSpan(t * blocks, blocks));
+    }
+}
