@@ -11,7 +11,7 @@ namespace EdgeShortcut.ManagedBench;
 /// Managed engine vs ONNX Runtime's CPU provider on the same exported int8 file (the real graph of
 /// src/Quantize), decode from one token to a full context, rounds alternating between the engines.
 /// ORT runs with one intra-op thread (so the calling thread's CPU time is all its compute) and with
-/// its default thread count (wall time only). Present caches are fed back as past OrtValues, no copies.
+/// its default thread count (wall time only). Both run with int8 activations (ORT's default session options). Present caches are fed back as past OrtValues, no copies.
 /// </summary>
 internal static class OrtCompareBench
 {
@@ -26,7 +26,7 @@ internal static class OrtCompareBench
         Core.Onnx.OnnxWriter.WriteFile(path, model);
         try
         {
-            using var engine = ManagedBackend.Load(path);
+            using var engine = ManagedBackend.Load(path, Runtime.ActivationPrecision.Int8);   // ORT's default session: fused int8 MatMulNBits
             using var seq = engine.CreateManagedSequence();
             using var ort1 = new OrtDecoder(path, c, threads: 1);
             using var ortN = new OrtDecoder(path, c, threads: 0);

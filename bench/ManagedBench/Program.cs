@@ -2,9 +2,11 @@ using System.Diagnostics;
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
 using EdgeShortcut.ManagedBench;
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+//        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
@@ -20,8 +22,11 @@ if (mode is "all" or "decode")
     Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
     if (Opt("--model") is { } path)
     {
-        using var engine = ManagedBackend.Load(path);
-        DecodeBench.Run(Path.GetFileName(path), engine, runs);
+        foreach (var a in ActivationModes())
+        {
+            using var engine = ManagedBackend.Load(path, a);
+            DecodeBench.Run($"{Path.GetFileName(path)}, {a} activations", engine, runs);
+        }
     }
     else
     {
@@ -30,7 +35,7 @@ if (mode is "all" or "decode")
             foreach (bool int8 in new[] { true, false })
             {
                 var c = ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate();
-                using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8), "random");
+                using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8), "random", int8 ? ActivationPrecision.Int8 : ActivationPrecision.Float32);
                 DecodeBench.Run($"{(shortcut ? "shortcut" : "baseline")} L{layers} d{dim} ctx{ctx}", engine, runs);
             }
     }
@@ -40,17 +45,23 @@ if (mode is "all" or "compare")
     // Shortcut vs equal-depth baseline (issue 4 target: <= 1.2x), plus fewer taps, alternating runs.
     int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
     var full = ModelConfig.Create(layers, dim, heads, ctx).Validate();
-    var list = new List<(string, ManagedBackend)>
+    var configs = new List<(string Name, ModelConfig Config)> { ($"shortcut, taps 1..{layers - 1}, m {full.FeatureDim}", full) };
+    if (Opt("--taps") is { } tapList)
     {
-        ($"shortcut, taps 1..{layers - 1}", ManagedBackend.FromOnnx(RandomModel.Build(full, true), "random")),
-        ($"shortcut, tap {layers - 1} only", ManagedBackend.FromOnnx(RandomModel.Build(full with { Taps = [layers - 1] }, true), "random")),
-        ("baseline (equal depth)", ManagedBackend.FromOnnx(RandomModel.Build(full with { Taps = [] }, true), "random")),
-    };
-    Console.WriteLine();
-    Console.WriteLine($"int8, L{layers} d{dim} ctx{ctx}, decode from 1 token to a full context, {IntOpt("--rounds", 9)} alternating rounds");
-    Console.WriteLine();
-    CompareBench.Run(list, IntOpt("--rounds", 9));
-    foreach (var (_, e) in list) e.Dispose();
+        var custom = full with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", full.FeatureDim) };
+        configs.Add(($"shortcut, taps {tapList}, m {custom.FeatureDim}", custom.Validate()));
+    }
+    configs.Add(($"shortcut, tap {layers - 1} only, m {full.FeatureDim}", full with { Taps = [layers - 1] }));
+    configs.Add(("baseline (equal depth)", full with { Taps = [] }));
+    foreach (var activations in ActivationModes())
+    {
+        var list = configs.Select(c => (c.Name, ManagedBackend.FromOnnx(RandomModel.Build(c.Config, true), "random", activations))).ToList();
+        Console.WriteLine();
+        Console.WriteLine($"int8 file, {activations} activations, L{layers} d{dim} ctx{ctx}, decode from 1 token to a full context, {IntOpt("--rounds", 9)} alternating rounds");
+        Console.WriteLine();
+        CompareBench.Run(list, IntOpt("--rounds", 9));
+        foreach (var (_, e) in list) e.Dispose();
+    }
 }
 if (mode is "all" or "ort")
 {
@@ -80,3 +91,7 @@ if (mode is "all" or "matvec")
     Console.WriteLine();
     MatVecBench.Run();
 }
+
+ActivationPrecision[] ActivationModes() => Opt("--activations") is { } a
+    ? [Enum.Parse<ActivationPrecision>(a, ignoreCase: true)]
+    : [ActivationPrecision.Float32, ActivationPrecision.Int8];

@@ -17,7 +17,7 @@ internal static class BenchCommand
 
     private sealed record Result(string Backend, double DecodeTokensPerS, double PrefillMs, double AllocBytesPerToken);
 
-    public static int Run(string modelPath, int threads, bool json, CancellationToken ct)
+    public static int Run(string modelPath, int threads, ActivationPrecision activations, bool json, CancellationToken ct)
     {
         var results = new List<Result>();
         var notes = new List<string>();
@@ -25,7 +25,7 @@ internal static class BenchCommand
         {
             ct.ThrowIfCancellationRequested();
             EdgeModel model;
-            try { model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = kind, Threads = threads }); }
+            try { model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = kind, Threads = threads, Activations = activations }); }
             catch (NotSupportedException e)
             {
                 Console.Error.WriteLine($"{Name(kind)}: not available here: {e.Message}");
@@ -45,6 +45,7 @@ internal static class BenchCommand
             var doc = new
             {
                 model = modelPath,
+                activations = activations.ToString().ToLowerInvariant(),
                 results = results.Select(r => new { backend = r.Backend, decode_tokens_per_s = Math.Round(r.DecodeTokensPerS, 2), prefill_ms = Math.Round(r.PrefillMs, 3), alloc_bytes_per_token = Math.Round(r.AllocBytesPerToken, 1) }),
             };
             Console.WriteLine(JsonSerializer.Serialize(doc));

@@ -34,7 +34,7 @@ internal static class GenerateCommand
             Console.Write(piece);
         Console.WriteLine();
         Console.Out.Flush();
-        Console.Error.WriteLine($"-- backend {model.Backend.ToString().ToLowerInvariant()} ({model.BackendReason}); " +
+        Console.Error.WriteLine($"-- backend {model.Backend.ToString().ToLowerInvariant()} ({model.BackendReason}), {model.Activations.ToString().ToLowerInvariant()} activations; " +
             $"{stats.GeneratedTokens} tokens, {stats.DecodeTokensPerSecond:F1} tokens/s, time to first token {stats.TimeToFirstToken.TotalMilliseconds:F1} ms" +
             (stats.ContextSlides > 0 ? $", context window slid {stats.ContextSlides}x" : ""));
     }

@@ -9,11 +9,11 @@ namespace EdgeShortcut.ConsoleSample;
 /// </summary>
 internal static class ParityCommand
 {
-    public static int Run(string modelPath, string prompt, int tokens, double bound)
+    public static int Run(string modelPath, string prompt, int tokens, double bound, ActivationPrecision activations)
     {
         var runs = new[] { BackendKind.Cpu, BackendKind.Managed }.Select(kind =>
         {
-            using var model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = kind });
+            using var model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = kind, Activations = activations });
             using var gen = model.CreateGenerator(GenerationOptions.Greedy with { MaxNewTokens = tokens, ContextOverflow = ContextOverflowPolicy.Error });
             gen.AppendText(prompt);
             var ids = new int[tokens];

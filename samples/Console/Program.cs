@@ -14,10 +14,11 @@ var repetition = new Option<float>("--repetition-penalty") { Description = "1 = 
 var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "new tokens per prompt", DefaultValueFactory = _ => 300 };
 var seed = new Option<int?>("--seed", "-s") { Description = "same seed, same text (default: random)" };
 var threads = new Option<int>("--threads") { Description = "threads per model call (0 = backend default)" };
+var activations = new Option<ActivationPrecision>("--activations") { Description = "float32 (default: every backend gives the same text) | int8 (int8 activations: fastest on CPUs)", DefaultValueFactory = _ => ActivationPrecision.Float32 };
 var prompt = new Argument<string?>("prompt") { Description = "text to continue; omit for interactive mode", Arity = ArgumentArity.ZeroOrOne };
 
 var root = new RootCommand("Generate text with an EdgeShortcut model (shortcut GPT, int8 ONNX).");
-foreach (var o in new Option[] { model, backend, temperature, topK, topP, repetition, maxTokens, seed, threads }) root.Options.Add(o);
+foreach (var o in new Option[] { model, backend, activations, temperature, topK, topP, repetition, maxTokens, seed, threads }) root.Options.Add(o);
 root.Arguments.Add(prompt);
 root.SetAction((parse, ct) => CliErrors.Run(async () =>
 {
@@ -26,7 +27,7 @@ root.SetAction((parse, ct) => CliErrors.Run(async () =>
         Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP),
         RepetitionPenalty = parse.GetValue(repetition), MaxNewTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
     }.Validate();
-    using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = parse.GetValue(backend), Threads = parse.GetValue(threads) });
+    using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = parse.GetValue(backend), Threads = parse.GetValue(threads), Activations = parse.GetValue(activations) });
     return await GenerateCommand.RunAsync(edge, options, parse.GetValue(prompt), ct);
 }));
 
@@ -35,7 +36,8 @@ var bench = new Command("bench", "Decode tokens/s, 256-token prefill time and by
 bench.Options.Add(model);
 bench.Options.Add(benchJson);
 bench.Options.Add(threads);
-bench.SetAction((parse, ct) => CliErrors.Run(() => Task.FromResult(BenchCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(benchJson), ct))));
+bench.Options.Add(activations);
+bench.SetAction((parse, ct) => CliErrors.Run(() => Task.FromResult(BenchCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(threads), parse.GetValue(activations), parse.GetValue(benchJson), ct))));
 root.Subcommands.Add(bench);
 
 var parityTokens = new Option<int>("--tokens") { Description = "greedy tokens to compare", DefaultValueFactory = _ => 200 };
@@ -45,8 +47,9 @@ var parity = new Command("parity", "Compare the managed engine with the ONNX Run
 parity.Options.Add(model);
 parity.Options.Add(parityTokens);
 parity.Options.Add(parityBound);
+parity.Options.Add(activations);
 parity.Arguments.Add(parityPrompt);
-parity.SetAction(parse => CliErrors.Run(() => Task.FromResult(ParityCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(parityPrompt)!, parse.GetValue(parityTokens), parse.GetValue(parityBound)))));
+parity.SetAction(parse => CliErrors.Run(() => Task.FromResult(ParityCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(parityPrompt)!, parse.GetValue(parityTokens), parse.GetValue(parityBound), parse.GetValue(activations)))));
 root.Subcommands.Add(parity);
 
 return await root.Parse(args).InvokeAsync();

@@ -39,7 +39,7 @@ public sealed class EdgeModel : IDisposable
         options = (options ?? new EdgeModelOptions()).Validate();
         var file = ModelFile.Read(path);
         var (backend, reason) = BackendSelector.ForFile(file, options).Select(options.Backend);
-        try { return new EdgeModel(file, backend, reason); }
+        try { return new EdgeModel(file, backend, reason) { Activations = options.Activations }; }
         catch { backend.Dispose(); throw; }
     }
 
@@ -57,6 +57,9 @@ public sealed class EdgeModel : IDisposable
 
     /// <summary>Why this backend was chosen, in one line (e.g. why DirectML was not used).</summary>
     public string BackendReason { get; }
+
+    /// <summary>How the int8 Linear layers multiply (from <see cref="EdgeModelOptions.Activations"/>).</summary>
+    public ActivationPrecision Activations { get; private init; }
 
     /// <summary>A step-API generator with its own caches; dispose it when done.</summary>
     public Generator CreateGenerator(GenerationOptions? options = null)

@@ -9,7 +9,8 @@ namespace EdgeShortcut.Runtime.Managed;
 /// Several rows (prefill) run row-chunk by row-chunk so a chunk of weights stays in L1 while every
 /// token passes over it; each (token, output) pair still goes through the same matvec kernel, so a
 /// batched prefill gives bit-identical results to token-by-token decode.
-/// Two precisions: <see cref="Int8Linear"/> and <see cref="Fp32Linear"/>.
+/// Three kinds: <see cref="Int8Linear"/> (int8 activations), <see cref="WeightOnlyInt8Linear"/> (int8 weights,
+/// float activations) and <see cref="Fp32Linear"/>.
 /// </summary>
 internal abstract unsafe class ManagedLinear
 {
@@ -68,7 +69,7 @@ internal abstract unsafe class ManagedLinear
     protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch);
 
     /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk. <paramref name="start"/>
-    /// and <paramref name="chunkRows"/> are multiples of <see cref="PackedInt8Matrix.GroupRows"/>.</summary>
+    /// and <paramref name="chunkRows"/> are multiples of 16 (the int8 kernels' row groups).</summary>
     protected abstract void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows);
 

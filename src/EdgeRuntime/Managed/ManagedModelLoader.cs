@@ -88,11 +88,7 @@ internal static class ManagedModelLoader
             var q = Get($"{prefix}.weight_q", OnnxDataType.Int8, cols, rows).AsInt8();
             var w = Transpose(q, cols, rows);
             if (activations == ActivationPrecision.Int8) return new Int8Linear(prefix, rows, cols, w, scales, bias);
-            // Float32 activations: dequantize once, exactly as DequantizeLinear does ((float)q * scale).
-            var dequantized = new float[w.Length];
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++) dequantized[r * cols + c] = w[r * cols + c] * scales[r];
-            return new Fp32Linear(prefix, rows, cols, dequantized, bias);
+            return new WeightOnlyInt8Linear(prefix, rows, cols, w, scales, bias);
         }
 
         private static int IndexOfNonFinite(ReadOnlySpan<float> values)

@@ -40,7 +40,7 @@ internal sealed unsafe class RowParallel : IDisposable
 
     /// <summary>
     /// Runs <c>job(context, start, end)</c> over row chunks covering <c>0..rows-1</c> on both threads and
-    /// returns when all are done. Chunks are multiples of 8 rows (the int8 kernel's row groups), about 8 per job.
+    /// returns when all are done. Chunks are multiples of 16 rows (the int8 kernels' row groups), about 8 per job.
     /// </summary>
     public void Run(delegate*<void*, int, int, void> job, void* context, int rows)
     {
@@ -49,7 +49,7 @@ internal sealed unsafe class RowParallel : IDisposable
         _job = job;
         _context = context;
         _rows = rows;
-        _chunkRows = Math.Max(32, (rows / 8 + 7) & ~7);
+        _chunkRows = Math.Max(32, (rows / 8 + 15) & ~15);
         _chunks = (rows + _chunkRows - 1) / _chunkRows;
         _done = 0;
         Volatile.Write(ref _claim, (long)ticket << 32);

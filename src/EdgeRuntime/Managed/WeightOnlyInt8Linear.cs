@@ -1,0 +1,49 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// The Linear of an int8 file run with <see cref="ActivationPrecision.Float32"/> activations: int8 weights
+/// <c>[out, in]</c> with one scale per output row, packed for <see cref="WeightOnlyInt8MatVec"/> (one byte
+/// per weight in memory), times float activations. Equal, up to float rounding, to the float MatMul that
+/// ONNX Runtime runs after folding <c>DequantizeLinear</c> into the weights.
+/// </summary>
+internal sealed class WeightOnlyInt8Linear : ManagedLinear
+{
+    private readonly sbyte[] _packed;
+    private readonly float[] _scales, _paddedBias;
+
+    /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) with <paramref name="scales"/> (<c>[rows]</c>).</summary>
+    public WeightOnlyInt8Linear(string name, int rows, int cols, ReadOnlySpan<sbyte> weights, float[] scales, float[] bias) : base(name, rows, cols, bias)
+    {
+        if (weights.Length != (long)rows * cols) throw new ArgumentException($"'{name}': {weights.Length} weights, expected {rows}x{cols}.");
+        if (scales.Length != rows) throw new ArgumentException($"'{name}': {scales.Length} scales, expected {rows}.");
+        _packed = WeightOnlyInt8MatVec.Pack(weights, rows, cols);
+        int padded = Groups * WeightOnlyInt8MatVec.GroupRows;
+        _scales = new float[padded];
+        scales.CopyTo(_scales, 0);
+        _paddedBias = new float[padded];
+        bias.CopyTo(_paddedBias, 0);
+    }
+
+    private int Groups => (Rows + WeightOnlyInt8MatVec.GroupRows - 1) / WeightOnlyInt8MatVec.GroupRows;
+
+    /// <inheritdoc />
+    public override long WeightBytes => (long)Rows * Cols + 4L * Rows;
+
+    /// <inheritdoc />
+    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) { }
+
+    /// <inheritdoc />
+    protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
+        Span<float> y, int count, int start, int end, int chunkRows)
+    {
+        const int g = WeightOnlyInt8MatVec.GroupRows;
+        for (int r0 = start; r0 < end; r0 += chunkRows)
+        {
+            int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
+            for (int t = 0; t < count; t++)
+                WeightOnlyInt8MatVec.Compute(_packed, _scales, _paddedBias, Rows, g0, g1, x.Slice(t * Cols, Cols), y.Slice(t * Rows, Rows));
+        }
+    }
+}

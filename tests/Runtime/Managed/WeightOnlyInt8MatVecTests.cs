@@ -1,0 +1,86 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+using Path = EdgeShortcut.Runtime.Managed.Kernels.WeightOnlyInt8MatVec.Path;
+
+namespace EdgeShortcut.Tests.Runtime.Managed;
+
+public class WeightOnlyInt8MatVecTests
+{
+    public static TheoryData<string> Paths() => [.. Enum.GetNames<Path>()];
+
+    private sealed record Problem(sbyte[] W, int Rows, sbyte[] Packed, float[] Scales, float[] Bias, float[] X);
+
+    private static Problem RandomProblem(Random rng, int rows, int cols)
+    {
+        var w = new sbyte[rows * cols];
+        for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(i % 13 == 0 ? -127 : i % 11 == 0 ? 127 : rng.Next(-127, 128));
+        int padded = (rows + 15) / 16 * 16;
+        var scales = new float[padded];
+        var bias = new float[padded];
+        for (int r = 0; r < rows; r++) { scales[r] = (float)(rng.NextDouble() * 0.02 + 1e-4); bias[r] = (float)(rng.NextDouble() - 0.5); }
+        var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() * 6 - 3)).ToArray();
+        return new Problem(w, rows, WeightOnlyInt8MatVec.Pack(w, rows, cols), scales, bias, x);
+    }
+
+    private static float[] Run(Path path, Problem p, int g0 = 0, int g1 = -1)
+    {
+        var y = new float[p.Rows];
+        WeightOnlyInt8MatVec.Compute(path, p.Packed, p.Scales, p.Bias, p.Rows, g0, g1 < 0 ? (p.Rows + 15) / 16 : g1, p.X, y);
+        return y;
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void Every_path_matches_the_scalar_reference_bit_for_bit(string pathName)
+    {
+        var path = Enum.Parse<Path>(pathName);
+        var rng = new Random(21);
+        if (!WeightOnlyInt8MatVec.IsSupported(path))
+        {
+            Assert.Throws<PlatformNotSupportedException>(() => Run(path, RandomProblem(rng, 1, 1)));
+            return;
+        }
+        foreach (int rows in new[] { 1, 15, 16, 17, 32, 33, 48, 70 })
+            for (int cols = 1; cols <= 200; cols += rows > 32 ? 13 : 1)
+            {
+                var p = RandomProblem(rng, rows, cols);
+                Assert.True(Run(Path.Scalar, p).AsSpan().SequenceEqual(Run(path, p)), $"{path} differs at rows {rows}, cols {cols}");
+            }
+    }
+
+    [Fact]
+    public void The_result_is_the_dequantized_float_product()
+    {
+        var p = RandomProblem(new Random(4), 20, 130);
+        var y = Run(WeightOnlyInt8MatVec.Best, p);
+        for (int r = 0; r < 20; r++)
+        {
+            double expected = p.Bias[r];
+            for (int k = 0; k < 130; k++) expected += p.W[r * 130 + k] * (double)p.Scales[r] * p.X[k];
+            Assert.Equal(expected, y[r], 1e-5 * Math.Max(1, Math.Abs(expected)));
+        }
+    }
+
+    [Fact]
+    public void Groups_computed_separately_equal_the_whole_product_and_leave_other_rows_alone()
+    {
+        var p = RandomProblem(new Random(6), 70, 50);   // 5 groups, the last one partial
+        var whole = Run(WeightOnlyInt8MatVec.Best, p);
+        var parts = new float[70];
+        Array.Fill(parts, float.NaN);
+        WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 70, 1, 5, p.X, parts);
+        Assert.All(parts.Take(16), v => Assert.True(float.IsNaN(v)));
+        WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 70, 0, 1, p.X, parts);
+        Assert.Equal(whole, parts);
+    }
+
+    [Fact]
+    public void Mismatched_shapes_are_rejected()
+    {
+        var p = RandomProblem(new Random(8), 20, 10);
+        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 20, 0, 2, p.X.AsSpan(1), new float[20]));
+        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 20, 0, 2, p.X, new float[19]));
+        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales.AsSpan(1).ToArray(), p.Bias, 20, 0, 2, p.X, new float[20]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 20, 0, 3, p.X, new float[20]));
+        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Pack(new sbyte[5], 2, 3));
+    }
+}
