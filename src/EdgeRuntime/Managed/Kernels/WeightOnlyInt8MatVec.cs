@@ -12,9 +12,10 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// <c>Data[(g * Cols + k) * 16 + rr] = w[16 g + rr, k]</c>, so one 16-byte load is one column of 16 rows and
 /// the rows are the vector lanes. For each row:
 /// <code>
-/// acc  = fma((float)w[r, k], x[k], acc)    for k = 0, 1, ... in order    # no activation rounding
-/// y[r] = fma(acc, wScale[r], bias[r])
+/// acc[k % 4] = fma((float)w[r, k], x[k], acc[k % 4])   for k = 0, 1, ... in order   # no activation rounding
+/// y[r]       = fma((acc[0] + acc[1]) + (acc[2] + acc[3]), wScale[r], bias[r])
 /// </code>
+/// (four partial sums: four independent multiply-add chains per row instead of one latency-bound chain).
 /// Every path runs the same operations in the same order per row, so all paths give bit-identical results.
 /// This is the dequantized product <c>sum_k (w scale) x</c> up to float rounding (it factors the row's
 /// scale out), which is what ONNX Runtime and DirectML compute from the same file.
@@ -94,14 +95,24 @@ internal static class WeightOnlyInt8MatVec
         int cols = x.Length;
         for (int r = g0 * GroupRows; r < Math.Min(rows, g1 * GroupRows); r++)
         {
-            float acc = 0f;
+            float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
             long at = (long)(r / GroupRows) * cols * GroupRows + r % GroupRows;
-            for (int k = 0; k < cols; k++) acc = MathF.FusedMultiplyAdd(data[at + (long)k * GroupRows], x[k], acc);
-            y[r] = MathF.FusedMultiplyAdd(acc, scales[r], bias[r]);
+            for (int k = 0; k < cols; k++)
+            {
+                float p = data[at + (long)k * GroupRows];
+                switch (k % 4)
+                {
+                    case 0: a0 = MathF.FusedMultiplyAdd(p, x[k], a0); break;
+                    case 1: a1 = MathF.FusedMultiplyAdd(p, x[k], a1); break;
+                    case 2: a2 = MathF.FusedMultiplyAdd(p, x[k], a2); break;
+                    default: a3 = MathF.FusedMultiplyAdd(p, x[k], a3); break;
+                }
+            }
+            y[r] = MathF.FusedMultiplyAdd((a0 + a1) + (a2 + a3), scales[r], bias[r]);
         }
     }
 
-    /// <summary>Two groups at a time: two independent FMA chains hide the latency of each.</summary>
+    /// <summary>One group per iteration: four 16-lane partial sums (k mod 4), four independent FMA chains.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ComputeAvx512(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -109,27 +120,33 @@ internal static class WeightOnlyInt8MatVec
         ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(data);
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
-        int g = g0;
-        for (; g + 2 <= g1; g += 2)
+        for (int g = g0; g < g1; g++)
         {
             ref sbyte a = ref Unsafe.Add(ref d0, g * groupBytes);
-            ref sbyte b = ref Unsafe.Add(ref a, groupBytes);
-            Vector512<float> fa = default, fb = default;
-            for (int k = 0; k < cols; k++)
+            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            int k = 0;
+            for (; k + 4 <= cols; k += 4)
             {
-                var xk = Vector512.Create(Unsafe.Add(ref x0, k));
-                fa = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref a, (nuint)(k * GroupRows)))), xk, fa);
-                fb = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref b, (nuint)(k * GroupRows)))), xk, fb);
+                s0 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k), Vector512.Create(Unsafe.Add(ref x0, k)), s0);
+                s1 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 1), Vector512.Create(Unsafe.Add(ref x0, k + 1)), s1);
+                s2 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 2), Vector512.Create(Unsafe.Add(ref x0, k + 2)), s2);
+                s3 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 3), Vector512.Create(Unsafe.Add(ref x0, k + 3)), s3);
             }
-            Store(fa.GetLower(), scales, bias, g * GroupRows, y);
-            Store(fa.GetUpper(), scales, bias, g * GroupRows + 8, y);
-            Store(fb.GetLower(), scales, bias, (g + 1) * GroupRows, y);
-            Store(fb.GetUpper(), scales, bias, (g + 1) * GroupRows + 8, y);
+            if (k < cols) s0 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k), Vector512.Create(Unsafe.Add(ref x0, k)), s0);
+            if (k + 1 < cols) s1 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 1), Vector512.Create(Unsafe.Add(ref x0, k + 1)), s1);
+            if (k + 2 < cols) s2 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 2), Vector512.Create(Unsafe.Add(ref x0, k + 2)), s2);
+            var sum = (s0 + s1) + (s2 + s3);
+            Store(sum.GetLower(), scales, bias, g * GroupRows, y);
+            Store(sum.GetUpper(), scales, bias, g * GroupRows + 8, y);
         }
-        if (g < g1) ComputeAvx2(data, scales, bias, rows, g, g1, x, y);
     }
 
-    /// <summary>One group at a time as two 8-lane halves (two independent FMA chains).</summary>
+    /// <summary>Column k of a 16-row group as 16 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Widen512(ref sbyte group, int k) =>
+        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref group, (nuint)(k * GroupRows))));
+
+    /// <summary>One group per iteration as two 8-lane halves, each with four partial sums (eight FMA chains).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ComputeAvx2(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -140,17 +157,31 @@ internal static class WeightOnlyInt8MatVec
         for (int g = g0; g < g1; g++)
         {
             ref sbyte a = ref Unsafe.Add(ref d0, g * groupBytes);
-            Vector256<float> lo = default, hi = default;
-            for (int k = 0; k < cols; k++)
+            Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+            int k = 0;
+            for (; k + 4 <= cols; k += 4)
             {
-                var xk = Vector256.Create(Unsafe.Add(ref x0, k));
-                var w = Vector128.LoadUnsafe(ref a, (nuint)(k * GroupRows));
-                lo = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w)), xk, lo);
-                hi = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(w, 8))), xk, hi);
+                Step(ref a, ref x0, k, ref l0, ref h0);
+                Step(ref a, ref x0, k + 1, ref l1, ref h1);
+                Step(ref a, ref x0, k + 2, ref l2, ref h2);
+                Step(ref a, ref x0, k + 3, ref l3, ref h3);
             }
-            Store(lo, scales, bias, g * GroupRows, y);
-            Store(hi, scales, bias, g * GroupRows + 8, y);
+            if (k < cols) Step(ref a, ref x0, k, ref l0, ref h0);
+            if (k + 1 < cols) Step(ref a, ref x0, k + 1, ref l1, ref h1);
+            if (k + 2 < cols) Step(ref a, ref x0, k + 2, ref l2, ref h2);
+            Store((l0 + l1) + (l2 + l3), scales, bias, g * GroupRows, y);
+            Store((h0 + h1) + (h2 + h3), scales, bias, g * GroupRows + 8, y);
         }
+    }
+
+    /// <summary>Adds column k of a 16-row group times x[k] into the low (rows 0-7) and high (rows 8-15) sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step(ref sbyte group, ref float x0, int k, ref Vector256<float> lo, ref Vector256<float> hi)
+    {
+        var xk = Vector256.Create(Unsafe.Add(ref x0, k));
+        var w = Vector128.LoadUnsafe(ref group, (nuint)(k * GroupRows));
+        lo = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w)), xk, lo);
+        hi = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(w, 8))), xk, hi);
     }
 
     /// <summary><c>y[r0 .. r0+7] = fma(acc, scale, bias)</c> for the real rows among them.</summary>
