@@ -42,8 +42,8 @@ internal sealed class WeightOnlyInt8Linear : ManagedLinear
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
-            for (int t = 0; t < count; t++)
-                WeightOnlyInt8MatVec.Compute(_packed, _scales, _paddedBias, Rows, g0, g1, x.Slice(t * Cols, Cols), y.Slice(t * Rows, Rows));
+            if (count == 1) WeightOnlyInt8MatVec.Compute(_packed, _scales, _paddedBias, Rows, g0, g1, x[..Cols], y[..Rows]);
+            else WeightOnlyInt8MatVec.ComputeBatch(_packed, _scales, _paddedBias, Rows, g0, g1, x[..(count * Cols)], count, y[..(count * Rows)]);
         }
     }
 }

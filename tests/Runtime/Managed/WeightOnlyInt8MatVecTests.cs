@@ -74,6 +74,26 @@ public class WeightOnlyInt8MatVecTests
     }
 
     [Fact]
+    public void A_batch_of_tokens_gives_exactly_one_call_per_token()
+    {
+        var rng = new Random(10);
+        foreach (var (rows, cols, count) in new[] { (37, 130, 5), (16, 3, 2), (64, 128, 7), (5, 1, 3) })
+        {
+            var p = RandomProblem(rng, rows, cols);
+            var xs = Enumerable.Range(0, count * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+            var batch = new float[count * rows];
+            int groups = (rows + 15) / 16;
+            WeightOnlyInt8MatVec.ComputeBatch(p.Packed, p.Scales, p.Bias, rows, 0, groups, xs, count, batch);
+            for (int t = 0; t < count; t++)
+            {
+                var one = new float[rows];
+                WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, rows, 0, groups, xs.AsSpan(t * cols, cols), one);
+                Assert.Equal(one, batch.AsSpan(t * rows, rows).ToArray());
+            }
+        }
+    }
+
+    [Fact]
     public void Mismatched_shapes_are_rejected()
     {
         var p = RandomProblem(new Random(8), 20, 10);
