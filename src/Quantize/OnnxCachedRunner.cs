@@ -16,13 +16,16 @@ public sealed class OnnxCachedRunner : IDisposable
     private readonly string[] _cacheNames;                        // past_* input names, in graph order
     private readonly Dictionary<string, (float[] Data, long[] Shape)> _past = new(StringComparer.Ordinal);
 
-    /// <summary>Opens <paramref name="path"/>; <paramref name="threads"/> = 0 lets ORT choose.</summary>
-    public OnnxCachedRunner(string path, int threads = 0)
+    /// <summary>Opens <paramref name="path"/>; <paramref name="threads"/> = 0 lets ORT choose. With
+    /// <paramref name="floatActivations"/> the QDQ fusions are off, so ORT folds each DequantizeLinear into a
+    /// float weight instead of running the fused int8 MatMulNBits (which quantizes activations).</summary>
+    public OnnxCachedRunner(string path, int threads = 0, bool floatActivations = false)
     {
         var meta = OnnxMetadata.Read(ReadMetadata(path), path);
         Config = meta.Model;
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (threads > 0) { options.IntraOpNumThreads = threads; options.InterOpNumThreads = 1; }
+        if (floatActivations) options.AddSessionConfigEntry("session.disable_quant_qdq", "1");
         _session = new InferenceSession(path, options);
         _cacheNames = _session.InputNames.Where(n => n.StartsWith("past_", StringComparison.Ordinal)).ToArray();
         Reset();

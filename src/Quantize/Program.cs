@@ -12,6 +12,7 @@ var output = new Option<string>("--out") { Description = "ONNX file to write (at
 var precision = new Option<string>("--precision") { Description = "Weight precision: int8 (default) or fp32.", DefaultValueFactory = _ => "int8" };
 precision.AcceptOnlyFromAmong("int8", "fp32");
 var validate = new Option<string?>("--validate") { Description = "Held-out text: compare the ONNX model with the fp32 TorchSharp model on it." };
+var validateActivations = new Option<string>("--validate-activations") { Description = "How ORT runs the int8 file in --validate: int8 (its default fused int8 MatMul, activations quantized per block of 32) or float32 (DequantizeLinear folded, float MatMuls; the runtime's default).", DefaultValueFactory = _ => "int8" };
 var validateTokens = new Option<int>("--validate-tokens") { Description = "Score the last N tokens of the --validate file.", DefaultValueFactory = _ => 16384 };
 var bench = new Option<int>("--bench") { Description = "After export, time ORT CPU prefill and decode over N generations (0 = off).", DefaultValueFactory = _ => 0 };
 var threads = new Option<int>("--threads") { Description = "ORT intra-op threads for --bench.", DefaultValueFactory = _ => 1 };
@@ -19,14 +20,26 @@ var json = new Option<bool>("--json") { Description = "End the output with one J
 
 var root = new RootCommand("Export an EdgeShortcut checkpoint as an int8 (or fp32) ONNX model with key/value and shortcut caches.")
 {
-    checkpoint, output, precision, validate, validateTokens, bench, threads, json,
+    checkpoint, output, precision, validate, validateTokens, validateActivations, bench, threads, json,
 };
 root.SetAction(parse =>
 {
     try
     {
-        return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, parse.GetValue(precision) == "fp32" ? ExportPrecision.Fp32 : ExportPrecision.Int8,
-            parse.GetValue(validate), parse.GetValue(validateTokens), parse.GetValue(bench), parse.GetValue(threads), parse.GetValue(json));
+        var exportPrecision = parse.GetValue(precision) switch
+        {
+            "int8" => ExportPrecision.Int8,
+            "fp32" => ExportPrecision.Fp32,
+            var other => throw new IOException($"--precision must be int8 or fp32, not '{other}'"),
+        };
+        bool floatActivations = parse.GetValue(validateActivations) switch
+        {
+            "int8" => false,
+            "float32" => true,
+            var other => throw new IOException($"--validate-activations must be int8 or float32, not '{other}'"),
+        };
+        return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, exportPrecision,
+            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, parse.GetValue(bench), parse.GetValue(threads), parse.GetValue(json));
     }
     catch (Exception e) when (e is IOException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
     {
@@ -36,7 +49,7 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, int benchRounds, int threads, bool json)
+static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool floatActivations, int benchRounds, int threads, bool json)
 {
     if (benchRounds < 0 || threads < 1) throw new IOException("--bench must be >= 0 and --threads >= 1");
     if (validateTokens < 1) throw new IOException($"--validate-tokens must be positive, got {validateTokens}");
@@ -72,11 +85,12 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
         return 0;
     }
 
-    var v = Validator.Run(checkpointDir, outPath, validateFile, validateTokens);
+    var v = Validator.Run(checkpointDir, outPath, validateFile, validateTokens, floatActivations);
+    string activations = floatActivations ? "float32" : "int8";
     Console.WriteLine(string.Format(ic, "validation on the last {0} positions of {1}{2}:", v.Positions, validateFile,
         v.HeldOut ? " (inside the trainer's held-out last 10%)" : " (WARNING: reaches into the trainer's 90% training split)"));
     Console.WriteLine(string.Format(ic, "  NLL fp32 (TorchSharp)  {0:F6} nats/token", v.NllFp32));
-    Console.WriteLine(string.Format(ic, "  NLL ONNX ({0,-4}, ORT)   {1:F6} nats/token", result.Metadata.Precision, v.NllOnnx));
+    Console.WriteLine(string.Format(ic, "  NLL ONNX ({0,-4}, ORT, {2} activations) {1:F6} nats/token", result.Metadata.Precision, v.NllOnnx, activations));
     Console.WriteLine(string.Format(ic, "  rel_diff               {0}{1:F6} %", v.RelDiff >= 0 ? "+" : "", 100 * v.RelDiff));
     Console.WriteLine(string.Format(ic, "  top-1 agreement        {0:P3}", v.Top1Agreement));
     Console.WriteLine(string.Format(ic, "  max |logit diff|       {0:E3}", v.MaxAbsLogitDiff));
@@ -84,7 +98,7 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             nll_fp32 = v.NllFp32, nll_onnx = v.NllOnnx, rel_diff = v.RelDiff, top1_agreement = v.Top1Agreement,
-            max_abs_logit_diff = v.MaxAbsLogitDiff, positions = v.Positions, held_out = v.HeldOut, precision = result.Metadata.Precision,
+            max_abs_logit_diff = v.MaxAbsLogitDiff, positions = v.Positions, held_out = v.HeldOut, precision = result.Metadata.Precision, activations,
         }));
     return 0;
 }

@@ -28,10 +28,10 @@ public static class Validator
 {
     /// <summary>Runs the comparison. <paramref name="textFile"/> is UTF-8 text for the byte tokenizer,
     /// or little-endian uint16 ids for <c>token-file</c>.</summary>
-    public static ValidationResult Run(string checkpointDir, string onnxPath, string textFile, int maxTokens)
+    public static ValidationResult Run(string checkpointDir, string onnxPath, string textFile, int maxTokens, bool floatActivations = false)
     {
         using var model = ModelCheckpoint.Load(checkpointDir, out var config);
-        using var runner = new OnnxCachedRunner(onnxPath);
+        using var runner = new OnnxCachedRunner(onnxPath, floatActivations: floatActivations);
         if (!runner.Config.Equals(config.Model))
             throw new CheckpointFormatException(onnxPath, "the ONNX model's config differs from the checkpoint's: it was exported from another checkpoint");
         int[] tokens = Tokenize(textFile, config.Tokenizer);

@@ -92,6 +92,37 @@ public sealed class ExportParityTests : IDisposable
         Assert.True(agree >= Ids.Length - 1, $"top-1 agreement {agree}/{Ids.Length}");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void With_float_activations_the_int8_export_is_the_float_model_of_its_dequantized_weights(bool shortcut)
+    {
+        // Untied, so the embedding lookup (fp32 in the file) and the head (int8) are separate tensors.
+        var c = TinyCheckpoint.Config(shortcut) with { TiedEmbeddings = false };
+        var w = TinyCheckpoint.RandomWeights(c, seed: 14);
+        using var runner = new OnnxCachedRunner(Export(c, w, ExportPrecision.Int8), floatActivations: true);
+        float[] logits = runner.Run(Ids);
+
+        var dequantized = w.ToDictionary(kv => kv.Key, kv =>
+        {
+            var t = kv.Value;
+            bool linear = t.Shape.Length == 2 && t.Name.EndsWith(".weight", StringComparison.Ordinal)
+                && t.Name is not (TensorNames.TokenEmbedding or TensorNames.PositionEmbedding);
+            if (!linear) return t;
+            int rows = t.Shape[0], cols = t.Shape[1];
+            var q = new sbyte[rows * cols];
+            var scales = new float[rows];
+            var data = new float[rows * cols];
+            Int8Quantization.QuantizeRows(t.Data, rows, cols, q, scales);
+            Int8Quantization.DequantizeRows(q, scales, rows, cols, data);
+            return new NamedTensor(t.Name, t.Shape, data);
+        });
+        var expected = ReferenceForward.Logits(c, dequantized, Ids);
+        for (int t = 0; t < Ids.Length; t++)
+            for (int v = 0; v < c.VocabSize; v++)
+                Assert.True(Math.Abs(logits[t * c.VocabSize + v] - expected[t][v]) < 1e-4, $"t={t} v={v}: {logits[t * c.VocabSize + v]} vs {expected[t][v]}");
+    }
+
     private static float MaxOf(ReadOnlySpan<float> x)
     {
         float m = float.NegativeInfinity;
