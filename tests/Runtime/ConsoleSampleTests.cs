@@ -67,6 +67,14 @@ public sealed class ConsoleSampleTests : IDisposable
         Assert.Equal(0, exitManaged);
         Assert.Equal(output, outputManaged);   // same greedy text on the other engine
         Assert.Contains("-- backend managed", errManaged);
+
+        var (exitInt8, outputInt8, errInt8) = Run(null, "--model", path, "--backend", "managed", "--activations", "int8", "-t", "0", "-n", "20", "ROMEO:");
+        Assert.Equal(0, exitInt8);
+        Assert.StartsWith("ROMEO:", outputInt8);
+        Assert.Contains("int8 activations", errInt8);
+        var (exitBad, _, errBad) = Run(null, "--model", path, "--activations", "int4", "ROMEO:");
+        Assert.NotEqual(0, exitBad);
+        Assert.Contains("int4", errBad);
     }
 
     [Fact]
@@ -89,6 +97,7 @@ public sealed class ConsoleSampleTests : IDisposable
         Assert.Contains("n_ctx is 64", err);   // says how the 256-token runs were adapted
         using var doc = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
         Assert.Equal(path, doc.RootElement.GetProperty("model").GetString());
+        Assert.Equal("float32", doc.RootElement.GetProperty("activations").GetString());
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToDictionary(r => r.GetProperty("backend").GetString()!);
         Assert.Equal(["managed", "cpu"], results.Keys);   // no DirectML here
         foreach (var r in results.Values)

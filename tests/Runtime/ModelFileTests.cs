@@ -94,5 +94,6 @@ public sealed class ModelFileTests : IDisposable
         var ex = Assert.Throws<ArgumentException>(() => EdgeModel.Load("x.onnx", new EdgeModelOptions { Threads = -1 }));
         Assert.Equal("Threads", ex.ParamName);
         Assert.Equal("Backend", Assert.Throws<ArgumentException>(() => EdgeModel.Load("x.onnx", new EdgeModelOptions { Backend = (BackendKind)9 })).ParamName);
+        Assert.Equal("Activations", Assert.Throws<ArgumentException>(() => EdgeModel.Load("x.onnx", new EdgeModelOptions { Activations = (ActivationPrecision)5 })).ParamName);
     }
 }
