@@ -1,4 +1,5 @@
 using EdgeShortcut.Core;
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 using EdgeShortcut.Tests.Support;
 
@@ -26,23 +27,27 @@ public class ManagedAllocationTests
     }
 
     [Theory]
-    [InlineData(true, true)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    public void Decode_allocates_zero_bytes_per_token_on_tiny_models(bool shortcut, bool int8)
+    [InlineData(true, true, ActivationPrecision.Int8)]
+    [InlineData(true, true, ActivationPrecision.Float32)]
+    [InlineData(true, false, ActivationPrecision.Float32)]
+    [InlineData(false, true, ActivationPrecision.Int8)]
+    [InlineData(false, true, ActivationPrecision.Float32)]
+    public void Decode_allocates_zero_bytes_per_token_on_tiny_models(bool shortcut, bool int8, ActivationPrecision activations)
     {
         var c = ManagedTestModels.Tiny(shortcut);
-        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 1), int8);
+        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 1), int8, activations);
         Assert.False(engine.UsesHelperThread);
         Assert.Equal(0, AllocatedPerToken(engine));
     }
 
-    [Fact]
-    public void Decode_allocates_zero_bytes_per_token_when_matrices_are_split_across_threads()
+    [Theory]
+    [InlineData(ActivationPrecision.Int8)]
+    [InlineData(ActivationPrecision.Float32)]
+    public void Decode_allocates_zero_bytes_per_token_when_matrices_are_split_across_threads(ActivationPrecision activations)
     {
         if (Environment.ProcessorCount < 2) return;   // the helper thread exists only with a second core
         var c = Wide();
-        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 1), int8: true);
+        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 1), int8: true, activations);
         Assert.True(engine.UsesHelperThread);
         Assert.Equal(0, AllocatedPerToken(engine));
     }

@@ -1,3 +1,4 @@
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Core;
 using EdgeShortcut.Tests.Support;
 using Xunit.Abstractions;
@@ -18,9 +19,9 @@ public class ManagedEngineParityTests(ITestOutputHelper output)
     private static readonly int[] Prompt = [72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100, 33, 10, 0, 255];
 
     /// <summary>Logits of every position, decoding one token at a time through the caches.</summary>
-    private static List<float[]> DecodeAll(ModelConfig c, IReadOnlyDictionary<string, NamedTensor> w, bool int8)
+    private static List<float[]> DecodeAll(ModelConfig c, IReadOnlyDictionary<string, NamedTensor> w, bool int8, ActivationPrecision? activations = null)
     {
-        using var engine = ManagedTestModels.Engine(c, w, int8);
+        using var engine = ManagedTestModels.Engine(c, w, int8, activations);
         using var seq = engine.CreateSequence();
         return [.. Prompt.Select(t => seq.Append([t]).ToArray())];
     }
@@ -64,5 +65,23 @@ public class ManagedEngineParityTests(ITestOutputHelper output)
             Assert.Equal(Array.IndexOf(reference[t], sorted[0]), Array.IndexOf(actual[t], actual[t].Max()));
         }
         Assert.True(checkedPositions >= Prompt.Length / 2, $"only {checkedPositions} positions had a clear top token");
+    }
+
+    /// <summary>Untied only: with tied embeddings the file's lookup table stays fp32 while its head is int8, so no
+    /// single dequantized checkpoint describes it.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void With_float32_activations_the_int8_file_is_the_float_model_of_its_dequantized_weights(bool shortcut)
+    {
+        var c = ManagedTestModels.Tiny(shortcut, tied: false);
+        var w = TinyCheckpoint.RandomWeights(c, seed: 42);
+        var actual = DecodeAll(c, w, int8: true, ActivationPrecision.Float32);
+        var expected = ReferenceForward.Logits(c, ManagedTestModels.Dequantized(c, w), Prompt);
+        double worst = 0;
+        for (int t = 0; t < Prompt.Length; t++)
+            for (int v = 0; v < c.VocabSize; v++) worst = Math.Max(worst, Math.Abs(actual[t][v] - expected[t][v]));
+        output.WriteLine($"float32-activation int8 engine: max |diff| vs dequantized reference = {worst:E2}");
+        Assert.True(worst < 1e-5, $"max |logit diff| = {worst:E2}");
     }
 }

@@ -1,3 +1,4 @@
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 using EdgeShortcut.Tests.Support;
 
@@ -8,18 +9,20 @@ public class ManagedSequenceTests
 {
     private static readonly int[] Tokens = [5, 200, 33, 33, 17, 0, 255, 128, 64, 9, 90, 91];
 
-    private static ManagedBackend Engine(bool shortcut = true, bool int8 = true)
+    private static ManagedBackend Engine(bool shortcut = true, bool int8 = true, ActivationPrecision? activations = null)
     {
         var c = ManagedTestModels.Tiny(shortcut);
-        return ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 3), int8);
+        return ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 3), int8, activations);
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Prefill_in_one_call_in_chunks_or_token_by_token_gives_identical_logits(bool shortcut)
+    [InlineData(true, ActivationPrecision.Int8)]
+    [InlineData(false, ActivationPrecision.Int8)]
+    [InlineData(true, ActivationPrecision.Float32)]
+    [InlineData(false, ActivationPrecision.Float32)]
+    public void Prefill_in_one_call_in_chunks_or_token_by_token_gives_identical_logits(bool shortcut, ActivationPrecision activations)
     {
-        using var engine = Engine(shortcut);
+        using var engine = Engine(shortcut, activations: activations);
         using var whole = engine.CreateSequence();
         using var chunks = engine.CreateSequence();
         using var single = engine.CreateSequence();
@@ -35,14 +38,16 @@ public class ManagedSequenceTests
     }
 
     [Theory]
-    [InlineData(true, true)]
-    [InlineData(false, true)]
-    [InlineData(true, false)]
-    public void Prefill_across_several_chunks_equals_token_by_token_decode(bool shortcut, bool int8)
+    [InlineData(true, true, ActivationPrecision.Int8)]
+    [InlineData(false, true, ActivationPrecision.Int8)]
+    [InlineData(true, true, ActivationPrecision.Float32)]
+    [InlineData(false, true, ActivationPrecision.Float32)]
+    [InlineData(true, false, ActivationPrecision.Float32)]
+    public void Prefill_across_several_chunks_equals_token_by_token_decode(bool shortcut, bool int8, ActivationPrecision activations)
     {
         // n_ctx 80 > the 32-token prefill chunk: a 75-token append runs as 32 + 32 + 11.
         var c = ManagedTestModels.Tiny(shortcut) with { ContextLength = 80 };
-        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 4), int8);
+        using var engine = ManagedTestModels.Engine(c, TinyCheckpoint.RandomWeights(c, seed: 4), int8, activations);
         var prompt = Enumerable.Range(0, 75).Select(i => (i * 53 + 11) % 256).ToArray();
         using var whole = engine.CreateSequence();
         using var single = engine.CreateSequence();

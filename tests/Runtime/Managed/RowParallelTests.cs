@@ -8,9 +8,10 @@ namespace EdgeShortcut.Tests.Runtime.Managed;
 public class RowParallelTests
 {
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void A_split_matrix_gives_bit_identical_outputs(bool int8)
+    [InlineData("int8")]
+    [InlineData("weight-only int8")]
+    [InlineData("fp32")]
+    public void A_split_matrix_gives_bit_identical_outputs(string kind)
     {
         const int rows = 1030, cols = 300;   // 309,000 weights: above the threshold, rows not a multiple of 8
         Assert.True((long)rows * cols >= ManagedLinear.ParallelThreshold);
@@ -18,12 +19,12 @@ public class RowParallelTests
         var w = new NamedTensor("m.weight", [rows, cols], [.. Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() - 0.5))]);
         var bias = Enumerable.Range(0, rows).Select(_ => (float)rng.NextDouble()).ToArray();
         ManagedLinear linear;
-        if (int8)
+        if (kind != "fp32")
         {
             var q = new sbyte[rows * cols];
             var scales = new float[rows];
             Int8Quantization.QuantizeRows(w.Data, rows, cols, q, scales);
-            linear = new Int8Linear("m", rows, cols, q, scales, bias);
+            linear = kind == "int8" ? new Int8Linear("m", rows, cols, q, scales, bias) : new WeightOnlyInt8Linear("m", rows, cols, q, scales, bias);
         }
         else linear = new Fp32Linear("m", rows, cols, w.Data, bias);
 
