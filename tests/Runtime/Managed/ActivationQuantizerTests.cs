@@ -64,6 +64,9 @@ public class ActivationQuantizerTests
         Assert.All(q.Skip(64), v => Assert.Equal(0, v));
         x[70] = float.PositiveInfinity;
         Assert.True(float.IsNaN(Quantize(x).Scales[2]));
+        x[70] = 3e38f;                                     // huge but finite: a real scale, on both paths
+        Assert.Equal(3e38f / 127f, Quantize(x).Scales[2]);
+        Assert.Equal(3e38f / 127f, Quantize(x, vectorized: false).Scales[2]);
     }
 
     [Fact]
