@@ -10,7 +10,7 @@ public class AttentionKernelTests
         var rng = new Random(21);
         foreach (int hd in new[] { 1, 3, 8, 32, 37 })
         {
-            const int capacity = 301;   // stride > n: the kernel must only read the first n positions
+            const int capacity = 301;   // stride > n: the kernel may read past n in a row but must only use the first n positions
             var kt = Enumerable.Range(0, hd * capacity).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             var v = Enumerable.Range(0, capacity * hd).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
             var q = Enumerable.Range(0, hd).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();

@@ -85,6 +85,25 @@ public class ElementwiseKernelTests
     }
 
     [Fact]
+    public void Softmax_matches_the_double_precision_formula_for_every_length_1_to_100_and_flushes_tiny_terms()
+    {
+        var rng = new Random(31);
+        for (int n = 1; n <= 100; n++)
+        {
+            var s = Enumerable.Range(0, n).Select(i => (float)(rng.NextDouble() * 40 - 20 - (i % 9 == 0 ? 150 : 0))).ToArray();
+            var p = (float[])s.Clone();
+            Softmax.Apply(p);
+            double max = s.Max(), sum = s.Sum(x => Math.Exp(x - max));
+            for (int i = 0; i < n; i++)
+            {
+                double expected = Math.Exp(s[i] - max) / sum;
+                Assert.True(Math.Abs(p[i] - expected) < 1e-6, $"n {n}, i {i}: {p[i]} vs {expected}");
+                if (s[i] - max < Softmax.FlushBelow) Assert.Equal(0f, p[i]);   // never a sub-normal number
+            }
+        }
+    }
+
+    [Fact]
     public void Softmax_subtracts_the_max_so_huge_scores_stay_finite()
     {
         float[] s = [1000f, 999f, -1000f, 1000f];

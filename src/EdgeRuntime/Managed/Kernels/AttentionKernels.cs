@@ -64,6 +64,17 @@ internal static class AttentionKernels
                     a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
                 a0.StoreUnsafe(ref s0, (nuint)u);
             }
+            if (u < n && u + 16 <= stride && (long)(hd - 1) * stride + u + 16 <= kt.Length)
+            {
+                // The last partial run: every key row is `stride` long, so positions up to u + 15 can be read
+                // (cache slots past n hold stale keys); only the n - u real scores are kept. One vector chain
+                // instead of a scalar chain per position, with the same per-position arithmetic.
+                Vector512<float> a0 = default;
+                for (int c = 0; c < hd; c++)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+                for (int i = 0; u + i < n; i++) Unsafe.Add(ref s0, u + i) = a0[i];
+                u = n;
+            }
         }
         if (Vector256.IsHardwareAccelerated)
         {

@@ -30,7 +30,7 @@ internal static class Softmax
         ref float r = ref MemoryMarshal.GetReference(s);
         int i = 0, n = s.Length;
         float sum = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 16)
+        if (Vector512.IsHardwareAccelerated)   // any length: the partial run at the end is padded
         {
             var vmax = Vector512.Create(max);
             var floor = Vector512.Create(FlushBelow);
@@ -42,6 +42,20 @@ internal static class Softmax
                 var e = Vector512.ConditionalSelect(keep, Vector512.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
                 e.StoreUnsafe(ref r, (nuint)i);
                 acc += e;
+            }
+            if (i < n)
+            {
+                // The last partial run, padded with -inf (exp gives 0), so no scalar exp calls.
+                Span<float> tail = stackalloc float[16];
+                tail.Fill(float.NegativeInfinity);
+                s[i..].CopyTo(tail);
+                var d = Vector512.Create((ReadOnlySpan<float>)tail) - vmax;
+                var keep = Vector512.GreaterThanOrEqual(d, floor);
+                var e = Vector512.ConditionalSelect(keep, Vector512.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
+                acc += e;
+                e.CopyTo(tail);
+                tail[..(n - i)].CopyTo(s[i..]);
+                i = n;
             }
             sum = Vector512.Sum(acc);
         }
