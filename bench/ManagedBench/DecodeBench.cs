@@ -50,7 +50,7 @@ internal static class DecodeBench
         double tokensPerSecond = (ctx - 1) / Median(decodeSeconds);
         double cpuTokensPerSecond = (ctx - 1) / Median(decodeCpu);
         long bytes = engine.WeightBytesPerToken;
-        Console.WriteLine($"| {label} | {(engine.IsInt8 ? "int8" : "fp32")} | {bytes / 1024.0 / 1024.0:F2} MiB | {tokensPerSecond:F0} | {cpuTokensPerSecond:F0} | " +
+        Console.WriteLine($"| {label} | {(engine.IsInt8 ? "int8 x int8" : "float")} | {bytes / 1024.0 / 1024.0:F2} MiB | {tokensPerSecond:F0} | {cpuTokensPerSecond:F0} | " +
             $"{1e6 / cpuTokensPerSecond:F1} | {Median(prefillMs):F1} / {Median(prefillCpuMs):F1} | {allocated / (double)(runs * (ctx - 1)):F0} | {bytes * cpuTokensPerSecond / 1e9:F1} |");
     }
 

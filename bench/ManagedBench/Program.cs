@@ -18,7 +18,7 @@ Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores; int8 kernel
 if (mode is "all" or "decode")
 {
     Console.WriteLine();
-    Console.WriteLine("| model | precision | weight bytes/token | decode tokens/s, wall | decode tokens/s, thread CPU | CPU us/token | prefill 256 ms, wall / CPU | alloc B/token | weight GB/s (CPU time) |");
+    Console.WriteLine("| model | multiply | weight bytes/token | decode tokens/s, wall | decode tokens/s, thread CPU | CPU us/token | prefill 256 ms, wall / CPU | alloc B/token | weight GB/s (CPU time) |");
     Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
     if (Opt("--model") is { } path)
     {
@@ -31,12 +31,15 @@ if (mode is "all" or "decode")
     else
     {
         int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
-        foreach (bool shortcut in new[] { true, false })
-            foreach (bool int8 in new[] { true, false })
+        var shortcutConfig = ModelConfig.Create(layers, dim, heads, ctx).Validate();
+        if (Opt("--taps") is { } tapList)
+            shortcutConfig = (shortcutConfig with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", shortcutConfig.FeatureDim) }).Validate();
+        foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
+            foreach (var (int8, activations) in new[] { (true, ActivationPrecision.Float32), (true, ActivationPrecision.Int8), (false, ActivationPrecision.Float32) })
             {
-                var c = ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate();
-                using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8), "random", int8 ? ActivationPrecision.Int8 : ActivationPrecision.Float32);
-                DecodeBench.Run($"{(shortcut ? "shortcut" : "baseline")} L{layers} d{dim} ctx{ctx}", engine, runs);
+                using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8), "random", activations);
+                string name = c.IsShortcut ? $"shortcut (taps {string.Join(",", c.Taps)}, m {c.FeatureDim})" : "baseline";
+                DecodeBench.Run($"{name} L{layers} d{dim} ctx{ctx}, {(int8 ? $"int8 file, {activations} activations" : "fp32 file")}", engine, runs);
             }
     }
 }
