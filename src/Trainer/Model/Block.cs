@@ -33,8 +33,8 @@ public sealed class Block : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + nn.functional.dropout(attn.forward(ln1.forward(x)), _dropout, training);
-        x = x + nn.functional.dropout(mlp.forward(ln2.forward(x)), _dropout, training);
+        x = Residual.Add(x, nn.functional.dropout(attn.forward(ln1.forward(x)), _dropout, training));
+        x = Residual.Add(x, nn.functional.dropout(mlp.forward(ln2.forward(x)), _dropout, training));
         return x.MoveToOuterDisposeScope();
     }
 }

@@ -33,8 +33,8 @@ public sealed class ShortcutBlock : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor memory)
     {
         using var scope = NewDisposeScope();
-        var h = x + nn.functional.dropout(attn.forward(ln_q.forward(x), memory), _dropout, training);
-        h = h + nn.functional.dropout(mlp.forward(ln2.forward(h)), _dropout, training);
+        var h = Residual.Add(x, nn.functional.dropout(attn.forward(ln_q.forward(x), memory), _dropout, training));
+        h = Residual.Add(h, nn.functional.dropout(mlp.forward(ln2.forward(h)), _dropout, training));
         return h.MoveToOuterDisposeScope();
     }
 

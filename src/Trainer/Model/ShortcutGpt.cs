@@ -91,7 +91,7 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
         long b = ids.shape[0], t = ids.shape[1];
         if (t < 1 || t > Config.ContextLength) throw new ArgumentException($"sequence length {t} must be in 1..n_ctx ({Config.ContextLength}).", nameof(ids));
         var positions = arange(t, dtype: ScalarType.Int64, device: ids.device);
-        var x = nn.functional.dropout(tok_emb.forward(ids) + pos_emb.forward(positions), _dropout, training);   // [B, T, d]
+        var x = nn.functional.dropout(Residual.Add(tok_emb.forward(ids), pos_emb.forward(positions)), _dropout, training);   // [B, T, d]
 
         var tapped = new Tensor[Config.TapCount];
         for (int i = 0; i < blocks.Count; i++)
