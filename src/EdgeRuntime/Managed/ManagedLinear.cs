@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -43,6 +44,7 @@ internal abstract unsafe class ManagedLinear
 
     /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>; the int8 path quantizes the rows of x
     /// into <paramref name="scratch"/> first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, QuantizedActivations scratch, RowParallel? parallel)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
@@ -114,6 +116,7 @@ internal sealed class Int8Linear : ManagedLinear
     protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) => scratch.Quantize(x, count, Cols);
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {
@@ -148,6 +151,7 @@ internal sealed class Fp32Linear : ManagedLinear
     protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) { }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using EdgeShortcut.Core;
 using EdgeShortcut.Runtime.Managed.Kernels;
@@ -34,6 +35,7 @@ internal sealed class ManagedSequence : IInferenceSequence
     public int Length { get; private set; }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -63,6 +65,7 @@ internal sealed class ManagedSequence : IInferenceSequence
 
     /// <summary>Runs <paramref name="tokens"/> (at most C) at positions p0.. ; fills the caches and, if
     /// asked, the logits of the last one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     private void Step(ReadOnlySpan<int> tokens, int p0, bool wantLogits)
     {
         int d = _c.Dim, T = tokens.Length;

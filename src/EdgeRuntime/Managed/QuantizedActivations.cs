@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -27,6 +28,7 @@ internal sealed class QuantizedActivations
     public int[] Offsets { get; }
 
     /// <summary>Quantizes <paramref name="count"/> rows of <paramref name="cols"/> values from <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public void Quantize(ReadOnlySpan<float> x, int count, int cols)
     {
         int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;

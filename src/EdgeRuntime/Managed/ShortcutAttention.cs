@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
@@ -21,6 +22,7 @@ internal static class ShortcutAttention
 {
     /// <summary>Computes z_j for the first T rows of <see cref="RunState.X"/> (the output of layer S[j] at
     /// positions p0..p0+T-1) and appends their keys and values as shortcut entries <c>(p0 + t) |S| + j</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void AppendFeatures(FeatureWeights f, ShortcutWeights w, RunState s, int j, int p0, int T, int tapCount, int heads, float eps)
     {
         int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
@@ -47,6 +49,7 @@ internal static class ShortcutAttention
 
     /// <summary>Runs the final block in place on row <paramref name="row"/> of <see cref="RunState.X"/>, the
     /// token at position <paramref name="p"/>, attending over the first <c>(p + 1) |S|</c> shortcut entries.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Forward(ShortcutWeights w, RunState s, int row, int p, int tapCount, int heads, float eps)
     {
         int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;

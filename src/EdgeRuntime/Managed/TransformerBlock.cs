@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
@@ -17,6 +18,7 @@ namespace EdgeShortcut.Runtime.Managed;
 internal static class TransformerBlock
 {
     /// <summary>Runs block <paramref name="index"/> on the first T rows of <see cref="RunState.X"/> in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Forward(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps)
     {
         int d = w.AttnProj.Rows, hd = d / heads, n = contextLength;
@@ -56,6 +58,7 @@ internal static class TransformerBlock
 
     /// <summary><c>x_t += Proj(GELU(Fc(LN(x_t))))</c> for the T rows of <paramref name="x"/> <c>[T, d]</c>
     /// (the MLP half of a block, also the shortcut block's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Mlp(NormWeights ln, ManagedLinear fc, ManagedLinear proj, RunState s, Span<float> x, int T, float eps)
     {
         int d = proj.Rows;

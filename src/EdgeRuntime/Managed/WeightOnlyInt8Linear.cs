@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -35,6 +36,7 @@ internal sealed class WeightOnlyInt8Linear : ManagedLinear
     protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) { }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {

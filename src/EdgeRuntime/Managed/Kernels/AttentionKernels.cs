@@ -17,6 +17,7 @@ internal static class AttentionKernels
     /// <summary><c>out = softmax(q . K^T) V</c> over the first <c>scores.Length</c> cached positions.
     /// <paramref name="q"/> <c>[hd]</c> must already carry the <c>1/sqrt(hd)</c> factor.
     /// <paramref name="scores"/> is scratch <c>[n]</c>; <paramref name="output"/> is <c>[hd]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, ReadOnlySpan<float> v,
         Span<float> scores, Span<float> output)
     {

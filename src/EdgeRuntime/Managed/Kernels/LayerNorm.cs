@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace EdgeShortcut.Runtime.Managed.Kernels;
@@ -10,6 +11,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 internal static class LayerNorm
 {
     /// <summary>Normalizes <paramref name="x"/> <c>[d]</c> into <paramref name="y"/> <c>[d]</c> (may alias x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Apply(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y)
     {
         int d = x.Length;
