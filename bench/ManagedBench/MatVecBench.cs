@@ -13,8 +13,8 @@ internal static class MatVecBench
         var paths = Enum.GetValues<Int8MatVec.Path>().Where(Int8MatVec.IsSupported).ToArray();
         Console.WriteLine("int8 matvec, best-of-15 time per call (us, calling thread's CPU time; `2 threads` = wall time of the best path split with the helper thread) and weight GB/s");
         Console.WriteLine();
-        Console.WriteLine($"| rows x cols | weight bytes | {string.Join(" | ", paths)} | 2 threads |");
-        Console.WriteLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", paths.Length + 1))}");
+        Console.WriteLine($"| rows x cols | weight bytes | {string.Join(" | ", paths)} | 2 threads | float activations ({WeightOnlyInt8MatVec.Best}) |");
+        Console.WriteLine($"|---|---|{string.Concat(Enumerable.Repeat("---|", paths.Length + 2))}");
         var rng = new Random(5);
         using var parallel = new RowParallel();
         foreach (var (rows, cols) in sizes)
@@ -37,6 +37,8 @@ internal static class MatVecBench
                     scratch.Scales.AsSpan(0, blocks), scratch.Offsets.AsSpan(0, blocks), y)));
             cells.Add((long)rows * cols >= ManagedLinear.ParallelThreshold
                 ? Cell(rows, cols, () => linear.Apply(x, y, 1, scratch, parallel), timeCpu: false) : "below threshold");
+            var weightOnly = new WeightOnlyInt8Linear("bench", rows, cols, w, scales, bias);
+            cells.Add(Cell(rows, cols, () => weightOnly.Apply(x, y, 1, scratch, null)));
             Console.WriteLine($"| {rows} x {cols} | {rows * cols / 1024} KiB | {string.Join(" | ", cells)} |");
         }
     }

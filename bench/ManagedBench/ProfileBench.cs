@@ -11,9 +11,9 @@ namespace EdgeShortcut.ManagedBench;
 /// </summary>
 internal static class ProfileBench
 {
-    public static void Run(ModelConfig c, int rounds)
+    public static void Run(ModelConfig c, int rounds, Runtime.ActivationPrecision activations)
     {
-        var weights = ManagedModelLoader.Load(RandomModel.Build(c, int8: true), "random");
+        var weights = ManagedModelLoader.Load(RandomModel.Build(c, int8: true), "random", activations);
         using var s = new RunState(c, useHelperThread: false);
         var phases = new Dictionary<string, double>
         {
@@ -71,7 +71,7 @@ internal static class ProfileBench
             }
         }
         double tokens = rounds * (double)c.ContextLength;
-        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}: thread CPU us per token, averaged over positions 0..{c.ContextLength - 1}");
+        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations: thread CPU us per token, averaged over positions 0..{c.ContextLength - 1}");
         Console.WriteLine();
         Console.WriteLine("| phase | us/token | share |");
         Console.WriteLine("|---|---|---|");

@@ -78,11 +78,15 @@ if (mode is "all" or "ort")
 if (mode is "profile")
 {
     int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
-    foreach (bool shortcut in new[] { true, false })
-    {
-        Console.WriteLine();
-        ProfileBench.Run(ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate(), IntOpt("--rounds", 3));
-    }
+    var shortcutConfig = ModelConfig.Create(layers, dim, heads, ctx).Validate();
+    if (Opt("--taps") is { } tapList)
+        shortcutConfig = (shortcutConfig with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", shortcutConfig.FeatureDim) }).Validate();
+    foreach (var activations in ActivationModes())
+        foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
+        {
+            Console.WriteLine();
+            ProfileBench.Run(c, IntOpt("--rounds", 3), activations);
+        }
 }
 if (mode is "kernels")
 {

@@ -190,12 +190,17 @@ internal static class WeightOnlyInt8MatVec
             ref sbyte a = ref Unsafe.Add(ref d0, g * groupBytes);
             Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
             int k = 0;
+            // Walk the weights and activations by reference (no index arithmetic in the loop body).
+            ref sbyte wk = ref a;
+            ref float xk = ref x0;
             for (; k + 4 <= cols; k += 4)
             {
-                s0 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k), Vector512.Create(Unsafe.Add(ref x0, k)), s0);
-                s1 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 1), Vector512.Create(Unsafe.Add(ref x0, k + 1)), s1);
-                s2 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 2), Vector512.Create(Unsafe.Add(ref x0, k + 2)), s2);
-                s3 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 3), Vector512.Create(Unsafe.Add(ref x0, k + 3)), s3);
+                s0 = Avx512F.FusedMultiplyAdd(Widen512(ref wk, 0), Vector512.Create(xk), s0);
+                s1 = Avx512F.FusedMultiplyAdd(Widen512(ref wk, 1), Vector512.Create(Unsafe.Add(ref xk, 1)), s1);
+                s2 = Avx512F.FusedMultiplyAdd(Widen512(ref wk, 2), Vector512.Create(Unsafe.Add(ref xk, 2)), s2);
+                s3 = Avx512F.FusedMultiplyAdd(Widen512(ref wk, 3), Vector512.Create(Unsafe.Add(ref xk, 3)), s3);
+                wk = ref Unsafe.Add(ref wk, 4 * GroupRows);
+                xk = ref Unsafe.Add(ref xk, 4);
             }
             if (k < cols) s0 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k), Vector512.Create(Unsafe.Add(ref x0, k)), s0);
             if (k + 1 < cols) s1 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 1), Vector512.Create(Unsafe.Add(ref x0, k + 1)), s1);
