@@ -113,27 +113,32 @@ internal static class WeightOnlyInt8MatVec
             ref sbyte a = ref Unsafe.Add(ref d0, g * groupBytes);
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
             int k = 0;
+            ref sbyte wk = ref a;
+            ref float pa = ref xa, pb = ref xb;
             for (; k + 4 <= cols; k += 4)
             {
-                var w0 = Widen512(ref a, k);
-                a0 = Avx512F.FusedMultiplyAdd(w0, Vector512.Create(Unsafe.Add(ref xa, k)), a0);
-                b0 = Avx512F.FusedMultiplyAdd(w0, Vector512.Create(Unsafe.Add(ref xb, k)), b0);
-                var w1 = Widen512(ref a, k + 1);
-                a1 = Avx512F.FusedMultiplyAdd(w1, Vector512.Create(Unsafe.Add(ref xa, k + 1)), a1);
-                b1 = Avx512F.FusedMultiplyAdd(w1, Vector512.Create(Unsafe.Add(ref xb, k + 1)), b1);
-                var w2 = Widen512(ref a, k + 2);
-                a2 = Avx512F.FusedMultiplyAdd(w2, Vector512.Create(Unsafe.Add(ref xa, k + 2)), a2);
-                b2 = Avx512F.FusedMultiplyAdd(w2, Vector512.Create(Unsafe.Add(ref xb, k + 2)), b2);
-                var w3 = Widen512(ref a, k + 3);
-                a3 = Avx512F.FusedMultiplyAdd(w3, Vector512.Create(Unsafe.Add(ref xa, k + 3)), a3);
-                b3 = Avx512F.FusedMultiplyAdd(w3, Vector512.Create(Unsafe.Add(ref xb, k + 3)), b3);
+                var w0 = Widen512(ref wk, 0);
+                a0 = Avx512F.FusedMultiplyAdd(w0, Vector512.Create(pa), a0);
+                b0 = Avx512F.FusedMultiplyAdd(w0, Vector512.Create(pb), b0);
+                var w1 = Widen512(ref wk, 1);
+                a1 = Avx512F.FusedMultiplyAdd(w1, Vector512.Create(Unsafe.Add(ref pa, 1)), a1);
+                b1 = Avx512F.FusedMultiplyAdd(w1, Vector512.Create(Unsafe.Add(ref pb, 1)), b1);
+                var w2 = Widen512(ref wk, 2);
+                a2 = Avx512F.FusedMultiplyAdd(w2, Vector512.Create(Unsafe.Add(ref pa, 2)), a2);
+                b2 = Avx512F.FusedMultiplyAdd(w2, Vector512.Create(Unsafe.Add(ref pb, 2)), b2);
+                var w3 = Widen512(ref wk, 3);
+                a3 = Avx512F.FusedMultiplyAdd(w3, Vector512.Create(Unsafe.Add(ref pa, 3)), a3);
+                b3 = Avx512F.FusedMultiplyAdd(w3, Vector512.Create(Unsafe.Add(ref pb, 3)), b3);
+                wk = ref Unsafe.Add(ref wk, 4 * GroupRows);
+                pa = ref Unsafe.Add(ref pa, 4);
+                pb = ref Unsafe.Add(ref pb, 4);
             }
             for (int j = 0; k + j < cols; j++)
             {
                 var w = Widen512(ref a, k + j);
-                var pa = Avx512F.FusedMultiplyAdd(w, Vector512.Create(Unsafe.Add(ref xa, k + j)), j == 0 ? a0 : j == 1 ? a1 : a2);
-                var pb = Avx512F.FusedMultiplyAdd(w, Vector512.Create(Unsafe.Add(ref xb, k + j)), j == 0 ? b0 : j == 1 ? b1 : b2);
-                if (j == 0) { a0 = pa; b0 = pb; } else if (j == 1) { a1 = pa; b1 = pb; } else { a2 = pa; b2 = pb; }
+                var ta = Avx512F.FusedMultiplyAdd(w, Vector512.Create(Unsafe.Add(ref xa, k + j)), j == 0 ? a0 : j == 1 ? a1 : a2);
+                var tb = Avx512F.FusedMultiplyAdd(w, Vector512.Create(Unsafe.Add(ref xb, k + j)), j == 0 ? b0 : j == 1 ? b1 : b2);
+                if (j == 0) { a0 = ta; b0 = tb; } else if (j == 1) { a1 = ta; b1 = tb; } else { a2 = ta; b2 = tb; }
             }
             var sa = (a0 + a1) + (a2 + a3);
             var sb = (b0 + b1) + (b2 + b3);
