@@ -11,23 +11,16 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal sealed class WeightOnlyInt8Linear : ManagedLinear
 {
-    private readonly sbyte[] _packed;
-    private readonly float[] _scales, _paddedBias;
-
     /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) with <paramref name="scales"/> (<c>[rows]</c>).</summary>
     public WeightOnlyInt8Linear(string name, int rows, int cols, ReadOnlySpan<sbyte> weights, float[] scales, float[] bias) : base(name, rows, cols, bias)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"'{name}': {weights.Length} weights, expected {rows}x{cols}.");
         if (scales.Length != rows) throw new ArgumentException($"'{name}': {scales.Length} scales, expected {rows}.");
-        _packed = WeightOnlyInt8MatVec.Pack(weights, rows, cols);
-        int padded = Groups * WeightOnlyInt8MatVec.GroupRows;
-        _scales = new float[padded];
-        scales.CopyTo(_scales, 0);
-        _paddedBias = new float[padded];
-        bias.CopyTo(_paddedBias, 0);
+        Matrix = new ColumnPackedInt8Matrix(weights, rows, cols, scales, bias);
     }
 
-    private int Groups => (Rows + WeightOnlyInt8MatVec.GroupRows - 1) / WeightOnlyInt8MatVec.GroupRows;
+    /// <summary>The packed weights, scales and bias.</summary>
+    public ColumnPackedInt8Matrix Matrix { get; }
 
     /// <inheritdoc />
     public override long WeightBytes => (long)Rows * Cols + 4L * Rows;
@@ -40,12 +33,12 @@ internal sealed class WeightOnlyInt8Linear : ManagedLinear
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {
-        const int g = WeightOnlyInt8MatVec.GroupRows;
+        const int g = ColumnPackedInt8Matrix.GroupRows;
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
-            if (count == 1) WeightOnlyInt8MatVec.Compute(_packed, _scales, _paddedBias, Rows, g0, g1, x[..Cols], y[..Rows]);
-            else WeightOnlyInt8MatVec.ComputeBatch(_packed, _scales, _paddedBias, Rows, g0, g1, x[..(count * Cols)], count, y[..(count * Rows)]);
+            if (count == 1) WeightOnlyInt8MatVec.Compute(Matrix, g0, g1, x[..Cols], y[..Rows]);
+            else WeightOnlyInt8MatVec.ComputeBatch(Matrix, g0, g1, x[..(count * Cols)], count, y[..(count * Rows)]);
         }
     }
 }

@@ -7,24 +7,22 @@ public class WeightOnlyInt8MatVecTests
 {
     public static TheoryData<string> Paths() => [.. Enum.GetNames<Path>()];
 
-    private sealed record Problem(sbyte[] W, int Rows, sbyte[] Packed, float[] Scales, float[] Bias, float[] X);
+    private sealed record Problem(sbyte[] W, ColumnPackedInt8Matrix M, float[] X);
 
     private static Problem RandomProblem(Random rng, int rows, int cols)
     {
         var w = new sbyte[rows * cols];
         for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(i % 13 == 0 ? -127 : i % 11 == 0 ? 127 : rng.Next(-127, 128));
-        int padded = (rows + 15) / 16 * 16;
-        var scales = new float[padded];
-        var bias = new float[padded];
-        for (int r = 0; r < rows; r++) { scales[r] = (float)(rng.NextDouble() * 0.02 + 1e-4); bias[r] = (float)(rng.NextDouble() - 0.5); }
+        var scales = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() * 0.02 + 1e-4)).ToArray();
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() * 6 - 3)).ToArray();
-        return new Problem(w, rows, WeightOnlyInt8MatVec.Pack(w, rows, cols), scales, bias, x);
+        return new Problem(w, new ColumnPackedInt8Matrix(w, rows, cols, scales, bias), x);
     }
 
-    private static float[] Run(Path path, Problem p, int g0 = 0, int g1 = -1)
+    private static float[] Run(Path path, Problem p)
     {
-        var y = new float[p.Rows];
-        WeightOnlyInt8MatVec.Compute(path, p.Packed, p.Scales, p.Bias, p.Rows, g0, g1 < 0 ? (p.Rows + 15) / 16 : g1, p.X, y);
+        var y = new float[p.M.Rows];
+        WeightOnlyInt8MatVec.Compute(path, p.M, 0, p.M.Groups, p.X, y);
         return y;
     }
 
@@ -54,8 +52,8 @@ public class WeightOnlyInt8MatVecTests
         var y = Run(WeightOnlyInt8MatVec.Best, p);
         for (int r = 0; r < 20; r++)
         {
-            double expected = p.Bias[r];
-            for (int k = 0; k < 130; k++) expected += p.W[r * 130 + k] * (double)p.Scales[r] * p.X[k];
+            double expected = p.M.Bias[r];
+            for (int k = 0; k < 130; k++) expected += p.W[r * 130 + k] * (double)p.M.Scales[r] * p.X[k];
             Assert.Equal(expected, y[r], 1e-5 * Math.Max(1, Math.Abs(expected)));
         }
     }
@@ -67,9 +65,9 @@ public class WeightOnlyInt8MatVecTests
         var whole = Run(WeightOnlyInt8MatVec.Best, p);
         var parts = new float[70];
         Array.Fill(parts, float.NaN);
-        WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 70, 1, 5, p.X, parts);
+        WeightOnlyInt8MatVec.Compute(p.M, 1, 5, p.X, parts);
         Assert.All(parts.Take(16), v => Assert.True(float.IsNaN(v)));
-        WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 70, 0, 1, p.X, parts);
+        WeightOnlyInt8MatVec.Compute(p.M, 0, 1, p.X, parts);
         Assert.Equal(whole, parts);
     }
 
@@ -82,12 +80,11 @@ public class WeightOnlyInt8MatVecTests
             var p = RandomProblem(rng, rows, cols);
             var xs = Enumerable.Range(0, count * cols).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
             var batch = new float[count * rows];
-            int groups = (rows + 15) / 16;
-            WeightOnlyInt8MatVec.ComputeBatch(p.Packed, p.Scales, p.Bias, rows, 0, groups, xs, count, batch);
+            WeightOnlyInt8MatVec.ComputeBatch(p.M, 0, p.M.Groups, xs, count, batch);
             for (int t = 0; t < count; t++)
             {
                 var one = new float[rows];
-                WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, rows, 0, groups, xs.AsSpan(t * cols, cols), one);
+                WeightOnlyInt8MatVec.Compute(p.M, 0, p.M.Groups, xs.AsSpan(t * cols, cols), one);
                 Assert.Equal(one, batch.AsSpan(t * rows, rows).ToArray());
             }
         }
@@ -97,10 +94,11 @@ public class WeightOnlyInt8MatVecTests
     public void Mismatched_shapes_are_rejected()
     {
         var p = RandomProblem(new Random(8), 20, 10);
-        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 20, 0, 2, p.X.AsSpan(1), new float[20]));
-        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 20, 0, 2, p.X, new float[19]));
-        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales.AsSpan(1).ToArray(), p.Bias, 20, 0, 2, p.X, new float[20]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => WeightOnlyInt8MatVec.Compute(p.Packed, p.Scales, p.Bias, 20, 0, 3, p.X, new float[20]));
-        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Pack(new sbyte[5], 2, 3));
+        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.M, 0, 2, p.X.AsSpan(1), new float[20]));
+        Assert.Throws<ArgumentException>(() => WeightOnlyInt8MatVec.Compute(p.M, 0, 2, p.X, new float[19]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WeightOnlyInt8MatVec.Compute(p.M, 0, 3, p.X, new float[20]));
+        Assert.Throws<ArgumentException>(() => new ColumnPackedInt8Matrix(new sbyte[5], 2, 3, new float[2], []));
+        Assert.Throws<ArgumentException>(() => new ColumnPackedInt8Matrix(new sbyte[6], 2, 3, new float[1], []));
+        Assert.Throws<ArgumentException>(() => new ColumnPackedInt8Matrix(new sbyte[6], 2, 3, new float[2], new float[1]));
     }
 }

@@ -50,8 +50,8 @@ internal static partial class Int8MatVec
                 fa = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(a0 + a1 - offset), scale, fa);
                 fb = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(b0 + b1 - offset), scale, fb);
             }
-            Store(m, g, fa, y);
-            Store(m, g + 1, fb, y);
+            RowEpilogue.Store8(fa, m.Scales, m.Bias, g * PackedInt8Matrix.GroupRows, y);
+            RowEpilogue.Store8(fb, m.Scales, m.Bias, (g + 1) * PackedInt8Matrix.GroupRows, y);
         }
         if (g < g1)
         {
@@ -68,7 +68,7 @@ internal static partial class Int8MatVec
                 }
                 fa = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(a0 + a1 - Vector256.Create(Unsafe.Add(ref of0, b))), Vector256.Create(Unsafe.Add(ref sc0, b)), fa);
             }
-            Store(m, g, fa, y);
+            RowEpilogue.Store8(fa, m.Scales, m.Bias, g * PackedInt8Matrix.GroupRows, y);
         }
     }
 
@@ -103,7 +103,7 @@ internal static partial class Int8MatVec
                 var rows = PairsToRows(sum.GetLower(), sum.GetUpper()) - Vector256.Create(xOffsets[b]);
                 f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(rows), Vector256.Create(xScales[b]), f);
             }
-            Store(m, g, f, y);
+            RowEpilogue.Store8(f, m.Scales, m.Bias, g * PackedInt8Matrix.GroupRows, y);
         }
     }
 
@@ -132,7 +132,7 @@ internal static partial class Int8MatVec
                 var rows = PairsToRows(lo, hi) - Vector256.Create(xOffsets[b]);
                 f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(rows), Vector256.Create(xScales[b]), f);
             }
-            Store(m, g, f, y);
+            RowEpilogue.Store8(f, m.Scales, m.Bias, g * PackedInt8Matrix.GroupRows, y);
         }
     }
 

@@ -152,14 +152,4 @@ internal static partial class Int8MatVec
             }
         }
     }
-
-    /// <summary>The vector epilogue for group g: <c>y = fma(acc, wScale, bias)</c> for its (up to 8) real rows.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(PackedInt8Matrix m, int g, Vector256<float> acc, Span<float> y)
-    {
-        int r0 = g * PackedInt8Matrix.GroupRows;
-        var v = Vector256.FusedMultiplyAdd(acc, Vector256.Create(m.Scales.AsSpan(r0, 8)), Vector256.Create(m.Bias.AsSpan(r0, 8)));
-        if (r0 + 8 <= y.Length) v.StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)r0);
-        else for (int rr = 0; r0 + rr < y.Length; rr++) y[r0 + rr] = v[rr];
-    }
 }

@@ -8,9 +8,8 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// <summary>
 /// int8 weights times float32 activations (the <see cref="ActivationPrecision.Float32"/> mode): the
 /// weights stay one byte each in memory (a quarter of the traffic of float weights) and are widened to
-/// float in registers. Weights are packed column by column in groups of 16 rows,
-/// <c>Data[(g * Cols + k) * 16 + rr] = w[16 g + rr, k]</c>, so one 16-byte load is one column of 16 rows and
-/// the rows are the vector lanes. For each row:
+/// float in registers. Weights are packed column by column in groups of 16 rows
+/// (<see cref="ColumnPackedInt8Matrix"/>), so the rows are the vector lanes. For each row:
 /// <code>
 /// acc[k % 4] = fma((float)w[r, k], x[k], acc[k % 4])   for k = 0, 1, ... in order   # no activation rounding
 /// y[r]       = fma((acc[0] + acc[1]) + (acc[2] + acc[3]), wScale[r], bias[r])
@@ -22,8 +21,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// </summary>
 internal static class WeightOnlyInt8MatVec
 {
-    /// <summary>Rows per group: one 512-bit register of floats.</summary>
-    public const int GroupRows = 16;
+    private const int GroupRows = ColumnPackedInt8Matrix.GroupRows;
 
     /// <summary>The instruction paths, from portable to fastest.</summary>
     public enum Path
@@ -48,63 +46,49 @@ internal static class WeightOnlyInt8MatVec
         _ => false,
     };
 
-    /// <summary>Packs <paramref name="w"/> (<c>[rows, cols]</c>, row-major) into groups of 16 rows, zero-padded.</summary>
-    public static sbyte[] Pack(ReadOnlySpan<sbyte> w, int rows, int cols)
-    {
-        if (rows < 1 || cols < 1 || w.Length != (long)rows * cols) throw new ArgumentException($"{w.Length} weights do not form a {rows}x{cols} matrix.", nameof(w));
-        int groups = (rows + GroupRows - 1) / GroupRows;
-        var data = new sbyte[(long)groups * GroupRows * cols];
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < cols; k++)
-                data[((long)(r / GroupRows) * cols + k) * GroupRows + r % GroupRows] = w[r * cols + k];
-        return data;
-    }
-
     /// <summary>Computes <c>y[r]</c> for the rows of groups <paramref name="g0"/>..<paramref name="g1"/>-1 on the fastest path.</summary>
-    public static void Compute(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y) =>
-        Compute(Best, data, scales, bias, rows, g0, g1, x, y);
+    public static void Compute(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y) =>
+        Compute(Best, m, g0, g1, x, y);
 
     /// <summary>Computes <c>y[r]</c> for the rows of groups <paramref name="g0"/>..<paramref name="g1"/>-1 on <paramref name="path"/>.</summary>
     /// <param name="path">The instruction path.</param>
-    /// <param name="data">Packed weights from <see cref="Pack"/>.</param>
-    /// <param name="scales">Per-row weight scales, padded to whole groups.</param>
-    /// <param name="bias">Per-row bias (zeros for none), padded to whole groups.</param>
-    /// <param name="rows">Real rows (the rest of the last group is padding).</param>
+    /// <param name="m">The packed weights, scales and bias.</param>
     /// <param name="g0">First group.</param>
     /// <param name="g1">One past the last group.</param>
-    /// <param name="x">Activations <c>[cols]</c>.</param>
-    /// <param name="y">Destination <c>[rows]</c>; only the chosen rows are written.</param>
-    public static void Compute(Path path, sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
+    /// <param name="x">Activations <c>[m.Cols]</c>.</param>
+    /// <param name="y">Destination <c>[m.Rows]</c>; only the chosen rows are written.</param>
+    public static void Compute(Path path, ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
-        Validate(data, scales, bias, rows, g0, g1, x.Length, y.Length);
+        Validate(m, g0, g1, x.Length, y.Length);
         if (!IsSupported(path)) throw new PlatformNotSupportedException($"The {path} path is not supported on this CPU.");
         switch (path)
         {
-            case Path.Avx512: ComputeAvx512(data, scales, bias, rows, g0, g1, x, y); break;
-            case Path.Avx2: ComputeAvx2(data, scales, bias, rows, g0, g1, x, y); break;
-            default: ComputeScalar(data, scales, bias, rows, g0, g1, x, y); break;
+            case Path.Avx512: ComputeAvx512(m, g0, g1, x, y); break;
+            case Path.Avx2: ComputeAvx2(m, g0, g1, x, y); break;
+            default: ComputeScalar(m, g0, g1, x, y); break;
         }
     }
 
-    /// <summary>As <see cref="Compute(sbyte[], float[], float[], int, int, int, ReadOnlySpan{float}, Span{float})"/> for
+    /// <summary>As <see cref="Compute(ColumnPackedInt8Matrix, int, int, ReadOnlySpan{float}, Span{float})"/> for
     /// <paramref name="count"/> token rows at once (x <c>[count, cols]</c>, y <c>[count, rows]</c>), bit-identical to
     /// one call per row. With AVX-512 two tokens share each widened weight column, halving the conversions.</summary>
-    public static void ComputeBatch(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, int count, Span<float> y)
+    public static void ComputeBatch(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, int count, Span<float> y)
     {
-        if (count < 1 || x.Length % count != 0 || y.Length != (long)count * rows) throw new ArgumentException($"x and y must hold {count} token rows each.", nameof(x));
-        int cols = x.Length / count, t = 0;
-        Validate(data, scales, bias, rows, g0, g1, cols, rows);
+        int rows = m.Rows, cols = m.Cols, t = 0;
+        if (count < 1 || x.Length != (long)count * cols || y.Length != (long)count * rows) throw new ArgumentException($"x and y must hold {count} token rows each.", nameof(x));
+        Validate(m, g0, g1, cols, rows);
         if (Best == Path.Avx512)
             for (; t + 2 <= count; t += 2)
-                ComputeAvx512Pair(data, scales, bias, g0, g1, x.Slice(t * cols, 2 * cols), cols, y.Slice(t * rows, 2 * rows), rows);
-        for (; t < count; t++) Compute(data, scales, bias, rows, g0, g1, x.Slice(t * cols, cols), y.Slice(t * rows, rows));
+                ComputeAvx512Pair(m, g0, g1, x.Slice(t * cols, 2 * cols), y.Slice(t * rows, 2 * rows));
+        for (; t < count; t++) Compute(m, g0, g1, x.Slice(t * cols, cols), y.Slice(t * rows, rows));
     }
 
     /// <summary>Two tokens per group pass: each widened column feeds both tokens' four partial sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeAvx512Pair(sbyte[] data, float[] scales, float[] bias, int g0, int g1, ReadOnlySpan<float> x, int cols, Span<float> y, int rows)
+    private static void ComputeAvx512Pair(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(data);
+        int rows = m.Rows, cols = m.Cols;
+        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
         ref float xa = ref MemoryMarshal.GetReference(x);
         ref float xb = ref Unsafe.Add(ref xa, cols);
         nint groupBytes = (nint)cols * GroupRows;
@@ -144,26 +128,25 @@ internal static class WeightOnlyInt8MatVec
             var sb = (b0 + b1) + (b2 + b3);
             var ya = y[..rows];
             var yb = y[rows..];
-            Store(sa.GetLower(), scales, bias, g * GroupRows, ya);
-            Store(sa.GetUpper(), scales, bias, g * GroupRows + 8, ya);
-            Store(sb.GetLower(), scales, bias, g * GroupRows, yb);
-            Store(sb.GetUpper(), scales, bias, g * GroupRows + 8, yb);
+            RowEpilogue.Store8(sa.GetLower(), m.Scales, m.Bias, g * GroupRows, ya);
+            RowEpilogue.Store8(sa.GetUpper(), m.Scales, m.Bias, g * GroupRows + 8, ya);
+            RowEpilogue.Store8(sb.GetLower(), m.Scales, m.Bias, g * GroupRows, yb);
+            RowEpilogue.Store8(sb.GetUpper(), m.Scales, m.Bias, g * GroupRows + 8, yb);
         }
     }
 
-    private static void Validate(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, int cols, int yLength)
+    private static void Validate(ColumnPackedInt8Matrix m, int g0, int g1, int xLength, int yLength)
     {
-        int groups = (rows + GroupRows - 1) / GroupRows;
-        if (cols < 1 || data.Length != (long)groups * GroupRows * cols) throw new ArgumentException($"Packed data holds {data.Length} weights, not {rows} rows x {cols} columns.", nameof(data));
-        if (scales.Length != groups * GroupRows || bias.Length != groups * GroupRows) throw new ArgumentException("Scales and bias must be padded to whole groups.", nameof(scales));
-        if (yLength != rows) throw new ArgumentException($"y has {yLength} elements per token, expected {rows}.", "y");
-        if (g0 < 0 || g1 > groups || g0 > g1) throw new ArgumentOutOfRangeException(nameof(g0), $"Groups {g0}..{g1} are outside 0..{groups}.");
+        if (xLength != m.Cols) throw new ArgumentException($"x has {xLength} elements per token, expected {m.Cols}.", "x");
+        if (yLength != m.Rows) throw new ArgumentException($"y has {yLength} elements per token, expected {m.Rows}.", "y");
+        if (g0 < 0 || g1 > m.Groups || g0 > g1) throw new ArgumentOutOfRangeException(nameof(g0), $"Groups {g0}..{g1} are outside 0..{m.Groups}.");
     }
 
-    private static void ComputeScalar(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
+    private static void ComputeScalar(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int cols = x.Length;
-        for (int r = g0 * GroupRows; r < Math.Min(rows, g1 * GroupRows); r++)
+        sbyte[] data = m.Data;
+        for (int r = g0 * GroupRows; r < Math.Min(m.Rows, g1 * GroupRows); r++)
         {
             float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
             long at = (long)(r / GroupRows) * cols * GroupRows + r % GroupRows;
@@ -178,16 +161,16 @@ internal static class WeightOnlyInt8MatVec
                     default: a3 = MathF.FusedMultiplyAdd(p, x[k], a3); break;
                 }
             }
-            y[r] = MathF.FusedMultiplyAdd((a0 + a1) + (a2 + a3), scales[r], bias[r]);
+            y[r] = MathF.FusedMultiplyAdd((a0 + a1) + (a2 + a3), m.Scales[r], m.Bias[r]);
         }
     }
 
     /// <summary>One group per iteration: four 16-lane partial sums (k mod 4), four independent FMA chains.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeAvx512(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
+    private static void ComputeAvx512(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int cols = x.Length;
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(data);
+        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
         for (int g = g0; g < g1; g++)
@@ -211,8 +194,8 @@ internal static class WeightOnlyInt8MatVec
             if (k + 1 < cols) s1 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 1), Vector512.Create(Unsafe.Add(ref x0, k + 1)), s1);
             if (k + 2 < cols) s2 = Avx512F.FusedMultiplyAdd(Widen512(ref a, k + 2), Vector512.Create(Unsafe.Add(ref x0, k + 2)), s2);
             var sum = (s0 + s1) + (s2 + s3);
-            Store(sum.GetLower(), scales, bias, g * GroupRows, y);
-            Store(sum.GetUpper(), scales, bias, g * GroupRows + 8, y);
+            RowEpilogue.Store8(sum.GetLower(), m.Scales, m.Bias, g * GroupRows, y);
+            RowEpilogue.Store8(sum.GetUpper(), m.Scales, m.Bias, g * GroupRows + 8, y);
         }
     }
 
@@ -223,10 +206,10 @@ internal static class WeightOnlyInt8MatVec
 
     /// <summary>One group per iteration as two 8-lane halves, each with four partial sums (eight FMA chains).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeAvx2(sbyte[] data, float[] scales, float[] bias, int rows, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
+    private static void ComputeAvx2(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int cols = x.Length;
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(data);
+        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
         for (int g = g0; g < g1; g++)
@@ -244,8 +227,8 @@ internal static class WeightOnlyInt8MatVec
             if (k < cols) Step(ref a, ref x0, k, ref l0, ref h0);
             if (k + 1 < cols) Step(ref a, ref x0, k + 1, ref l1, ref h1);
             if (k + 2 < cols) Step(ref a, ref x0, k + 2, ref l2, ref h2);
-            Store((l0 + l1) + (l2 + l3), scales, bias, g * GroupRows, y);
-            Store((h0 + h1) + (h2 + h3), scales, bias, g * GroupRows + 8, y);
+            RowEpilogue.Store8((l0 + l1) + (l2 + l3), m.Scales, m.Bias, g * GroupRows, y);
+            RowEpilogue.Store8((h0 + h1) + (h2 + h3), m.Scales, m.Bias, g * GroupRows + 8, y);
         }
     }
 
@@ -257,14 +240,5 @@ internal static class WeightOnlyInt8MatVec
         var w = Vector128.LoadUnsafe(ref group, (nuint)(k * GroupRows));
         lo = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w)), xk, lo);
         hi = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(w, 8))), xk, hi);
-    }
-
-    /// <summary><c>y[r0 .. r0+7] = fma(acc, scale, bias)</c> for the real rows among them.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector256<float> acc, float[] scales, float[] bias, int r0, Span<float> y)
-    {
-        var v = Vector256.FusedMultiplyAdd(acc, Vector256.Create(scales.AsSpan(r0, 8)), Vector256.Create(bias.AsSpan(r0, 8)));
-        if (r0 + 8 <= y.Length) v.StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)r0);
-        else for (int i = 0; r0 + i < y.Length; i++) y[r0 + i] = v[i];
     }
 }

@@ -1,0 +1,52 @@
+namespace EdgeShortcut.Runtime.Managed.Kernels;
+
+/// <summary>
+/// An int8 weight matrix <c>W [rows, cols]</c> (PyTorch <c>[out, in]</c>) re-laid for
+/// <see cref="WeightOnlyInt8MatVec"/>: rows in groups of <see cref="GroupRows"/>, each group stored column by
+/// column, so one 16-byte load is one column of 16 rows and the rows become the vector lanes:
+/// <code>
+/// Data[(g * Cols + k) * 16 + rr] = w[16 g + rr, k]
+/// </code>
+/// Rows are padded to a whole group with w = 0; scales and bias are padded alike (scale 0, bias 0).
+/// </summary>
+internal sealed class ColumnPackedInt8Matrix
+{
+    /// <summary>Rows per group: one 512-bit register of floats.</summary>
+    public const int GroupRows = 16;
+
+    /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) with one <paramref name="scales"/>
+    /// entry per row and an optional <paramref name="bias"/> (<c>[rows]</c> or empty).</summary>
+    public ColumnPackedInt8Matrix(ReadOnlySpan<sbyte> weights, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
+    {
+        if (rows < 1 || cols < 1) throw new ArgumentException($"A matrix needs at least one row and one column (got {rows}x{cols}).");
+        if (weights.Length != (long)rows * cols) throw new ArgumentException($"{weights.Length} weights, expected {rows}x{cols}.", nameof(weights));
+        if (scales.Length != rows) throw new ArgumentException($"{scales.Length} scales, expected {rows}.", nameof(scales));
+        if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"{bias.Length} biases, expected 0 or {rows}.", nameof(bias));
+        Rows = rows;
+        Cols = cols;
+        Groups = (rows + GroupRows - 1) / GroupRows;
+        long bytes = (long)Groups * GroupRows * cols;
+        if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
+        Data = new sbyte[bytes];
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < cols; k++)
+                Data[((long)(r / GroupRows) * cols + k) * GroupRows + r % GroupRows] = weights[r * cols + k];
+        Scales = new float[Groups * GroupRows];
+        scales.CopyTo(Scales);
+        Bias = new float[Groups * GroupRows];
+        bias.CopyTo(Bias);
+    }
+
+    /// <summary>Output features.</summary>
+    public int Rows { get; }
+    /// <summary>Input features.</summary>
+    public int Cols { get; }
+    /// <summary>Row groups: <c>ceil(Rows / 16)</c>.</summary>
+    public int Groups { get; }
+    /// <summary>The packed weights <c>[Groups, Cols, 16]</c>, see the type summary.</summary>
+    public sbyte[] Data { get; }
+    /// <summary>Per-row weight scales <c>[Groups * 16]</c> (0 for padding rows).</summary>
+    public float[] Scales { get; }
+    /// <summary>Per-row bias <c>[Groups * 16]</c> (all 0 when the layer has none).</summary>
+    public float[] Bias { get; }
+}
