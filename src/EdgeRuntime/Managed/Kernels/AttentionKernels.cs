@@ -59,20 +59,13 @@ internal static class AttentionKernels
                 a3.StoreUnsafe(ref s0, (nuint)u + 48);
             }
             for (; u + 16 <= n; u += 16)
-            {
-                Vector512<float> a0 = default;
-                for (int c = 0; c < hd; c++)
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
-                a0.StoreUnsafe(ref s0, (nuint)u);
-            }
+                Scores16(ref q0, hd, ref k0, stride, u).StoreUnsafe(ref s0, (nuint)u);
             if (u < n && u + 16 <= stride && (long)(hd - 1) * stride + u + 16 <= kt.Length)
             {
                 // The last partial run: every key row is `stride` long, so positions up to u + 15 can be read
                 // (cache slots past n hold stale keys); only the n - u real scores are kept. One vector chain
                 // instead of a scalar chain per position, with the same per-position arithmetic.
-                Vector512<float> a0 = default;
-                for (int c = 0; c < hd; c++)
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+                var a0 = Scores16(ref q0, hd, ref k0, stride, u);
                 for (int i = 0; u + i < n; i++) Unsafe.Add(ref s0, u + i) = a0[i];
                 u = n;
             }
@@ -93,6 +86,16 @@ internal static class AttentionKernels
             for (int c = 0; c < hd; c++) s = MathF.FusedMultiplyAdd(q[c], kt[c * stride + u], s);
             scores[u] = s;
         }
+    }
+
+    /// <summary>The scores of positions u..u+15 as one vector (one multiply-add chain over c).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Scores16(ref float q0, int hd, ref float k0, int stride, int u)
+    {
+        Vector512<float> a0 = default;
+        for (int c = 0; c < hd; c++)
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+        return a0;
     }
 
     /// <summary><c>output[c] = sum_u p[u] v[u * hd + c]</c> with hd = <c>output.Length</c>.</summary>

@@ -37,9 +37,7 @@ internal static class Softmax
             var acc = Vector512<float>.Zero;
             for (; i + 16 <= n; i += 16)
             {
-                var d = Vector512.LoadUnsafe(ref r, (nuint)i) - vmax;
-                var keep = Vector512.GreaterThanOrEqual(d, floor);
-                var e = Vector512.ConditionalSelect(keep, Vector512.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
+                var e = FlushedExp(Vector512.LoadUnsafe(ref r, (nuint)i) - vmax, floor);
                 e.StoreUnsafe(ref r, (nuint)i);
                 acc += e;
             }
@@ -49,9 +47,7 @@ internal static class Softmax
                 Span<float> tail = stackalloc float[16];
                 tail.Fill(float.NegativeInfinity);
                 s[i..].CopyTo(tail);
-                var d = Vector512.Create((ReadOnlySpan<float>)tail) - vmax;
-                var keep = Vector512.GreaterThanOrEqual(d, floor);
-                var e = Vector512.ConditionalSelect(keep, Vector512.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
+                var e = FlushedExp(Vector512.Create((ReadOnlySpan<float>)tail) - vmax, floor);
                 acc += e;
                 e.CopyTo(tail);
                 tail[..(n - i)].CopyTo(s[i..]);
@@ -67,8 +63,7 @@ internal static class Softmax
             for (; i + 8 <= n; i += 8)
             {
                 var d = Vector256.LoadUnsafe(ref r, (nuint)i) - vmax;
-                var keep = Vector256.GreaterThanOrEqual(d, floor);
-                var e = Vector256.ConditionalSelect(keep, Vector256.Exp(Vector256.Max(d, floor)), Vector256<float>.Zero);
+                var e = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(d, floor), Vector256.Exp(Vector256.Max(d, floor)), Vector256<float>.Zero);
                 e.StoreUnsafe(ref r, (nuint)i);
                 acc += e;
             }
@@ -83,4 +78,10 @@ internal static class Softmax
         }
         TensorPrimitives.Multiply(s, 1f / sum, s);
     }
+
+    /// <summary><c>exp(d)</c> lane-wise, 0 where <c>d &lt; floor</c> (the exponent is clamped first, so no lane
+    /// ever computes a sub-normal number).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FlushedExp(Vector512<float> d, Vector512<float> floor) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(d, floor), Vector512.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
 }
