@@ -29,12 +29,14 @@ internal static class MatVecBench
             scratch.Quantize(x, 1, cols);
             var linear = new Int8Linear("bench", rows, cols, w, scales, bias);
             var m = linear.Matrix;
-            int blocks = m.PaddedCols / ActivationQuantizer.BlockSize;
             var y = new float[rows];
             var cells = new List<string>();
             foreach (var path in paths)
-                cells.Add(Cell(rows, cols, () => Int8MatVec.Compute(path, m, 0, m.Groups, scratch.Q.AsSpan(0, m.PaddedCols),
-                    scratch.Scales.AsSpan(0, blocks), scratch.Offsets.AsSpan(0, blocks), y)));
+                cells.Add(Cell(rows, cols, () =>
+                {
+                    scratch.Row(0, cols, out var q, out var xScales, out var xOffsets);
+                    Int8MatVec.Compute(path, m, 0, m.Groups, q, xScales, xOffsets, y);
+                }));
             cells.Add((long)rows * cols >= ManagedLinear.ParallelThreshold
                 ? Cell(rows, cols, () => linear.Apply(x, y, 1, scratch, parallel), timeCpu: false) : "below threshold");
             var weightOnly = new WeightOnlyInt8Linear("bench", rows, cols, w, scales, bias);

@@ -31,9 +31,7 @@ if (mode is "all" or "decode")
     else
     {
         int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
-        var shortcutConfig = ModelConfig.Create(layers, dim, heads, ctx).Validate();
-        if (Opt("--taps") is { } tapList)
-            shortcutConfig = (shortcutConfig with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", shortcutConfig.FeatureDim) }).Validate();
+        var shortcutConfig = ShortcutConfig(layers, dim, heads, ctx);
         foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
             foreach (var (int8, activations) in new[] { (true, ActivationPrecision.Float32), (true, ActivationPrecision.Int8), (false, ActivationPrecision.Float32) })
             {
@@ -51,8 +49,8 @@ if (mode is "all" or "compare")
     var configs = new List<(string Name, ModelConfig Config)> { ($"shortcut, taps 1..{layers - 1}, m {full.FeatureDim}", full) };
     if (Opt("--taps") is { } tapList)
     {
-        var custom = full with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", full.FeatureDim) };
-        configs.Add(($"shortcut, taps {tapList}, m {custom.FeatureDim}", custom.Validate()));
+        var custom = ShortcutConfig(layers, dim, heads, ctx);
+        configs.Add(($"shortcut, taps {tapList}, m {custom.FeatureDim}", custom));
     }
     configs.Add(($"shortcut, tap {layers - 1} only, m {full.FeatureDim}", full with { Taps = [layers - 1] }));
     configs.Add(("baseline (equal depth)", full with { Taps = [] }));
@@ -78,9 +76,7 @@ if (mode is "all" or "ort")
 if (mode is "profile")
 {
     int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
-    var shortcutConfig = ModelConfig.Create(layers, dim, heads, ctx).Validate();
-    if (Opt("--taps") is { } tapList)
-        shortcutConfig = (shortcutConfig with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", shortcutConfig.FeatureDim) }).Validate();
+    var shortcutConfig = ShortcutConfig(layers, dim, heads, ctx);
     foreach (var activations in ActivationModes())
         foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
         {
@@ -102,3 +98,12 @@ if (mode is "all" or "matvec")
 ActivationPrecision[] ActivationModes() => Opt("--activations") is { } a
     ? [Enum.Parse<ActivationPrecision>(a, ignoreCase: true)]
     : [ActivationPrecision.Float32, ActivationPrecision.Int8];
+
+// The shortcut model to measure: all taps with m = 4d, or --taps a,b with --feature-dim m.
+ModelConfig ShortcutConfig(int layers, int dim, int heads, int ctx)
+{
+    var c = ModelConfig.Create(layers, dim, heads, ctx).Validate();
+    return Opt("--taps") is { } tapList
+        ? (c with { Taps = [.. tapList.Split(',').Select(int.Parse)], FeatureDim = IntOpt("--feature-dim", c.FeatureDim) }).Validate()
+        : c;
+}

@@ -120,13 +120,15 @@ internal sealed class Int8Linear : ManagedLinear
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
         Span<float> y, int count, int start, int end, int chunkRows)
     {
-        int padded = Matrix.PaddedCols, blocks = padded / ActivationQuantizer.BlockSize, g = PackedInt8Matrix.GroupRows;
+        const int g = PackedInt8Matrix.GroupRows;
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
             for (int t = 0; t < count; t++)
-                Int8MatVec.Compute(Matrix, g0, g1, scratch.Q.AsSpan(t * padded, padded), scratch.Scales.AsSpan(t * blocks, blocks),
-                    scratch.Offsets.AsSpan(t * blocks, blocks), y.Slice(t * Rows, Rows));
+            {
+                scratch.Row(t, Cols, out var q, out var scales, out var offsets);
+                Int8MatVec.Compute(Matrix, g0, g1, q, scales, offsets, y.Slice(t * Rows, Rows));
+            }
         }
     }
 }

@@ -31,10 +31,22 @@ internal sealed class QuantizedActivations
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public void Quantize(ReadOnlySpan<float> x, int count, int cols)
     {
-        int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
-        if ((long)count * padded > Q.Length) throw new ArgumentException($"Scratch holds {Q.Length} quantized values, {count} rows of {cols} need {(long)count * padded}.");
+        if ((long)count * ActivationQuantizer.PaddedLength(cols) > Q.Length)
+            throw new ArgumentException($"Scratch holds {Q.Length} quantized values, {count} rows of {cols} need {(long)count * ActivationQuantizer.PaddedLength(cols)}.");
         for (int t = 0; t < count; t++)
-            ActivationQuantizer.Quantize(x.Slice(t * cols, cols), Q.AsSpan(t * padded, padded),
-                Scales.AsSpan(t * blocks, blocks), Offsets.AsSpan(t * blocks, blocks));
+        {
+            Row(t, cols, out var q, out var scales, out var offsets);
+            ActivationQuantizer.Quantize(x.Slice(t * cols, cols), q, scales, offsets);
+        }
+    }
+
+    /// <summary>Row <paramref name="t"/> of a layer with <paramref name="cols"/> inputs: its quantized values
+    /// <c>[PaddedLength(cols)]</c> and its per-block scales and offsets.</summary>
+    public void Row(int t, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
+    {
+        int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
+        q = Q.AsSpan(t * padded, padded);
+        scales = Scales.AsSpan(t * blocks, blocks);
+        offsets = Offsets.AsSpan(t * blocks, blocks);
     }
 }
