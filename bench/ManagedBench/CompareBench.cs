@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using EdgeShortcut.Core;
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
 namespace EdgeShortcut.ManagedBench;
@@ -28,15 +29,15 @@ internal static class CompareBench
         Console.WriteLine("|---|---|---|---|---|---|---|");
         for (int i = 0; i < engines.Count; i++)
         {
-            double us = DecodeBench.Median(samples[i]), cpu = DecodeBench.Median(cpuSamples[i]), best = cpuSamples[i].Min();
-            double pairedRatio = DecodeBench.Median([.. cpuSamples[i].Zip(cpuSamples[^1], (a, b) => a / b)]);
+            double us = Stats.Median(samples[i]), cpu = Stats.Median(cpuSamples[i]), best = cpuSamples[i].Min();
+            double pairedRatio = Stats.Median([.. cpuSamples[i].Zip(cpuSamples[^1], (a, b) => a / b)]);
             Console.WriteLine($"| {engines[i].Label} | {engines[i].Engine.WeightBytesPerToken / 1048576.0:F2} MiB | {us:F1} | {cpu:F1} / {best:F1} | {1e6 / cpu:F0} | {pairedRatio:F2}x | {best / cpuSamples[^1].Min():F2}x |");
         }
         foreach (var s in sequences) s.Dispose();
     }
 
     /// <summary>Greedy decode from one token to the full context; mean wall and thread-CPU microseconds per decoded token.</summary>
-    public static (double Wall, double Cpu) DecodeMicrosPerToken(ManagedSequence s, ModelConfig c)
+    public static (double Wall, double Cpu) DecodeMicrosPerToken(IInferenceSequence s, ModelConfig c)
     {
         s.Reset();
         int[] token = [7];

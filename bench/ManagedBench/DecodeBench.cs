@@ -47,16 +47,10 @@ internal static class DecodeBench
             prefillMs.Add(prefill);
             prefillCpuMs.Add(prefillCpu);
         }
-        double tokensPerSecond = (ctx - 1) / Median(decodeSeconds);
-        double cpuTokensPerSecond = (ctx - 1) / Median(decodeCpu);
+        double tokensPerSecond = (ctx - 1) / Stats.Median(decodeSeconds);
+        double cpuTokensPerSecond = (ctx - 1) / Stats.Median(decodeCpu);
         long bytes = engine.WeightBytesPerToken;
         Console.WriteLine($"| {label} | {(engine.IsInt8 ? "int8 x int8" : "float")} | {bytes / 1024.0 / 1024.0:F2} MiB | {tokensPerSecond:F0} | {cpuTokensPerSecond:F0} | " +
-            $"{1e6 / cpuTokensPerSecond:F1} | {Median(prefillMs):F1} / {Median(prefillCpuMs):F1} | {allocated / (double)(runs * (ctx - 1)):F0} | {bytes * cpuTokensPerSecond / 1e9:F1} |");
-    }
-
-    public static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            $"{1e6 / cpuTokensPerSecond:F1} | {Stats.Median(prefillMs):F1} / {Stats.Median(prefillCpuMs):F1} | {allocated / (double)(runs * (ctx - 1)):F0} | {bytes * cpuTokensPerSecond / 1e9:F1} |");
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using EdgeShortcut.Core;
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
@@ -13,7 +14,8 @@ internal static class ProfileBench
 {
     public static void Run(ModelConfig c, int rounds, Runtime.ActivationPrecision activations)
     {
-        var weights = ManagedModelLoader.Load(RandomModel.Build(c, int8: true), "random", activations);
+        var model = RandomModel.Build(c, int8: true);
+        var weights = ManagedModelLoader.Load(model, ModelFile.FromMetadata(model.Metadata(), "random"), activations);
         using var s = new RunState(c, useHelperThread: false);
         var phases = new Dictionary<string, double>
         {

@@ -24,7 +24,7 @@ if (mode is "all" or "decode")
     {
         foreach (var a in ActivationModes())
         {
-            using var engine = ManagedBackend.Load(path, a);
+            using var engine = ManagedBackend.Load(ModelFile.Read(path), a);
             DecodeBench.Run($"{Path.GetFileName(path)}, {a} activations", engine, runs);
         }
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using EdgeShortcut.Runtime;
+using EdgeShortcut.Measure;
 
 namespace EdgeShortcut.ConsoleSample;
 
@@ -70,7 +71,7 @@ internal static class BenchCommand
                     c.AllocPerToken.Add(allocPerToken);
                 }
 
-            var results = contenders.Select(c => new Result(Name(c.Model.Backend), Median(c.TokensPerS), Median(c.PrefillMs), Median(c.AllocPerToken))).ToList();
+            var results = contenders.Select(c => new Result(Name(c.Model.Backend), Stats.Median(c.TokensPerS), Stats.Median(c.PrefillMs), Stats.Median(c.AllocPerToken))).ToList();
             foreach (var r in results)
                 Console.Error.WriteLine($"{r.Backend,-9} decode {r.DecodeTokensPerS,9:F1} tokens/s   prefill({prompt.Length}) {r.PrefillMs,8:F2} ms   alloc {r.AllocBytesPerToken,8:F1} B/token");
             foreach (var note in notes.Distinct()) Console.Error.WriteLine($"note: {note}");
@@ -121,9 +122,4 @@ internal static class BenchCommand
 
     private static string Name(BackendKind kind) => kind.ToString().ToLowerInvariant();
 
-    private static double Median(List<double> xs)
-    {
-        xs.Sort();
-        return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[xs.Count / 2 - 1] + xs[xs.Count / 2]) / 2;
-    }
 }

@@ -31,6 +31,13 @@ public static class ModelFile
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "model file not found");
         var (props, hasGraph) = ReadMetadataProps(path);
         if (!hasGraph) throw new CheckpointFormatException(path, "not an ONNX model: it has no graph");
+        return FromMetadata(props, path);
+    }
+
+    /// <summary>Validates already-read <c>metadata_props</c> of the model at <paramref name="path"/> (also the
+    /// name used in errors): the one place that turns metadata into a <see cref="ModelFileInfo"/>.</summary>
+    internal static ModelFileInfo FromMetadata(IReadOnlyDictionary<string, string> props, string path)
+    {
         var meta = OnnxMetadata.Read(props, path);
         if (meta.Tokenizer.VocabSize != meta.Model.VocabSize)
             throw new CheckpointFormatException(path, $"tokenizer vocab_size {meta.Tokenizer.VocabSize} differs from model vocab_size {meta.Model.VocabSize}");

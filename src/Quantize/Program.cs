@@ -14,13 +14,11 @@ precision.AcceptOnlyFromAmong("int8", "fp32");
 var validate = new Option<string?>("--validate") { Description = "Held-out text: compare the ONNX model with the fp32 TorchSharp model on it." };
 var validateActivations = new Option<string>("--validate-activations") { Description = "How ORT runs the int8 file in --validate: int8 (its default fused int8 MatMul, activations quantized per block of 32) or float32 (DequantizeLinear folded, float MatMuls; the runtime's default).", DefaultValueFactory = _ => "int8" };
 var validateTokens = new Option<int>("--validate-tokens") { Description = "Score the last N tokens of the --validate file.", DefaultValueFactory = _ => 16384 };
-var bench = new Option<int>("--bench") { Description = "After export, time ORT CPU prefill and decode over N generations (0 = off).", DefaultValueFactory = _ => 0 };
-var threads = new Option<int>("--threads") { Description = "ORT intra-op threads for --bench.", DefaultValueFactory = _ => 1 };
 var json = new Option<bool>("--json") { Description = "End the output with one JSON line (validation numbers when --validate is given)." };
 
 var root = new RootCommand("Export an EdgeShortcut checkpoint as an int8 (or fp32) ONNX model with key/value and shortcut caches.")
 {
-    checkpoint, output, precision, validate, validateTokens, validateActivations, bench, threads, json,
+    checkpoint, output, precision, validate, validateTokens, validateActivations, json,
 };
 root.SetAction(parse =>
 {
@@ -39,7 +37,7 @@ root.SetAction(parse =>
             var other => throw new IOException($"--validate-activations must be int8 or float32, not '{other}'"),
         };
         return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, exportPrecision,
-            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, parse.GetValue(bench), parse.GetValue(threads), parse.GetValue(json));
+            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, parse.GetValue(json));
     }
     catch (Exception e) when (e is IOException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
     {
@@ -49,9 +47,8 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool floatActivations, int benchRounds, int threads, bool json)
+static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool floatActivations, bool json)
 {
-    if (benchRounds < 0 || threads < 1) throw new IOException("--bench must be >= 0 and --threads >= 1");
     if (validateTokens < 1) throw new IOException($"--validate-tokens must be positive, got {validateTokens}");
     var ic = CultureInfo.InvariantCulture;
     var result = OnnxExporter.Export(checkpointDir, outPath, precision);
@@ -66,13 +63,6 @@ static int Run(string checkpointDir, string outPath, ExportPrecision precision, 
     }
     Console.WriteLine(string.Format(ic, "size: model.safetensors {0:N0} bytes (fp32) -> ONNX {1:N0} bytes ({2:P1})",
         result.SourceBytes, result.OutputBytes, (double)result.OutputBytes / result.SourceBytes));
-
-    if (benchRounds > 0)
-    {
-        var b = DecodeBenchmark.Run(outPath, threads, benchRounds);
-        Console.WriteLine(string.Format(ic, "ORT CPU ({0} thread(s)): prefill {1} tokens {2:F2} ms; decode {3:F3} ms/token ({4:F0} tokens/s), medians of {5} rounds",
-            b.Threads, b.PrefillTokens, b.PrefillMs, b.DecodeMsPerToken, b.TokensPerSecond, benchRounds));
-    }
 
     if (validateFile is null)
     {

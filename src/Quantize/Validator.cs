@@ -1,4 +1,6 @@
 using EdgeShortcut.Core;
+using EdgeShortcut.Runtime;
+using EdgeShortcut.Runtime.Onnx;
 using EdgeShortcut.Trainer.Data;
 using EdgeShortcut.Trainer.Model;
 using static TorchSharp.torch;
@@ -31,9 +33,13 @@ public static class Validator
     public static ValidationResult Run(string checkpointDir, string onnxPath, string textFile, int maxTokens, bool floatActivations = false)
     {
         using var model = ModelCheckpoint.Load(checkpointDir, out var config);
-        using var runner = new OnnxCachedRunner(onnxPath, floatActivations: floatActivations);
-        if (!runner.Config.Equals(config.Model))
+        var file = ModelFile.Read(onnxPath);
+        if (!file.Config.Equals(config.Model))
             throw new CheckpointFormatException(onnxPath, "the ONNX model's config differs from the checkpoint's: it was exported from another checkpoint");
+        // The runtime's own ONNX Runtime loop (CPU provider), as an app would run the file.
+        var activations = floatActivations ? ActivationPrecision.Float32 : ActivationPrecision.Int8;
+        using var ort = new OnnxRuntimeBackend(file, BackendKind.Cpu, new EdgeModelOptions { Backend = BackendKind.Cpu, Activations = activations });
+        using var sequence = (OnnxRuntimeSequence)ort.CreateSequence();
         int[] tokens = Tokenize(textFile, config.Tokenizer);
         int n = config.Model.ContextLength, V = config.Model.VocabSize;
         if (tokens.Length < 2) throw new CheckpointFormatException(textFile, "needs at least 2 tokens to score");
@@ -57,8 +63,8 @@ public static class Validator
             using (var ids = tensor(input.Select(i => (long)i).ToArray(), [1, len]))
             using (var logits = model.forward(ids))
                 torchLogits = logits.data<float>().ToArray();
-            runner.Reset();
-            float[] onnxLogits = runner.Run(input);
+            sequence.Reset();
+            float[] onnxLogits = sequence.AppendAll(input).ToArray();
             for (int t = 0; t < len; t++)
             {
                 var a = torchLogits.AsSpan(t * V, V);

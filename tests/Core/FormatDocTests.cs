@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using EdgeShortcut.Core;
+using EdgeShortcut.Tests.Support;
 
 namespace EdgeShortcut.Tests.Core;
 
@@ -34,7 +35,7 @@ public class FormatDocTests
 
     private static Dictionary<string, int[]> ReadTable()
     {
-        string text = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "FORMAT.md"));
+        string text = File.ReadAllText(Path.Combine(RepoPaths.Root(), "docs", "FORMAT.md"));
         int begin = text.IndexOf("<!-- tensor-table:begin -->", StringComparison.Ordinal);
         int end = text.IndexOf("<!-- tensor-table:end -->", StringComparison.Ordinal);
         Assert.True(begin >= 0 && end > begin, "docs/FORMAT.md lacks the tensor-table markers");
@@ -59,13 +60,5 @@ public class FormatDocTests
             "V" => Config.VocabSize, "n_ctx" => Config.ContextLength, "d_ff" => Config.FeedForwardDim,
             "d" => Config.Dim, _ => Config.FeatureDim,
         };
-    }
-
-    /// <summary>The directory holding EdgeShortcut.sln, found by walking up from the test binary.</summary>
-    internal static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "EdgeShortcut.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"No EdgeShortcut.sln above {AppContext.BaseDirectory}");
     }
 }

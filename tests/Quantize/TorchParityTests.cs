@@ -34,7 +34,7 @@ public sealed class TorchParityTests : IDisposable
 
         string path = Path.Combine(_dir, "m.onnx");
         OnnxWriter.WriteFile(path, OnnxExporter.BuildModel(new CheckpointConfig { Model = c }, w, ExportPrecision.Fp32, "00").Model);
-        using var runner = new OnnxCachedRunner(path);
+        using var runner = new OrtSequence(path);
         float[] onnxLogits = runner.Run(ids);
 
         Assert.Equal(torchLogits.Length, onnxLogits.Length);

@@ -1,7 +1,7 @@
+using EdgeShortcut.Tests.Support;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 using EdgeShortcut.Runtime.Onnx;
-using EdgeShortcut.Tests.Core;
 
 namespace EdgeShortcut.Tests.Runtime;
 
@@ -11,7 +11,7 @@ namespace EdgeShortcut.Tests.Runtime;
 /// same 200-token greedy continuation.</summary>
 public sealed class DefaultModelTests
 {
-    private static string DefaultModel => Path.Combine(FormatDocTests.RepoRoot(), "models", "default.onnx");
+    private static string DefaultModel => Path.Combine(RepoPaths.Root(), "models", "default.onnx");
 
     [Fact]
     public void Default_model_is_a_byte_level_shortcut_gpt_under_10_MB()
@@ -31,7 +31,7 @@ public sealed class DefaultModelTests
     public void Managed_and_ORT_CPU_logits_agree_on_the_default_model(ActivationPrecision activations, double bound)
     {
         using var ort = new OnnxRuntimeBackend(ModelFile.Read(DefaultModel), BackendKind.Cpu, new EdgeModelOptions { Activations = activations });
-        using var managed = ManagedBackend.Load(DefaultModel, activations);
+        using var managed = ManagedBackend.Load(ModelFile.Read(DefaultModel), activations);
         using var a = ort.CreateSequence();
         using var b = managed.CreateSequence();
         int[] prompt = EdgeShortcut.Core.ByteTokenizer.Encode("ROMEO:\nWhat light through yonder window breaks?\n");
@@ -58,7 +58,7 @@ public sealed class DefaultModelTests
     private static string Greedy(BackendKind backend, string prompt, int tokens)
     {
         using IInferenceBackend engine = backend == BackendKind.Managed
-            ? ManagedBackend.Load(DefaultModel)
+            ? ManagedBackend.Load(ModelFile.Read(DefaultModel))
             : new OnnxRuntimeBackend(ModelFile.Read(DefaultModel), BackendKind.Cpu, new EdgeModelOptions());
         using var sequence = engine.CreateSequence();
         var ids = new List<int>();

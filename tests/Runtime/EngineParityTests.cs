@@ -28,7 +28,7 @@ public sealed class EngineParityTests : IDisposable
     {
         var (path, _, _) = _files.Write(shortcut, precision, seed: 21, contextLength: 32);
         using var ort = new OnnxRuntimeBackend(ModelFile.Read(path), BackendKind.Cpu, new EdgeModelOptions());
-        using var managed = ManagedBackend.Load(path);
+        using var managed = ManagedBackend.Load(ModelFile.Read(path));
         using var a = ort.CreateSequence();
         using var b = managed.CreateSequence();
         double worst = Nmse(a.Append(Prompt), b.Append(Prompt));

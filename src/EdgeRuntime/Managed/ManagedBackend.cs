@@ -22,15 +22,16 @@ internal sealed class ManagedBackend : IInferenceBackend
             weights.Linears().Any(l => (long)l.Rows * l.Cols >= ManagedLinear.ParallelThreshold);
     }
 
-    /// <summary>Loads an ONNX model file written by the quantizer (int8 or fp32); <paramref name="activations"/>
-    /// chooses the int8 files' kernels (<see cref="ActivationPrecision"/>).</summary>
-    /// <exception cref="CheckpointFormatException">The file is missing, corrupt, or lacks a tensor (named in the message).</exception>
-    public static ManagedBackend Load(string path, ActivationPrecision activations = ActivationPrecision.Float32) =>
-        FromOnnx(OnnxReader.ReadFile(path), path, activations);
+    /// <summary>Loads the weights of an ONNX model file written by the quantizer (int8 or fp32) whose metadata
+    /// the runtime has already read (<see cref="ModelFile.Read"/>); <paramref name="activations"/> chooses the
+    /// int8 files' kernels (<see cref="ActivationPrecision"/>).</summary>
+    /// <exception cref="CheckpointFormatException">The file is corrupt, or lacks a tensor (named in the message).</exception>
+    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32) =>
+        new(ManagedModelLoader.Load(OnnxReader.ReadFile(file.Path), file, activations));
 
-    /// <summary>Builds the engine from a parsed ONNX model; <paramref name="source"/> names it in errors.</summary>
+    /// <summary>Builds the engine from an in-memory model (tests, the bench); <paramref name="source"/> names it in errors.</summary>
     public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32) =>
-        new(ManagedModelLoader.Load(model, source, activations));
+        new(ManagedModelLoader.Load(model, ModelFile.FromMetadata(model.Metadata(), source), activations));
 
     /// <inheritdoc />
     public BackendKind Kind => BackendKind.Managed;

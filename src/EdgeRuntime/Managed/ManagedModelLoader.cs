@@ -5,19 +5,18 @@ namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
 /// Builds <see cref="ManagedWeights"/> from an ONNX model file (docs/FORMAT.md section 5): the config
-/// from <c>metadata_props</c>, every weight straight from the initializers (the graph's nodes are not
+/// from its already-validated metadata (<see cref="ModelFileInfo"/>), every weight straight from the initializers (the graph's nodes are not
 /// used). int8 Linear weights <c>X.weight_q</c> <c>[in, out]</c> + <c>X.weight_scale</c> <c>[out]</c>, or fp32
 /// <c>X.weight_t</c> <c>[in, out]</c>, are re-laid to <c>[out, in]</c> rows. Any missing, mistyped,
 /// mis-shaped or non-finite tensor raises <see cref="CheckpointFormatException"/> naming the file and tensor.
 /// </summary>
 internal static class ManagedModelLoader
 {
-    /// <summary>Reads the weights of <paramref name="model"/>; <paramref name="source"/> names it in errors.</summary>
-    public static ManagedWeights Load(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32)
+    /// <summary>Reads the weights of <paramref name="model"/>, whose validated metadata is <paramref name="file"/>.</summary>
+    public static ManagedWeights Load(OnnxModel model, ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32)
     {
-        var metadata = OnnxMetadata.Read(model.Metadata(), source);
-        var config = metadata.Model;
-        var r = new Initializers(model.Graph.InitializersByName(), source, metadata.Precision == OnnxMetadata.Int8, activations);
+        var config = file.Config;
+        var r = new Initializers(model.Graph.InitializersByName(), file.Path, file.Precision == OnnxMetadata.Int8, activations);
         int d = config.Dim, f = config.FeedForwardDim, m = config.FeatureDim, V = config.VocabSize;
         var blocks = new BlockWeights[config.SelfAttentionBlocks];
         for (int i = 0; i < blocks.Length; i++)
@@ -42,7 +41,7 @@ internal static class ManagedModelLoader
         return new ManagedWeights(config, r.IsInt8,
             r.Floats(TensorNames.TokenEmbedding, V, d), r.Floats(TensorNames.PositionEmbedding, config.ContextLength, d),
             blocks, features, shortcut, r.Norm(TensorNames.FinalNorm, d),
-            r.Linear("head", V, d, hasBias: false));
+            r.Linear(OnnxNames.HeadStem, V, d, hasBias: false));
     }
 
     /// <summary>Typed, checked access to the initializers by name.</summary>
@@ -78,15 +77,15 @@ internal static class ManagedModelLoader
             float[] bias = hasBias ? Floats($"{prefix}.bias", rows) : [];
             if (!isInt8)
             {
-                var wt = Floats($"{prefix}.weight_t", cols, rows);
-                return new Fp32Linear(prefix, rows, cols, Transpose(wt, cols, rows), bias);
+                var wt = Floats(OnnxNames.TransposedWeight(prefix), cols, rows);
+                return new Fp32Linear(prefix, rows, cols, OnnxLinearWeights.Transpose<float>(wt, cols, rows), bias);
             }
-            string scaleName = $"{prefix}.weight_scale";
+            string scaleName = OnnxNames.WeightScale(prefix);
             var scales = Floats(scaleName, rows);
             int badScale = Array.FindIndex(scales, s => !(s > 0));
             if (badScale >= 0) throw new CheckpointFormatException(source, $"initializer '{scaleName}' holds a non-positive scale ({scales[badScale]}) at index {badScale}");
-            var q = Get($"{prefix}.weight_q", OnnxDataType.Int8, cols, rows).AsInt8();
-            var w = Transpose(q, cols, rows);
+            var q = Get(OnnxNames.QuantizedWeight(prefix), OnnxDataType.Int8, cols, rows).AsInt8();
+            var w = OnnxLinearWeights.Transpose<sbyte>(q, cols, rows);
             if (activations == ActivationPrecision.Int8) return new Int8Linear(prefix, rows, cols, w, scales, bias);
             return new WeightOnlyInt8Linear(prefix, rows, cols, w, scales, bias);
         }
@@ -96,18 +95,5 @@ internal static class ManagedModelLoader
             for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
             return -1;
         }
-    }
-
-    /// <summary>Row-major <c>[rows, cols]</c> to <c>[cols, rows]</c>, in tiles so both sides stay in cache.</summary>
-    internal static T[] Transpose<T>(ReadOnlySpan<T> src, int rows, int cols)
-    {
-        var dst = new T[src.Length];
-        const int Tile = 32;
-        for (int r0 = 0; r0 < rows; r0 += Tile)
-            for (int c0 = 0; c0 < cols; c0 += Tile)
-                for (int r = r0; r < Math.Min(r0 + Tile, rows); r++)
-                    for (int c = c0; c < Math.Min(c0 + Tile, cols); c++)
-                        dst[(long)c * rows + r] = src[(int)((long)r * cols + c)];
-        return dst;
     }
 }

@@ -1,3 +1,4 @@
+using EdgeShortcut.Core.Onnx;
 using EdgeShortcut.Core;
 using Microsoft.ML.OnnxRuntime;
 
@@ -20,7 +21,7 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
         if (kind is not (BackendKind.Cpu or BackendKind.DirectML)) throw new ArgumentException($"ONNX Runtime runs Cpu or DirectML, not {kind}.", nameof(kind));
         Kind = kind;
         Config = file.Config;
-        Caches = OnnxIoNames.Caches(file.Config);
+        Caches = OnnxNames.Caches(file.Config);
         _sessionOptions = CreateSessionOptions(kind, options);
         try
         {
@@ -86,8 +87,8 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
             if (!set.ContainsKey(name))
                 throw new CheckpointFormatException(path, $"the graph has no {what} '{name}' (FORMAT.md section 5); it has [{string.Join(", ", set.Keys)}]");
         }
-        Require(inputs, OnnxIoNames.InputIds, "input");
-        Require(outputs, OnnxIoNames.Logits, "output");
+        Require(inputs, OnnxNames.InputIds, "input");
+        Require(outputs, OnnxNames.Logits, "output");
         foreach (var c in Caches)
         {
             Require(inputs, c.PastName, "input");

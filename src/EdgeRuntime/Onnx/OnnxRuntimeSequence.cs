@@ -1,3 +1,4 @@
+using EdgeShortcut.Core.Onnx;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
@@ -54,7 +55,12 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
     public int Length { get; private set; }
 
     /// <inheritdoc />
-    public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens)
+    public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens) => AppendAll(tokens)[^_vocab..];
+
+    /// <summary>Like <see cref="Append"/>, but returns the logits of every appended token, <c>[T, V]</c>
+    /// row-major (teacher-forced scoring of a window in one run: the quantizer's validation, the tests).
+    /// The span is valid until the next call.</summary>
+    public ReadOnlySpan<float> AppendAll(ReadOnlySpan<int> tokens)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int t = tokens.Length, p = Length;
@@ -69,8 +75,8 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
             ids = Wrap(_ids, _idsShape, t);
             _logitsShape[1] = t; _logitsShape[2] = _vocab;
             logits = Wrap(_logits, _logitsShape, t * _vocab);
-            _binding.BindInput(OnnxIoNames.InputIds, ids);
-            _binding.BindOutput(OnnxIoNames.Logits, logits);
+            _binding.BindInput(OnnxNames.InputIds, ids);
+            _binding.BindOutput(OnnxNames.Logits, logits);
             for (int i = 0; i < _caches.Length; i++)
             {
                 var present = _presentValues[i] = WrapCache(_present[i], p + t, _caches[i].EntriesPerPosition);
@@ -104,7 +110,7 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
             (_past[i], _present[i]) = (_present[i], _past[i]);
         }
         Length = p + t;
-        return _logits.AsSpan((t - 1) * _vocab, _vocab);
+        return _logits.AsSpan(0, t * _vocab);
     }
 
     /// <inheritdoc />

@@ -4,6 +4,7 @@ using EdgeShortcut.Trainer.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using EdgeShortcut.Measure;
 
 namespace EdgeShortcut.Trainer.Training;
 
@@ -46,8 +47,7 @@ public static class ThroughputBenchmark
             sw.Stop();
             if (s >= warmupSteps) times.Add(sw.Elapsed.TotalMilliseconds);
         }
-        times.Sort();
-        double median = times[times.Count / 2];
+        double median = Stats.Median(times);
         return new ThroughputResult(config, TensorNames.ParameterCount(config), median, batch * config.ContextLength / (median / 1000));
     }
 }

@@ -1,3 +1,4 @@
+using EdgeShortcut.Runtime;
 using EdgeShortcut.Core;
 using EdgeShortcut.Quantize;
 using EdgeShortcut.Runtime.Managed;
@@ -32,8 +33,8 @@ public class ExportedModelTests(ITestOutputHelper output)
         try
         {
             EdgeShortcut.Core.Onnx.OnnxWriter.WriteFile(path, model);
-            using var engine = ManagedBackend.Load(path);
-            using var ort = new OnnxCachedRunner(path, threads: 1);
+            using var engine = ManagedBackend.Load(ModelFile.Read(path));
+            using var ort = new OrtSequence(path, threads: 1);
             using var seq = engine.CreateSequence();
 
             // Prefill half, then decode the rest one token at a time, on both engines.

@@ -108,17 +108,17 @@ public class ManagedModelLoaderTests
         try
         {
             string missing = Path.Combine(dir, "none.onnx");
-            Assert.Equal(missing, Assert.Throws<CheckpointFormatException>(() => ManagedBackend.Load(missing)).FilePath);
+            Assert.Equal(missing, Assert.Throws<CheckpointFormatException>(() => ManagedBackend.Load(ModelFile.Read(missing))).FilePath);
             var bytes = OnnxWriter.ToBytes(ManagedTestModels.Build(Config, Weights, true));
             string truncated = Path.Combine(dir, "truncated.onnx");
             File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
-            Assert.Equal(truncated, Assert.Throws<CheckpointFormatException>(() => ManagedBackend.Load(truncated)).FilePath);
+            Assert.Equal(truncated, Assert.Throws<CheckpointFormatException>(() => ManagedBackend.Load(ModelFile.Read(truncated))).FilePath);
             string good = Path.Combine(dir, "good.onnx");
             File.WriteAllBytes(good, bytes);
-            using var engine = ManagedBackend.Load(good);
+            using var engine = ManagedBackend.Load(ModelFile.Read(good));
             Assert.Equal(Config, engine.Config);
             Assert.False(engine.IsInt8);   // the default float32 activations dequantize the int8 weights at load
-            using var int8Engine = ManagedBackend.Load(good, ActivationPrecision.Int8);
+            using var int8Engine = ManagedBackend.Load(ModelFile.Read(good), ActivationPrecision.Int8);
             Assert.True(int8Engine.IsInt8);
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -7,11 +7,9 @@ using EdgeShortcut.Tests.Support;
 namespace EdgeShortcut.Tests.Runtime.Managed;
 
 /// <summary>
-/// Builds ONNX models holding only what the managed engine reads (FORMAT.md section 5 initializers and
-/// metadata, no graph nodes) from checkpoint-named fp32 weights, so engine tests do not depend on the
-/// quantizer's graph builder. Linear <c>X.weight</c> <c>[out, in]</c> becomes <c>X.weight_q</c> <c>[in, out]</c>
-/// + <c>X.weight_scale</c> <c>[out]</c> (int8, <see cref="Int8Quantization"/>) or <c>X.weight_t</c> <c>[in, out]</c> (fp32);
-/// the head is always stored as <c>head.weight_*</c>.
+/// Builds ONNX models holding only what the managed engine reads (FORMAT.md section 5 initializers, laid
+/// out by <see cref="OnnxLinearWeights"/>, and metadata; no graph nodes) from checkpoint-named fp32
+/// weights, so engine tests do not depend on the quantizer's graph builder.
 /// </summary>
 internal static class ManagedTestModels
 {
@@ -25,31 +23,8 @@ internal static class ManagedTestModels
         model.OpsetImports.Add(("", 17));
         var spec = new TokenizerSpec(config.VocabSize == 256 ? TokenizerSpec.ByteKind : TokenizerSpec.TokenFileKind, config.VocabSize);
         model.MetadataProps.AddRange(new OnnxMetadata(config, spec, int8 ? OnnxMetadata.Int8 : OnnxMetadata.Fp32, new string('0', 64)).ToProps());
-        var init = model.Graph.Initializers;
-        foreach (var (name, shape) in TensorNames.All(config))
-        {
-            var t = weights[name];
-            bool isLinear = shape.Length == 2 && name is not (TensorNames.TokenEmbedding or TensorNames.PositionEmbedding);
-            if (isLinear) AddLinear(init, name[..^".weight".Length], t, int8);
-            else init.Add(OnnxTensor.FromFloats(name, [.. shape.Select(s => (long)s)], t.Data));
-        }
-        if (config.TiedEmbeddings) AddLinear(init, "head", weights[TensorNames.TokenEmbedding], int8);
+        model.Graph.Initializers.AddRange(OnnxLinearWeights.ForModel(config, weights, int8));
         return model;
-    }
-
-    private static void AddLinear(List<OnnxTensor> init, string prefix, NamedTensor w, bool int8)
-    {
-        int rows = w.Shape[0], cols = w.Shape[1];
-        if (!int8)
-        {
-            init.Add(OnnxTensor.FromFloats($"{prefix}.weight_t", [cols, rows], ManagedModelLoader.Transpose<float>(w.Data, rows, cols)));
-            return;
-        }
-        var q = new sbyte[rows * cols];
-        var scales = new float[rows];
-        Int8Quantization.QuantizeRows(w.Data, rows, cols, q, scales);
-        init.Add(OnnxTensor.FromInt8($"{prefix}.weight_q", [cols, rows], ManagedModelLoader.Transpose<sbyte>(q, rows, cols)));
-        init.Add(OnnxTensor.FromFloats($"{prefix}.weight_scale", [rows], scales));
     }
 
     /// <summary>The fp32 weights the int8 file decodes to (<c>q * scale</c> for every Linear, the head included).</summary>

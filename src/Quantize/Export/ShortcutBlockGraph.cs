@@ -1,4 +1,5 @@
 using EdgeShortcut.Core;
+using EdgeShortcut.Core.Onnx;
 
 namespace EdgeShortcut.Quantize;
 
@@ -33,19 +34,20 @@ internal static class ShortcutBlockGraph
         for (int j = 0; j < S; j++)
         {
             string p = TensorNames.Feature(j);
-            string a = g.LayerNorm(layerOutputs[c.Taps[j] - 1], lin.Float($"{p}.ln.weight"), lin.Float($"{p}.ln.bias"), c.LayerNormEps, $"{p}.ln");
+            string a = g.LayerNorm(layerOutputs[ShortcutMemory.SourceBlock(c, j)], lin.Float($"{p}.ln.weight"), lin.Float($"{p}.ln.bias"), c.LayerNormEps, $"{p}.ln");
             string z = lin.Linear(g.Gelu(lin.Linear(a, $"{p}.fc"), $"{p}.gelu"), $"{p}.proj");     // [b, T, d]
             features[j] = z;
         }
-        // Concatenating along the feature axis and reshaping puts z_j[tau] at row tau*S + j: position-major.
+        // Concatenating along the feature axis and reshaping puts z_j[tau] at row tau*S + j: position-major
+        // (ShortcutMemory.Entry); the mask below is ShortcutMemory.PositionOf as a Div.
         string stacked = S == 1 ? features[0] : g.Concat(features, 2, hint: "shortcut.stack");        // [b, T, S*d]
         string memory = g.Reshape(stacked, "shortcut.memory", 0, -1, c.Dim);                          // [b, T*S, d]
 
         var kv = f.SplitHeads(lin.Linear(memory, $"{s}.attn.kv"), 2, $"{s}.attn.kv");               // 2 x [b, H, T*S, hd]
-        string k = g.Concat(["past_shortcut_key", kv[0]], 2, "present_shortcut_key");
-        string v = g.Concat(["past_shortcut_value", kv[1]], 2, "present_shortcut_value");
-        f.DeclareCache("present_shortcut_key", "present_entries");
-        f.DeclareCache("present_shortcut_value", "present_entries");
+        string k = g.Concat([OnnxNames.PastShortcutKey, kv[0]], 2, OnnxNames.PresentShortcutKey);
+        string v = g.Concat([OnnxNames.PastShortcutValue, kv[1]], 2, OnnxNames.PresentShortcutValue);
+        f.DeclareCache(OnnxNames.PresentShortcutKey, "present_entries");
+        f.DeclareCache(OnnxNames.PresentShortcutValue, "present_entries");
 
         // Entry e belongs to position floor(e / S); query at absolute position P+t sees it iff that is <= P+t.
         string entries = g.Mul(f.Total, g.ScalarInt(S), "shortcut.entries");

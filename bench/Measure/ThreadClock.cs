@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace EdgeShortcut.ManagedBench;
+namespace EdgeShortcut.Measure;
 
 /// <summary>
 /// CPU time consumed by the calling thread (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>).
 /// On a shared, oversubscribed machine wall-clock time mostly measures the other processes; the
 /// thread's own CPU time measures the work. Elsewhere it falls back to wall-clock time.
 /// </summary>
-internal static partial class ThreadClock
+public static partial class ThreadClock
 {
     private const int ClockThreadCpuTimeId = 3;
 

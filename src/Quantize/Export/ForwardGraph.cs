@@ -59,20 +59,20 @@ internal sealed class ForwardGraph
     private void Emit()
     {
         int B = _c.SelfAttentionBlocks, H = _c.Heads, hd = _c.HeadDim;
-        string ids = _g.Input("input_ids", OnnxDataType.Int64, "batch", "seq");
+        string ids = _g.Input(OnnxNames.InputIds, OnnxDataType.Int64, "batch", "seq");
         for (int i = 0; i < B; i++)
         {
-            _g.Input($"past_key.{i}", OnnxDataType.Float, "batch", H, "past", hd);
-            _g.Input($"past_value.{i}", OnnxDataType.Float, "batch", H, "past", hd);
+            _g.Input(OnnxNames.PastKey(i), OnnxDataType.Float, "batch", H, "past", hd);
+            _g.Input(OnnxNames.PastValue(i), OnnxDataType.Float, "batch", H, "past", hd);
         }
         if (_c.IsShortcut)
         {
-            _g.Input("past_shortcut_key", OnnxDataType.Float, "batch", H, "past_entries", hd);
-            _g.Input("past_shortcut_value", OnnxDataType.Float, "batch", H, "past_entries", hd);
+            _g.Input(OnnxNames.PastShortcutKey, OnnxDataType.Float, "batch", H, "past_entries", hd);
+            _g.Input(OnnxNames.PastShortcutValue, OnnxDataType.Float, "batch", H, "past_entries", hd);
         }
 
         // Positions and the causal mask, from shapes only.
-        Past = _g.Op("Gather", "past_len", [_g.Op("Shape", "past_shape", "past_key.0"), _g.ScalarInt(2)], OnnxAttribute.Int("axis", 0));
+        Past = _g.Op("Gather", "past_len", [_g.Op("Shape", "past_shape", OnnxNames.PastKey(0)), _g.ScalarInt(2)], OnnxAttribute.Int("axis", 0));
         string newLen = _g.Op("Gather", "new_len", [_g.Op("Shape", "ids_shape", ids), _g.ScalarInt(1)], OnnxAttribute.Int("axis", 0));
         Total = _g.Add(Past, newLen, "total_len");
         string qpos = _g.Op("Range", "query_pos", Past, Total, _g.ScalarInt(1));                     // [T]
@@ -95,8 +95,8 @@ internal sealed class ForwardGraph
         string n = _g.LayerNorm(h, _lin.Float($"{TensorNames.FinalNorm}.weight"), _lin.Float($"{TensorNames.FinalNorm}.bias"), _c.LayerNormEps, "ln_f");
         var head = _c.TiedEmbeddings ? _w[TensorNames.TokenEmbedding] : _w[TensorNames.Head];
         string logits = _lin.LinearNoBias(n, TensorNames.Head, head);
-        _g.Node("Identity", [logits], outputs: ["logits"], hint: "logits");
-        _g.Output("logits", OnnxDataType.Float, "batch", "seq", _c.VocabSize);
+        _g.Node("Identity", [logits], outputs: [OnnxNames.Logits], hint: "logits");
+        _g.Output(OnnxNames.Logits, OnnxDataType.Float, "batch", "seq", _c.VocabSize);
     }
 
     /// <summary>0 where <paramref name="visible"/> is true, <see cref="MaskedScore"/> elsewhere.</summary>
@@ -109,10 +109,10 @@ internal sealed class ForwardGraph
         string a = _g.LayerNorm(x, _lin.Float($"{p}.ln1.weight"), _lin.Float($"{p}.ln1.bias"), _c.LayerNormEps, $"{p}.ln1");
         string qkv = _lin.Linear(a, $"{p}.attn.qkv");                                             // [b, T, 3d]
         var parts = SplitHeads(qkv, 3, $"{p}.attn");                                              // 3 x [b, H, T, hd]
-        string k = _g.Concat(["past_key." + i, parts[1]], 2, $"present_key.{i}");                // [b, H, P+T, hd]
-        string v = _g.Concat(["past_value." + i, parts[2]], 2, $"present_value.{i}");
-        DeclareCache($"present_key.{i}", "present");
-        DeclareCache($"present_value.{i}", "present");
+        string k = _g.Concat([OnnxNames.PastKey(i), parts[1]], 2, OnnxNames.PresentKey(i));                // [b, H, P+T, hd]
+        string v = _g.Concat([OnnxNames.PastValue(i), parts[2]], 2, OnnxNames.PresentValue(i));
+        DeclareCache(OnnxNames.PresentKey(i), "present");
+        DeclareCache(OnnxNames.PresentValue(i), "present");
         string o = Attention(parts[0], k, v, mask, $"{p}.attn");                                  // [b, T, d]
         x = _g.Add(x, _lin.Linear(o, $"{p}.attn.proj"), $"{p}.res1");
         return _g.Add(x, Mlp(x, $"{p}.ln2", $"{p}.mlp"), $"{p}.res2");

@@ -5,14 +5,10 @@ namespace EdgeShortcut.Quantize;
 
 /// <summary>
 /// Emits every Linear layer of the checkpoint into the graph in the chosen precision and records the
-/// per-tensor reconstruction error. A checkpoint weight <c>X.weight</c> <c>[out, in]</c> becomes
-/// <list type="bullet">
-/// <item>int8: <c>X.weight_q</c> int8 <c>[in, out]</c> and <c>X.weight_scale</c> float <c>[out]</c>
-/// (<see cref="Int8Quantization"/>), used as <c>MatMul(x, DequantizeLinear(q, scale, axis=1))</c>.
-/// ONNX Runtime keeps the weight int8 and runs this pair as one int8-weight kernel.</item>
-/// <item>fp32: <c>X.weight_t</c> float <c>[in, out]</c>, used as <c>MatMul(x, w_t)</c>.</item>
-/// </list>
-/// Weights are stored transposed so MatMul needs no Transpose at run time.
+/// per-tensor reconstruction error. The initializers are laid out by <see cref="OnnxLinearWeights"/>
+/// (FORMAT.md section 5) and used as <c>MatMul(x, DequantizeLinear(X.weight_q, X.weight_scale, axis=1))</c>
+/// (int8; ONNX Runtime keeps the weight int8 and runs the pair as one int8-weight kernel) or
+/// <c>MatMul(x, X.weight_t)</c> (fp32). Weights are stored transposed so MatMul needs no Transpose at run time.
 /// </summary>
 internal sealed class LinearEmitter(GraphBuilder g, IReadOnlyDictionary<string, NamedTensor> tensors, ExportPrecision precision)
 {
@@ -47,33 +43,19 @@ internal sealed class LinearEmitter(GraphBuilder g, IReadOnlyDictionary<string, 
 
     private string Bias(string name) => Float(name);
 
-    /// <summary>The float <c>[in, out]</c> value of weight <paramref name="name"/> (<c>[out, in]</c> data in <paramref name="w"/>).</summary>
+    /// <summary>The float <c>[in, out]</c> value of weight <paramref name="name"/> (<c>[out, in]</c> data in <paramref name="w"/>),
+    /// stored as <see cref="OnnxLinearWeights"/> lays it out.</summary>
     private string Weight(string name, NamedTensor w)
     {
         if (_weights.TryGetValue(name, out var v)) return v;
-        int rows = w.Shape[0], cols = w.Shape[1];            // rows = out, cols = in
-        string stem = name[..^".weight".Length];
-        if (precision == ExportPrecision.Fp32)
-        {
-            var t = new float[w.Data.Length];
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++) t[c * rows + r] = w.Data[r * cols + c];
-            return _weights[name] = g.Initializer(OnnxTensor.FromFloats($"{stem}.weight_t", [cols, rows], t));
-        }
+        string stem = OnnxNames.LinearStem(name);
+        var (initializers, dequantized) = OnnxLinearWeights.Linear(stem, w, precision == ExportPrecision.Int8);
+        foreach (var t in initializers) g.Initializer(t);
+        if (dequantized is null) return _weights[name] = OnnxNames.TransposedWeight(stem);
 
-        var q = new sbyte[w.Data.Length];
-        var scales = new float[rows];
-        Int8Quantization.QuantizeRows(w.Data, rows, cols, q, scales);
-        var back = new float[w.Data.Length];
-        Int8Quantization.DequantizeRows(q, scales, rows, cols, back);
-        Errors.Add(WeightError.Measure(name, w.Shape, w.Data, back));
-
-        var qt = new sbyte[q.Length];                          // [in, out]
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++) qt[c * rows + r] = q[r * cols + c];
-        string qName = g.Initializer(OnnxTensor.FromInt8($"{stem}.weight_q", [cols, rows], qt));
-        string sName = g.Initializer(OnnxTensor.FromFloats($"{stem}.weight_scale", [rows], scales));
+        Errors.Add(WeightError.Measure(name, w.Shape, w.Data, dequantized));
         // axis=1: one scale per column of [in, out], i.e. per output channel; no zero point (symmetric).
-        return _weights[name] = g.Op("DequantizeLinear", $"{stem}.weight", [qName, sName], OnnxAttribute.Int("axis", 1));
+        return _weights[name] = g.Op("DequantizeLinear", $"{stem}.weight",
+            [OnnxNames.QuantizedWeight(stem), OnnxNames.WeightScale(stem)], OnnxAttribute.Int("axis", 1));
     }
 }
