@@ -1,7 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
 using EdgeShortcut.Core;
-using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
 
@@ -35,8 +33,16 @@ internal sealed class ManagedSequence : IInferenceSequence
     public int Length { get; private set; }
 
     /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens)
+    {
+        var probe = new NoForwardProbe();
+        return Append(tokens, ref probe);
+    }
+
+    /// <summary>As <see cref="Append(ReadOnlySpan{int})"/>, with <paramref name="probe"/> around every phase of
+    /// the forward pass (the profiler's hook; <see cref="NoForwardProbe"/> costs nothing).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
+    internal ReadOnlySpan<float> Append<TProbe>(ReadOnlySpan<int> tokens, scoped ref TProbe probe) where TProbe : struct, IForwardProbe
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ObjectDisposedException.ThrowIf(_backend.IsDisposed, _backend);
@@ -46,10 +52,11 @@ internal sealed class ManagedSequence : IInferenceSequence
         foreach (int t in tokens)
             if ((uint)t >= (uint)_c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id must be in 0..{_c.VocabSize - 1}.");
 
+        // Chunks of at most C tokens; only the last chunk's last token needs logits.
         for (int done = 0; done < tokens.Length;)
         {
             int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
-            Step(tokens.Slice(done, T), Length, wantLogits: done + T == tokens.Length);
+            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, done + T == tokens.Length, ref probe);
             Length += T;
             done += T;
         }
@@ -61,36 +68,6 @@ internal sealed class ManagedSequence : IInferenceSequence
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Length = 0;   // cache entries at positions >= Length are never read, so nothing needs clearing
-    }
-
-    /// <summary>Runs <paramref name="tokens"/> (at most C) at positions p0.. ; fills the caches and, if
-    /// asked, the logits of the last one.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    private void Step(ReadOnlySpan<int> tokens, int p0, bool wantLogits)
-    {
-        int d = _c.Dim, T = tokens.Length;
-        float eps = _c.LayerNormEps;
-        for (int t = 0; t < T; t++)
-            TensorPrimitives.Add(_w.TokenEmbedding.AsSpan(tokens[t] * d, d), _w.PositionEmbedding.AsSpan((p0 + t) * d, d), _s.X.AsSpan(t * d, d));
-
-        int tap = 0;
-        for (int i = 0; i < _w.Blocks.Length; i++)
-        {
-            TransformerBlock.Forward(_w.Blocks[i], _s, i, p0, T, _c.Heads, _c.ContextLength, eps);
-            // Layer i + 1 is tapped: its output feeds feature MLP `tap` and the shortcut cache.
-            if (tap < _c.TapCount && _c.Taps[tap] == i + 1)
-            {
-                ShortcutAttention.AppendFeatures(_w.Features[tap], _w.Shortcut!, _s, tap, p0, T, _c.TapCount, _c.Heads, eps);
-                tap++;
-            }
-        }
-        if (!wantLogits) return;
-
-        int last = T - 1;
-        if (_w.Shortcut is { } shortcut) ShortcutAttention.Forward(shortcut, _s, last, p0 + last, _c.TapCount, _c.Heads, eps);
-        var normed = _s.Normed.AsSpan(0, d);
-        LayerNorm.Apply(_s.X.AsSpan(last * d, d), _w.FinalNorm.Weight, _w.FinalNorm.Bias, eps, normed);
-        _w.Head.Apply(normed, _s.Logits, 1, _s.Quantized, _s.Parallel);
     }
 
     /// <summary>Stops this sequence's helper thread, if any.</summary>

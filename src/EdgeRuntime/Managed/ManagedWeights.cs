@@ -42,6 +42,7 @@ internal sealed class ManagedWeights
         BlockWeights[] blocks, FeatureWeights[] features, ShortcutWeights? shortcut, NormWeights finalNorm, ManagedLinear head)
     {
         Config = config;
+        TapOfBlock = ShortcutMemory.TapOfBlock(config);
         IsInt8 = isInt8;
         TokenEmbedding = tokenEmbedding;
         PositionEmbedding = positionEmbedding;
@@ -54,6 +55,9 @@ internal sealed class ManagedWeights
 
     /// <summary>The model's shape.</summary>
     public ModelConfig Config { get; }
+
+    /// <summary>For each ordinary block, the tap its output feeds, or -1 (<see cref="ShortcutMemory.TapOfBlock"/>).</summary>
+    public int[] TapOfBlock { get; }
     /// <summary>True for int8 Linear weights, false for an fp32 file.</summary>
     public bool IsInt8 { get; }
     /// <summary><c>tok_emb.weight</c> <c>[V, d]</c>.</summary>

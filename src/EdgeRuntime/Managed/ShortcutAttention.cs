@@ -1,3 +1,4 @@
+using EdgeShortcut.Core;
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using EdgeShortcut.Runtime.Managed.Kernels;
@@ -14,32 +15,40 @@ namespace EdgeShortcut.Runtime.Managed;
 /// o_h = sum_{e &lt; (p+1)|S|} softmax_e(q_h . k_h[e]) v_h[e]       # every cached entry has tau &lt;= p
 /// h = x_{L-1} + Lin_proj(concat_h o_h);  h += MLP(LN2(h))
 /// </code>
-/// <see cref="AppendFeatures"/> runs when tapped layer S[j] has produced x for the new positions (so
-/// x_k never needs to be stored); <see cref="Forward"/> runs after the last ordinary block, and only
+/// <see cref="Feature"/> and <see cref="AppendEntries"/> run when tapped layer S[j] has produced x for the new
+/// positions (so x_k never needs to be stored); <see cref="Attend"/> runs after the last ordinary block, and only
 /// for the position whose logits are wanted: the cache entries alone carry earlier positions forward.
 /// </summary>
 internal static class ShortcutAttention
 {
-    /// <summary>Computes z_j for the first T rows of <see cref="RunState.X"/> (the output of layer S[j] at
-    /// positions p0..p0+T-1) and appends their keys and values as shortcut entries <c>(p0 + t) |S| + j</c>.</summary>
+    /// <summary>z_j = F_j(LN_j(x)) for the first T rows of <see cref="RunState.X"/> (the output of layer S[j]),
+    /// written to the first T rows of <see cref="RunState.Branch"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void AppendFeatures(FeatureWeights f, ShortcutWeights w, RunState s, int j, int p0, int T, int tapCount, int heads, float eps)
+    public static void Feature(FeatureWeights f, RunState s, int T, float eps)
     {
-        int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
+        int d = f.Proj.Rows;
         var normed = s.Normed.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) LayerNorm.Apply(s.X.AsSpan(t * d, d), f.Ln.Weight, f.Ln.Bias, eps, normed.Slice(t * d, d));
         var hidden = s.Hidden.AsSpan(0, T * f.Fc.Rows);
         f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel);
         Gelu.Apply(hidden);
+        f.Proj.Apply(hidden, s.Branch.AsSpan(0, T * d), T, s.Quantized, s.Parallel);
+    }
+
+    /// <summary>Projects the T features z_j in <see cref="RunState.Branch"/> to keys and values and appends them
+    /// as shortcut entries <c>(p0 + t) |S| + j</c> (<see cref="ShortcutMemory.Entry"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
+    public static void AppendEntries(ShortcutWeights w, RunState s, int j, int p0, int T, int tapCount, int heads)
+    {
+        int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
         var z = s.Branch.AsSpan(0, T * d);
-        f.Proj.Apply(hidden, z, T, s.Quantized, s.Parallel);          // z_j rows
         var kv = s.Kv.AsSpan(0, T * 2 * d);
         w.Kv.Apply(z, kv, T, s.Quantized, s.Parallel);               // [k; v] rows
 
         // Keys transposed [H, hd, capacity] (row h*hd + c, column e); values [H, capacity, hd].
         for (int t = 0; t < T; t++)
         {
-            int e = (p0 + t) * tapCount + j;
+            int e = ShortcutMemory.Entry(p0 + t, j, tapCount);
             var k = kv.Slice(t * 2 * d, d);
             for (int c = 0; c < d; c++) s.ShortcutKeys[(long)c * capacity + e] = k[c];
             for (int h = 0; h < heads; h++)
@@ -47,10 +56,11 @@ internal static class ShortcutAttention
         }
     }
 
-    /// <summary>Runs the final block in place on row <paramref name="row"/> of <see cref="RunState.X"/>, the
-    /// token at position <paramref name="p"/>, attending over the first <c>(p + 1) |S|</c> shortcut entries.</summary>
+    /// <summary>The attention half of the final block, in place on row <paramref name="row"/> of <see cref="RunState.X"/>
+    /// (the token at position <paramref name="p"/>): <c>h = x + Lin_proj(attend(Lin_q(LN_q(x)), first (p + 1) |S| entries))</c>.
+    /// Its MLP half is <see cref="TransformerBlock.Mlp"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Forward(ShortcutWeights w, RunState s, int row, int p, int tapCount, int heads, float eps)
+    public static void Attend(ShortcutWeights w, RunState s, int row, int p, int tapCount, int heads, float eps)
     {
         int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
         var x = s.X.AsSpan(row * d, d);
@@ -58,7 +68,7 @@ internal static class ShortcutAttention
         var q = s.Qkv.AsSpan(0, d);
         w.Q.Apply(s.Normed.AsSpan(0, d), q, 1, s.Quantized, s.Parallel);
         TensorPrimitives.Multiply(q, 1f / MathF.Sqrt(hd), q);
-        var scores = s.Scores.AsSpan(0, (p + 1) * tapCount);
+        var scores = s.Scores.AsSpan(0, ShortcutMemory.EntriesUpTo(p + 1, tapCount));
         var attention = s.Attention.AsSpan(0, d);
         for (int h = 0; h < heads; h++)
             AttentionKernels.Attend(q.Slice(h * hd, hd), s.ShortcutKeys.AsSpan(h * hd * capacity, hd * capacity), capacity,
@@ -66,7 +76,5 @@ internal static class ShortcutAttention
         var branch = s.Branch.AsSpan(0, d);
         w.AttnProj.Apply(attention, branch, 1, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);
-
-        TransformerBlock.Mlp(w.Ln2, w.Fc, w.Proj, s, x, 1, eps);
     }
 }

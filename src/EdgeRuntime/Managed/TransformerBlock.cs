@@ -17,9 +17,10 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal static class TransformerBlock
 {
-    /// <summary>Runs block <paramref name="index"/> on the first T rows of <see cref="RunState.X"/> in place.</summary>
+    /// <summary>The attention half of block <paramref name="index"/> on the first T rows of <see cref="RunState.X"/>,
+    /// in place: <c>x_t += Lin_proj(attend(LN1(x_t)))</c>, with the new keys and values appended to its cache.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Forward(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps)
+    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps)
     {
         int d = w.AttnProj.Rows, hd = d / heads, n = contextLength;
         var x = s.X.AsSpan(0, T * d);
@@ -52,8 +53,6 @@ internal static class TransformerBlock
         var branch = s.Branch.AsSpan(0, T * d);
         w.AttnProj.Apply(attention, branch, T, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);
-
-        Mlp(w.Ln2, w.Fc, w.Proj, s, x, T, eps);
     }
 
     /// <summary><c>x_t += Proj(GELU(Fc(LN(x_t))))</c> for the T rows of <paramref name="x"/> <c>[T, d]</c>

@@ -43,8 +43,7 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
         ln_f = nn.LayerNorm(config.Dim, config.LayerNormEps);
         head = config.TiedEmbeddings ? null : nn.Linear(config.Dim, config.VocabSize, hasBias: false);
 
-        _featureOfBlock = Enumerable.Repeat(-1, config.SelfAttentionBlocks).ToArray();
-        for (int j = 0; j < config.TapCount; j++) _featureOfBlock[config.Taps[j] - 1] = j;
+        _featureOfBlock = ShortcutMemory.TapOfBlock(config);
         RegisterComponents();
         InitializeWeights();
     }
