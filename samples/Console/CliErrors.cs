@@ -13,7 +13,7 @@ internal static class CliErrors
     private static readonly Dictionary<string, string> Flags = new()
     {
         ["Temperature"] = "--temperature", ["TopK"] = "--top-k", ["TopP"] = "--top-p",
-        ["RepetitionPenalty"] = "--repetition-penalty", ["MaxNewTokens"] = "--max-tokens",
+        ["RepetitionPenalty"] = "--repetition-penalty", ["MaxNewTokens"] = "--max-new-tokens",
     };
 
     public static async Task<int> Run(Func<Task<int>> action)

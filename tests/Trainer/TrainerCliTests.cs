@@ -38,10 +38,10 @@ public class TrainerCliTests
         (code, output, err) = Cli("eval", "--checkpoint", last, "--data", run.DataPath, "--json");
         Assert.True(code == 0, err);
 
-        (code, output, err) = Cli("sample", "--checkpoint", last, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0");
+        (code, output, err) = Cli("sample", "--checkpoint", last, "--max-new-tokens", "12", "--temperature", "0", "the cat");
         Assert.True(code == 0, err);
         Assert.StartsWith("the cat", output);
-        var (_, again, _) = Cli("sample", "--checkpoint", last, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0");
+        var (_, again, _) = Cli("sample", "--checkpoint", last, "--max-new-tokens", "12", "--temperature", "0", "the cat");
         Assert.Equal(output, again);   // greedy decoding is deterministic
     }
 
