@@ -59,6 +59,27 @@ public class TrainerCliTests
     }
 
     [Fact]
+    public void Sample_spells_its_generation_flags_as_the_console_sample_does()
+    {
+        var (code, sample, _) = Cli("sample", "--help");
+        Assert.Equal(0, code);
+        var consoleMain = System.Reflection.Assembly.Load("EdgeShortcut.Console").EntryPoint!;
+        var oldOut = Console.Out;
+        using var stdout = new StringWriter();
+        Console.SetOut(stdout);
+        try { Assert.Equal(0, (int)consoleMain.Invoke(null, [new[] { "--help" }])!); }
+        finally { Console.SetOut(oldOut); }
+        string console = stdout.ToString();
+        foreach (var help in new[] { sample, console })
+        {
+            foreach (var flag in new[] { "-n, --max-new-tokens", "-t, --temperature", "--top-k", "-s, --seed", "<prompt>" })
+                Assert.Contains(flag, help);
+            Assert.DoesNotContain("--max-tokens", help);
+            Assert.DoesNotContain("--prompt", help);
+        }
+    }
+
+    [Fact]
     public void Bad_input_exits_with_code_2_and_a_one_line_message()
     {
         var (code, _, err) = Cli("train", "--data", "/definitely/missing.txt", "--out", Path.GetTempPath());
