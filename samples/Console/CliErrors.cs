@@ -1,4 +1,3 @@
-using EdgeShortcut.Core;
 using EdgeShortcut.Runtime;
 
 namespace EdgeShortcut.ConsoleSample;
