@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeShortcut;
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
 using EdgeShortcut.ManagedBench;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using EdgeShortcut;
 using EdgeShortcut.Core;
 using EdgeShortcut.Experiments;
 using EdgeShortcut.Trainer.Data;

@@ -46,7 +46,7 @@ internal static class BenchCommand
                     Console.Error.WriteLine($"{Name(kind)}: not available here: {e.Message}");
                     continue;
                 }
-                contenders.Add(new Contender(model, model.CreateGenerator(GenerationOptions.Greedy with { MaxNewTokens = DecodeTokens, ContextOverflow = ContextOverflowPolicy.Error })));
+                contenders.Add(new Contender(model, model.CreateGenerator(GenerationOptions.Greedy with { MaxNewTokens = DecodeTokens + 1, ContextOverflow = ContextOverflowPolicy.Error })));
             }
             if (contenders.Count == 0) throw new CliException("no backend could open the model");
 
@@ -103,8 +103,9 @@ internal static class BenchCommand
         return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
     }
 
-    /// <summary>256 single-token steps from a 1-token prompt. With n_ctx &lt;= 256 the context fills first: the
-    /// generator is reset to one token and decoding continues (positions restart at 0).</summary>
+    /// <summary>256 single-token steps from a 1-token prompt (after its first sample: 257 samples, the
+    /// generator's MaxNewTokens). With n_ctx &lt;= 256 the context fills first: the generator is reset to
+    /// one token and decoding continues (positions restart at 0).</summary>
     private static (double TokensPerS, double AllocPerToken) DecodeOnce(Generator gen, int nCtx)
     {
         gen.Reset();

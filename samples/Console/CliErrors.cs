@@ -1,4 +1,3 @@
-using EdgeShortcut.Core;
 using EdgeShortcut.Runtime;
 
 namespace EdgeShortcut.ConsoleSample;
@@ -13,7 +12,7 @@ internal static class CliErrors
     private static readonly Dictionary<string, string> Flags = new()
     {
         ["Temperature"] = "--temperature", ["TopK"] = "--top-k", ["TopP"] = "--top-p",
-        ["RepetitionPenalty"] = "--repetition-penalty", ["MaxNewTokens"] = "--max-tokens",
+        ["RepetitionPenalty"] = "--repetition-penalty", ["MaxNewTokens"] = "--max-new-tokens",
     };
 
     public static async Task<int> Run(Func<Task<int>> action)

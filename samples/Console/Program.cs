@@ -1,6 +1,5 @@
 using System.CommandLine;
 using EdgeShortcut.ConsoleSample;
-using EdgeShortcut.Core;
 using EdgeShortcut.Runtime;
 
 // EdgeShortcut console sample: `EdgeShortcut.Console "ROMEO:"` streams a continuation from the
@@ -11,22 +10,23 @@ var temperature = new Option<float>("--temperature", "-t") { Description = "0 = 
 var topK = new Option<int>("--top-k") { Description = "keep the k most likely tokens (0 = all)", DefaultValueFactory = _ => 40 };
 var topP = new Option<float>("--top-p") { Description = "nucleus sampling mass in (0, 1]", DefaultValueFactory = _ => 0.95f };
 var repetition = new Option<float>("--repetition-penalty") { Description = "1 = off, > 1 discourages repeats", DefaultValueFactory = _ => 1.1f };
-var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "new tokens per prompt", DefaultValueFactory = _ => 300 };
+var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "new tokens per prompt", DefaultValueFactory = _ => 300 };
 var seed = new Option<int?>("--seed", "-s") { Description = "same seed, same text (default: random)" };
 var threads = new Option<int>("--threads") { Description = "threads per model call (0 = backend default)" };
 var activations = new Option<ActivationPrecision>("--activations") { Description = "float32 (default: every backend gives the same text) | int8 (int8 activations: fastest on CPUs)", DefaultValueFactory = _ => ActivationPrecision.Float32 };
 var prompt = new Argument<string?>("prompt") { Description = "text to continue; omit for interactive mode", Arity = ArgumentArity.ZeroOrOne };
 
 var root = new RootCommand("Generate text with an EdgeShortcut model (shortcut GPT, int8 ONNX).");
-foreach (var o in new Option[] { model, backend, activations, temperature, topK, topP, repetition, maxTokens, seed, threads }) root.Options.Add(o);
+foreach (var o in new Option[] { model, backend, activations, temperature, topK, topP, repetition, maxNewTokens, seed, threads }) root.Options.Add(o);
 root.Arguments.Add(prompt);
 root.SetAction((parse, ct) => CliErrors.Run(async () =>
 {
+    // Validated by GenerateAsync (the library's entry); CliErrors maps the bad option to its flag.
     var options = new GenerationOptions
     {
         Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP),
-        RepetitionPenalty = parse.GetValue(repetition), MaxNewTokens = parse.GetValue(maxTokens), Seed = parse.GetValue(seed),
-    }.Validate();
+        RepetitionPenalty = parse.GetValue(repetition), MaxNewTokens = parse.GetValue(maxNewTokens), Seed = parse.GetValue(seed),
+    };
     using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = parse.GetValue(backend), Threads = parse.GetValue(threads), Activations = parse.GetValue(activations) });
     return await GenerateCommand.RunAsync(edge, options, parse.GetValue(prompt), ct);
 }));

@@ -2,7 +2,7 @@ namespace EdgeShortcut.Core;
 
 /// <summary>Writes files so that a crash at any moment leaves either the old file or the new one,
 /// never a partial one: write a temp file beside the target, flush to disk, then rename over it.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes a file through <paramref name="write"/> atomically. On any exception the temp
     /// file is deleted and the previous file (if any) is untouched.</summary>

@@ -5,7 +5,7 @@ namespace EdgeShortcut.Core;
 /// <summary>Byte-level tokenizer: a token id is one UTF-8 byte (0..255). Encoding never fails and
 /// decoding a whole sequence is exact. For streaming, <see cref="Utf8StreamDecoder"/> holds back
 /// incomplete multi-byte characters.</summary>
-public static class ByteTokenizer
+internal static class ByteTokenizer
 {
     /// <summary>UTF-8 bytes of <paramref name="text"/> as token ids.</summary>
     public static int[] Encode(string text)

@@ -8,7 +8,7 @@ namespace EdgeShortcut.Core;
 /// <c>model.safetensors</c> (fp32 weights named by <see cref="TensorNames"/>). The trainer adds its
 /// optimizer and training state beside them; readers of the model need only these two files.
 /// </summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     /// <summary>File name of the config.</summary>
     public const string ConfigFile = "config.json";

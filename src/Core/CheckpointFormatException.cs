@@ -1,4 +1,4 @@
-namespace EdgeShortcut.Core;
+namespace EdgeShortcut;
 
 /// <summary>A checkpoint or model file is missing, truncated, corrupt, of an unknown version, or
 /// does not match its config. The message names the file and the problem.</summary>

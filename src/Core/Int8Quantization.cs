@@ -6,7 +6,7 @@ namespace EdgeShortcut.Core;
 /// <c>scale = max|w_row| / 127</c> (1 for an all-zero row), <c>q = clamp(round_half_even(w / scale), -127, 127)</c>,
 /// <c>w ~= q * scale</c>. -128 is never produced, so negation and the VNNI bias trick stay exact.
 /// </summary>
-public static class Int8Quantization
+internal static class Int8Quantization
 {
     /// <summary>Quantizes a row-major <c>[rows, cols]</c> matrix. <paramref name="q"/> has rows*cols
     /// elements, <paramref name="scales"/> has rows.</summary>

@@ -1,4 +1,4 @@
-namespace EdgeShortcut.Core;
+namespace EdgeShortcut;
 
 /// <summary>A model config field is out of range or inconsistent; <see cref="Field"/> names it.</summary>
 public sealed class InvalidModelConfigException(string field, string message) : ArgumentException(message, field)

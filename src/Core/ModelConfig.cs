@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
 
-namespace EdgeShortcut.Core;
+namespace EdgeShortcut;
 
 /// <summary>
 /// The shortcut GPT's shape (PAPER.md). One immutable record shared by the trainer, the quantizer,

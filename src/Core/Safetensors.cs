@@ -11,7 +11,7 @@ namespace EdgeShortcut.Core;
 /// then the raw little-endian data. PyTorch and numpy read these files directly.
 /// The reader treats the header as hostile: every size and offset is checked before use.
 /// </summary>
-public static class Safetensors
+internal static class Safetensors
 {
     /// <summary>Largest header accepted (a real header for thousands of tensors is a few hundred KB).</summary>
     public const int MaxHeaderBytes = 64 << 20;

@@ -9,7 +9,7 @@ namespace EdgeShortcut.Core;
 /// memory entry e = tau * |S| + j belongs to position tau = e / |S| and tap j = e % |S|   # position-major
 /// </code>
 /// </summary>
-public static class ShortcutMemory
+internal static class ShortcutMemory
 {
     /// <summary>The 0-based ordinary block whose output feeds tap <paramref name="tap"/>.</summary>
     public static int SourceBlock(ModelConfig c, int tap) => c.Taps[tap] - 1;

@@ -5,7 +5,7 @@ namespace EdgeShortcut.Core;
 /// function of the config. Linear weights are PyTorch layout <c>[out, in]</c>. The trainer's module
 /// field names produce exactly these keys; the quantizer and the runtime look tensors up by them.
 /// </summary>
-public static class TensorNames
+internal static class TensorNames
 {
     /// <summary>Token embedding <c>[V, d]</c> (also the output head when tied).</summary>
     public const string TokenEmbedding = "tok_emb.weight";

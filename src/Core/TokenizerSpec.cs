@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace EdgeShortcut.Core;
+namespace EdgeShortcut;
 
 /// <summary>Describes how text maps to token ids; stored in config.json and in the ONNX metadata.</summary>
 /// <param name="Kind"><c>"byte"</c>: UTF-8 bytes are the ids (vocab 256). <c>"token-file"</c>: the corpus is

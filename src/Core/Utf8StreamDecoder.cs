@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace EdgeShortcut.Core;
+namespace EdgeShortcut;
 
 /// <summary>Turns a stream of byte tokens into text pieces that never split a UTF-8 character:
 /// bytes of an incomplete character are held until it completes (or until <see cref="Flush"/>).</summary>

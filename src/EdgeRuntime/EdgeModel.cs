@@ -61,18 +61,25 @@ public sealed class EdgeModel : IDisposable
     /// <summary>How the int8 Linear layers multiply (from <see cref="EdgeModelOptions.Activations"/>).</summary>
     public ActivationPrecision Activations { get; private init; }
 
-    /// <summary>A step-API generator with its own caches; dispose it when done.</summary>
+    /// <summary>A step-API generator with its own caches; dispose it when done. Throws
+    /// <see cref="ArgumentException"/> (ParamName = the option) for bad options.</summary>
     public Generator CreateGenerator(GenerationOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        options = (options ?? new GenerationOptions()).Validate();
+        return NewGenerator((options ?? new GenerationOptions()).Validate());
+    }
+
+    /// <summary>A generator for options already validated by a public entry point.</summary>
+    internal Generator NewGenerator(GenerationOptions options)
+    {
         var sequence = _backend.CreateSequence();
         try { return new Generator(sequence, Config, Tokenizer, options); }
         catch { sequence.Dispose(); throw; }
     }
 
     /// <summary>Streams the continuation of <paramref name="prompt"/> as text pieces that never split
-    /// a UTF-8 character and never contain (part of) a stop sequence.</summary>
+    /// a UTF-8 character and never contain (part of) a stop sequence. Bad options throw
+    /// <see cref="ArgumentException"/> (ParamName = the option) here, before the stream starts.</summary>
     public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
         GenerateAsync(prompt, options, null, cancellationToken);
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using EdgeShortcut.Core;
+using EdgeShortcut;
 using EdgeShortcut.Trainer;
 using EdgeShortcut.Trainer.Cli;
 using EdgeShortcut.Trainer.Data;

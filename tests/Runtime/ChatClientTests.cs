@@ -68,7 +68,8 @@ public class ChatClientTests
         var response = await client.GetResponseAsync([new(ChatRole.User, "hi")], new ChatOptions { MaxOutputTokens = 3 });
         Assert.Equal("abc", response.Text);
         Assert.Equal(ChatFinishReason.Length, response.FinishReason);
-        Assert.Throws<ArgumentException>(() => client.ToGenerationOptions(new ChatOptions { TopP = 2 }));
+        var bad = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync([new(ChatRole.User, "hi")], new ChatOptions { TopP = 2 }));
+        Assert.Equal("TopP", bad.ParamName);
     }
 
     [Fact]

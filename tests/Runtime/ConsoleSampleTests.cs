@@ -51,14 +51,14 @@ public sealed class ConsoleSampleTests : IDisposable
         AssertCleanError(exit, err, "--top-p");
         var (exit2, _, err2) = Run(null, "--model", path, "--backend", "directml", "x");
         AssertCleanError(exit2, err2, "DirectML");
-        Assert.NotEqual(0, Run(null, "--model", path, "--max-tokens", "many", "x").Exit);
+        Assert.NotEqual(0, Run(null, "--model", path, "--max-new-tokens", "many", "x").Exit);
     }
 
     [Fact]
     public void A_prompt_streams_a_continuation_and_ends_with_backend_speed_and_first_token_time()
     {
         var (path, _, _) = _files.Write(contextLength: 64);
-        var (exit, output, err) = Run(null, "--model", path, "--temperature", "0", "--max-tokens", "20", "ROMEO:");
+        var (exit, output, err) = Run(null, "--model", path, "--temperature", "0", "--max-new-tokens", "20", "ROMEO:");
         Assert.Equal(0, exit);
         Assert.StartsWith("ROMEO:", output);
         Assert.Matches(@"-- backend cpu \(.*\), float32 activations; 20 tokens, [\d.]+ tokens/s, time to first token [\d.]+ ms", err);

@@ -38,10 +38,10 @@ public class TrainerCliTests
         (code, output, err) = Cli("eval", "--checkpoint", last, "--data", run.DataPath, "--json");
         Assert.True(code == 0, err);
 
-        (code, output, err) = Cli("sample", "--checkpoint", last, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0");
+        (code, output, err) = Cli("sample", "--checkpoint", last, "--max-new-tokens", "12", "--temperature", "0", "the cat");
         Assert.True(code == 0, err);
         Assert.StartsWith("the cat", output);
-        var (_, again, _) = Cli("sample", "--checkpoint", last, "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0");
+        var (_, again, _) = Cli("sample", "--checkpoint", last, "--max-new-tokens", "12", "--temperature", "0", "the cat");
         Assert.Equal(output, again);   // greedy decoding is deterministic
     }
 
@@ -56,6 +56,27 @@ public class TrainerCliTests
             Assert.Contains(flag, output);
         Assert.Contains("default: 0.001", output);   // --lr
         Assert.Contains("default: all", output);     // --taps
+    }
+
+    [Fact]
+    public void Sample_spells_its_generation_flags_as_the_console_sample_does()
+    {
+        var (code, sample, _) = Cli("sample", "--help");
+        Assert.Equal(0, code);
+        var consoleMain = System.Reflection.Assembly.Load("EdgeShortcut.Console").EntryPoint!;
+        var oldOut = Console.Out;
+        using var stdout = new StringWriter();
+        Console.SetOut(stdout);
+        try { Assert.Equal(0, (int)consoleMain.Invoke(null, [new[] { "--help" }])!); }
+        finally { Console.SetOut(oldOut); }
+        string console = stdout.ToString();
+        foreach (var help in new[] { sample, console })
+        {
+            foreach (var flag in new[] { "-n, --max-new-tokens", "-t, --temperature", "--top-k", "-s, --seed", "<prompt>" })
+                Assert.Contains(flag, help);
+            Assert.DoesNotContain("--max-tokens", help);
+            Assert.DoesNotContain("--prompt", help);
+        }
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace EdgeShortcut.Core.Onnx;
 /// </list>
 /// Other tensors (biases, LayerNorms, embeddings) stay float32 under their checkpoint names.
 /// </summary>
-public static class OnnxLinearWeights
+internal static class OnnxLinearWeights
 {
     /// <summary>The initializers of one Linear weight <paramref name="w"/> <c>[out, in]</c> stored under
     /// <paramref name="stem"/>; for int8, also the fp32 values the file decodes to (<c>q * scale</c>, <c>[out, in]</c>).</summary>

@@ -5,14 +5,14 @@ namespace EdgeShortcut.Core.Onnx;
 /// <param name="PastName">Graph input holding the cache before the run.</param>
 /// <param name="PresentName">Graph output holding the cache after the run (past + new entries).</param>
 /// <param name="EntriesPerPosition">Entries per position along axis 2.</param>
-public readonly record struct OnnxCache(string PastName, string PresentName, int EntriesPerPosition);
+internal readonly record struct OnnxCache(string PastName, string PresentName, int EntriesPerPosition);
 
 /// <summary>
 /// Every name of the ONNX file contract (FORMAT.md section 5), in one place: graph inputs and outputs,
 /// and how a checkpoint Linear <c>X.weight</c> <c>[out, in]</c> is stored as initializers. The quantizer
 /// writes these names, the runtime's backends and the bench read them, and a test pins them to FORMAT.md.
 /// </summary>
-public static class OnnxNames
+internal static class OnnxNames
 {
     /// <summary>Input: new token ids <c>[batch, T]</c> int64.</summary>
     public const string InputIds = "input_ids";

@@ -9,7 +9,7 @@ namespace EdgeShortcut.Core.Onnx;
 /// truncated or inconsistent input raises <see cref="CheckpointFormatException"/> naming the file
 /// and the field; the parse is linear in the file size (every step consumes bytes, nesting is bounded).
 /// </summary>
-public static class OnnxReader
+internal static class OnnxReader
 {
     /// <summary>Reads and parses an ONNX file.</summary>
     public static OnnxModel ReadFile(string path)

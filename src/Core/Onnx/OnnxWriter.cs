@@ -5,7 +5,7 @@ namespace EdgeShortcut.Core.Onnx;
 /// onnx.proto (onnx 1.12). Repeated scalars are written unpacked except where onnx.proto declares
 /// <c>packed = true</c>; tensor values always go to <c>raw_data</c>.
 /// </summary>
-public static class OnnxWriter
+internal static class OnnxWriter
 {
     /// <summary>Writes the model file atomically (temp file, then rename: no partial file on error).</summary>
     public static void WriteFile(string path, OnnxModel model) => AtomicFile.Write(path, s => Write(s, model));

@@ -68,7 +68,8 @@ public sealed class EdgeChatClient(EdgeModel model, GenerationOptions? defaults 
         return model.GenerateAsync(prompt, ToGenerationOptions(options), stats, ct);
     }
 
-    /// <summary>The generation options for one request: the client's defaults overridden by <paramref name="options"/>.</summary>
+    /// <summary>The generation options for one request: the client's defaults (validated when the
+    /// client was made) overridden by <paramref name="options"/>.</summary>
     internal GenerationOptions ToGenerationOptions(ChatOptions? options)
     {
         var g = _defaults with { StopSequences = [.. _defaults.StopSequences, Format.TurnSeparator] };
@@ -79,7 +80,7 @@ public sealed class EdgeChatClient(EdgeModel model, GenerationOptions? defaults 
         if (options.TopK is int k) g = g with { TopK = k };
         if (options.Seed is long seed) g = g with { Seed = unchecked((int)(seed ^ (seed >> 32))) };
         if (options.StopSequences is { Count: > 0 } stops) g = g with { StopSequences = [.. g.StopSequences, .. stops] };
-        return g.Validate();
+        return g;   // validated by GenerateAsync, the one entry every request goes through
     }
 
     private static ChatFinishReason? Map(FinishReason reason) => reason switch

@@ -1,8 +1,11 @@
 namespace EdgeShortcut.Runtime;
 
 /// <summary>
-/// How tokens are chosen and when generation stops. Immutable; <see cref="Validate"/> (called by
-/// every generation entry point) throws <see cref="ArgumentException"/> whose ParamName is the option.
+/// How tokens are chosen and when generation stops. Immutable; <see cref="Validate"/> throws
+/// <see cref="ArgumentException"/> whose ParamName is the option. The public entry points
+/// (<see cref="EdgeModel.GenerateAsync(string, GenerationOptions?, CancellationToken)"/>,
+/// <see cref="EdgeModel.CreateGenerator"/>, the chat client's constructor) call it once; everything
+/// behind them trusts the options.
 /// Sampling order: repetition penalty on the logits, then temperature, then top-k, then top-p.
 /// </summary>
 public sealed record GenerationOptions

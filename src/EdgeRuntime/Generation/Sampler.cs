@@ -18,10 +18,11 @@ internal sealed class Sampler
     private int _stamp;
     private readonly Random _random;
 
-    /// <summary>Creates a sampler for a vocabulary of <paramref name="vocabSize"/> ids.</summary>
+    /// <summary>Creates a sampler for a vocabulary of <paramref name="vocabSize"/> ids;
+    /// <paramref name="options"/> were validated by the public entry that reached here.</summary>
     public Sampler(int vocabSize, GenerationOptions options)
     {
-        _options = options.Validate();
+        _options = options;
         _vocab = vocabSize;
         _scores = new float[vocabSize];
         _work = new float[vocabSize];

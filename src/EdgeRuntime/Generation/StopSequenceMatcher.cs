@@ -53,4 +53,11 @@ internal sealed class StopSequenceMatcher(IReadOnlyList<string> stopSequences)
         _held.Clear();
         return rest;
     }
+
+    /// <summary>Starts a new stream: forgets held text and the stop state.</summary>
+    public void Reset()
+    {
+        _held.Clear();
+        Stopped = false;
+    }
 }

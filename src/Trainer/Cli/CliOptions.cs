@@ -6,8 +6,8 @@ namespace EdgeShortcut.Trainer.Cli;
 internal static class CliOptions
 {
     /// <summary>An option with a default value (System.CommandLine prints it in --help).</summary>
-    public static Option<T> With<T>(string name, T defaultValue, string description) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+    public static Option<T> With<T>(string name, T defaultValue, string description, params string[] aliases) =>
+        new(name, aliases) { Description = description, DefaultValueFactory = _ => defaultValue };
 
     /// <summary>An option without a default.</summary>
     public static Option<T> Plain<T>(string name, string description, bool required = false) =>

@@ -5,29 +5,36 @@ using static EdgeShortcut.Trainer.Cli.CliOptions;
 
 namespace EdgeShortcut.Trainer.Cli;
 
-/// <summary><c>sample</c>: generate text with the fp32 TorchSharp model (the reference for the runtimes).</summary>
+/// <summary><c>sample</c>: generate text with the fp32 TorchSharp model (the reference for the runtimes).
+/// The generation flags are spelled as in the console sample (samples/Console): the prompt is the
+/// positional argument, and <c>--max-new-tokens/-n</c>, <c>--temperature/-t</c>, <c>--top-k</c>,
+/// <c>--seed/-s</c> mean what the runtime's <c>GenerationOptions</c> of the same names mean.</summary>
 internal static class SampleCommand
 {
     public static Command Create()
     {
         var checkpoint = Plain<string>("--checkpoint", "Checkpoint directory.", required: true);
-        var prompt = With("--prompt", "\n", "Prompt text (byte tokenizer), or space-separated ids for a token-file model.");
-        var maxTokens = With("--max-tokens", 200, "Tokens to generate.");
-        var temperature = With("--temperature", 0.8, "Sampling temperature (0 = greedy).");
+        var prompt = new Argument<string>("prompt")
+        {
+            Description = "Text to continue (byte tokenizer), or space-separated ids for a token-file model.",
+            DefaultValueFactory = _ => "\n",
+        };
+        var maxNewTokens = With("--max-new-tokens", 200, "New tokens to generate.", "-n");
+        var temperature = With("--temperature", 0.8, "Sampling temperature (0 = greedy).", "-t");
         var topK = With("--top-k", 0, "Sample only among the k most likely tokens (0 = all).");
-        var seed = With("--seed", 0L, "Sampling seed.");
-        var cmd = new Command("sample", "Generate from a checkpoint with the fp32 model.") { checkpoint, prompt, maxTokens, temperature, topK, seed };
+        var seed = With("--seed", 0L, "Sampling seed.", "-s");
+        var cmd = new Command("sample", "Generate from a checkpoint with the fp32 model.") { checkpoint, maxNewTokens, temperature, topK, seed, prompt };
         cmd.SetAction(r =>
         {
             using var model = ModelCheckpoint.Load(r.GetValue(checkpoint)!, out var config);
             bool bytes = config.Tokenizer.Kind == TokenizerSpec.ByteKind;
             string text = r.GetValue(prompt)!;
             int[] ids = bytes ? ByteTokenizer.Encode(text)
-                : text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int i) ? i : throw new ArgumentException($"--prompt: '{s}' is not a token id.")).ToArray();
-            if (ids.Length == 0) throw new ArgumentException("--prompt must not be empty.");
+                : text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int i) ? i : throw new ArgumentException($"prompt: '{s}' is not a token id.")).ToArray();
+            if (ids.Length == 0) throw new ArgumentException("The prompt must not be empty.");
             var decoder = new Utf8StreamDecoder();
             Console.Write(text);
-            foreach (int id in TextGenerator.Generate(model, ids, r.GetValue(maxTokens), r.GetValue(temperature), r.GetValue(topK), r.GetValue(seed)))
+            foreach (int id in TextGenerator.Generate(model, ids, r.GetValue(maxNewTokens), r.GetValue(temperature), r.GetValue(topK), r.GetValue(seed)))
                 Console.Write(bytes ? decoder.Push(id) : $" {id}");
             if (bytes) Console.Write(decoder.Flush());
             Console.WriteLine();

@@ -70,7 +70,7 @@ public sealed record TrainingOptions
     /// <summary>The model these options describe (validated).</summary>
     public ModelConfig ModelConfig()
     {
-        var c = Core.ModelConfig.Create(Layers, Dim, Heads, Context, Tokenizer.VocabSize, Shortcut) with { TiedEmbeddings = TiedEmbeddings };
+        var c = EdgeShortcut.ModelConfig.Create(Layers, Dim, Heads, Context, Tokenizer.VocabSize, Shortcut) with { TiedEmbeddings = TiedEmbeddings };
         if (Shortcut && Taps is { } taps) c = c with { Taps = taps };
         if (FeatureDim is int m) c = c with { FeatureDim = m };
         return c.Validate();
