@@ -78,6 +78,8 @@ public sealed class Trainer
         var inputs = new long[o.Batch * o.Context];
         var targets = new long[o.Batch * o.Context];
         var parameters = model.parameters().ToList();
+        var exits = config.AllExits;                         // the exit recipe's depths, then L-1
+        using var exitWeight = o.ExitLossWeight.ToScalar();
         int step = startStep;
         bool cancelled = false;
 
@@ -94,7 +96,9 @@ public sealed class Trainer
                 sampler.Fill(step, micro, inputs, targets);
                 var x = tensor(inputs, [o.Batch, o.Context]);
                 var y = tensor(targets, [o.Batch * o.Context]);
-                var l = nn.functional.cross_entropy(model.forward(x).view(-1, config.VocabSize), y);
+                var l = config.ExitDepths.IsEmpty
+                    ? nn.functional.cross_entropy(model.forward(x).view(-1, config.VocabSize), y)
+                    : ExitRecipeLoss(model.forward(x, exits), y, config.VocabSize, exitWeight);
                 (l / o.GradAccum).backward();
                 loss += l.item<float>() / o.GradAccum;
             }
@@ -137,6 +141,15 @@ public sealed class Trainer
 
         double meanTps = losses.Count * tokensPerStep / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         return new TrainingResult(step, losses, lastEval, best, meanTps, cancelled, LastDir(o.OutDir), BestDir(o.OutDir));
+    }
+
+    /// <summary>The exit recipe's objective: <c>CE(logits at L-1) + w * mean_e CE(logits at e)</c> over the
+    /// listed exit depths; <paramref name="logits"/> holds the exits' logits in order, full depth last.</summary>
+    internal static Tensor ExitRecipeLoss(Tensor[] logits, Tensor targets, int vocab, Scalar weight)
+    {
+        var full = nn.functional.cross_entropy(logits[^1].view(-1, vocab), targets);
+        var exitLosses = logits[..^1].Select(l => nn.functional.cross_entropy(l.view(-1, vocab), targets)).ToArray();
+        return full.add(stack(exitLosses).mean(), weight);
     }
 
     /// <summary>Training and validation data: the last 10% of <c>--data</c> validates unless <c>--val-data</c> is given.</summary>
