@@ -51,7 +51,7 @@ public class ExitForwardTests
         using var ids = TinyModels.Ids(3, c.ContextLength, c.VocabSize, seed: 8);
         using var plain = model.forward(ids);
         var alone = model.forward(ids, [c.Layers - 1]);
-        Assert.True(alone[0].equal(plain).item<bool>(), "exit L-1 alone differs from forward");
+        Assert.True(alone[0].equal(plain).all().item<bool>(), "exit L-1 alone differs from forward");
         var all = model.forward(ids, Exits(c));
         Assert.True(all[^1].allclose(plain, rtol: 0, atol: 1e-5), "exit L-1 among others differs from forward");
         foreach (var t in alone.Concat(all)) t.Dispose();
@@ -70,7 +70,7 @@ public class ExitForwardTests
                 if (n.StartsWith("features.1.") || n.StartsWith("features.2.") || n.StartsWith("blocks.1.") || n.StartsWith("blocks.2."))
                     p.add_(randn_like(p));                    // taps 2, 3 and the blocks that make x_2, x_3
         var after = model.forward(ids, [exit, c.Layers - 1]);
-        Assert.True(after[0].equal(before[0]).item<bool>(), "exit 1 depends on taps or blocks deeper than 1");
+        Assert.True(after[0].equal(before[0]).all().item<bool>(), "exit 1 depends on taps or blocks deeper than 1");
         Assert.False(after[1].allclose(before[1], rtol: 0, atol: 1e-4), "the full depth should have changed");
         foreach (var t in before.Concat(after)) t.Dispose();
     }
@@ -90,7 +90,7 @@ public class ExitForwardTests
         }
         using var full = ShortcutAttention.ExitMask(T, taps, 4);
         using var block = ShortcutAttention.BlockCausalMask(T, taps.Length);
-        Assert.True(full.equal(block).item<bool>());
+        Assert.True(full.equal(block).all().item<bool>());
     }
 
     [Fact]

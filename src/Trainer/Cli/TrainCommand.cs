@@ -34,6 +34,7 @@ internal static class TrainCommand
         var wd = With("--weight-decay", d.WeightDecay, "AdamW weight decay (matrices and embeddings only).");
         var dropout = With("--dropout", d.Dropout, "Dropout probability.");
         var clip = With("--clip", d.Clip, "Gradient-norm clip (0 = off).");
+        var featureInit = With("--feature-init", d.ScaledFeatureInit ? "scaled" : "plain", "Init of the feature MLPs' output projections: scaled (std 0.02/sqrt(2L), like the residual projections) or plain (std 0.02).").AcceptOnlyFromAmong("scaled", "plain");
         var seed = With("--seed", d.Seed, "Seed of weights, dropout and batch sampling.");
         var evalEvery = With("--eval-every", d.EvalEvery, "Evaluate on the whole validation split and checkpoint every N steps (and at the end).");
         var evalBatch = With("--eval-batch", d.EvalBatch, "Validation windows per forward pass.");
@@ -43,7 +44,7 @@ internal static class TrainCommand
         var cmd = new Command("train", "Train a shortcut GPT (or the baseline) and write checkpoints.")
         {
             data, valData, tokenVocab, outDir, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, steps, batch, accum,
-            lr, minLr, warmup, wd, dropout, clip, seed, evalEvery, evalBatch, threads, resume,
+            lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalEvery, evalBatch, threads, resume,
         };
         cmd.SetAction(r =>
         {
@@ -56,13 +57,13 @@ internal static class TrainCommand
                 ExitDepths = ParseExitDepths(r.GetValue(exitDepths)!), ExitLossWeight = r.GetValue(exitLossWeight),
                 Steps = r.GetValue(steps), Batch = r.GetValue(batch), GradAccum = r.GetValue(accum),
                 LearningRate = r.GetValue(lr), MinLearningRate = r.GetValue(minLr), Warmup = r.GetValue(warmup),
-                WeightDecay = r.GetValue(wd), Dropout = r.GetValue(dropout), Clip = r.GetValue(clip), Seed = r.GetValue(seed),
+                WeightDecay = r.GetValue(wd), Dropout = r.GetValue(dropout), Clip = r.GetValue(clip), ScaledFeatureInit = r.GetValue(featureInit) == "scaled", Seed = r.GetValue(seed),
                 EvalEvery = r.GetValue(evalEvery), EvalBatch = r.GetValue(evalBatch), Threads = r.GetValue(threads),
             };
             bool isResume = r.GetValue(resume);
             if (isResume)
             {
-                Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, batch, accum, lr, minLr, warmup, wd, dropout, clip, seed, evalBatch];
+                Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, batch, accum, lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalBatch];
                 var given = fixedOnResume.Where(opt => Given(r, opt)).Select(opt => opt.Name).ToList();
                 if (given.Count > 0)
                     throw new ArgumentException($"--resume continues with the settings stored in {Training.Trainer.LastDir(options.OutDir)}; these cannot change: {string.Join(", ", given)}.");

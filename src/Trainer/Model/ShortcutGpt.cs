@@ -24,14 +24,18 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
 #pragma warning restore IDE1006
     private readonly double _dropout;
     private readonly int[] _featureOfBlock;   // block index -> feature index j, or -1 when untapped
+    private readonly bool _scaledFeatureInit;
 
     /// <summary>The (validated) model shape.</summary>
     public ModelConfig Config { get; }
 
     /// <summary>Builds the model with GPT-2 initialisation drawn from torch's global generator (seed it
-    /// first for a repeatable model). <paramref name="dropout"/> applies only in training mode.</summary>
-    public ShortcutGpt(ModelConfig config, double dropout = 0.0) : base("ShortcutGpt")
+    /// first for a repeatable model). <paramref name="dropout"/> applies only in training mode.
+    /// <paramref name="scaledFeatureInit"/> also gives the feature MLPs' output projections the residual
+    /// std 0.02/sqrt(2L) (see <see cref="InitializeWeights"/>).</summary>
+    public ShortcutGpt(ModelConfig config, double dropout = 0.0, bool scaledFeatureInit = false) : base("ShortcutGpt")
     {
+        _scaledFeatureInit = scaledFeatureInit;
         Config = config.Validate();
         if (dropout is < 0 or >= 1 || double.IsNaN(dropout)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
         _dropout = dropout;
@@ -51,7 +55,9 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
 
     /// <summary>GPT-2 initialisation: weights N(0, 0.02), residual output projections
     /// N(0, 0.02/sqrt(2L)) so the residual stream's variance does not grow with depth, biases 0,
-    /// LayerNorms (1, 0).</summary>
+    /// LayerNorms (1, 0). The residual projections are every block's attn.proj and mlp.proj (the
+    /// shortcut block's included) and, with scaledFeatureInit, the feature MLPs' proj, whose output
+    /// reaches the residual stream through the shortcut attention's values.</summary>
     private void InitializeWeights()
     {
         using var _ = no_grad();
@@ -61,6 +67,7 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
             if (name.EndsWith(".bias")) p.zero_();
             else if (p.dim() == 1) p.fill_(1.0);                      // the only 1-D weights are LayerNorm gains
             else if (name.EndsWith("attn.proj.weight") || name.EndsWith("mlp.proj.weight")) nn.init.normal_(p, 0, residualStd);
+            else if (_scaledFeatureInit && name.StartsWith("features.") && name.EndsWith(".proj.weight")) nn.init.normal_(p, 0, residualStd);
             else nn.init.normal_(p, 0, 0.02);
         }
     }
@@ -79,7 +86,8 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
     /// <c>LN_q(x_e)</c> over the memory entries of taps <c>k &lt;= e</c> (and positions tau &lt;= t), then
     /// its MLP and ln_f/head as usual. Exit L-1 is exactly <see cref="forward(Tensor)"/>. Any depth with a
     /// tap at or below it is accepted (1 &lt;= e &lt;= L-1, taps[0] &lt;= e), listed in <see cref="ModelConfig.ExitDepths"/>
-    /// or not; all exits share one shortcut-block call (queries concatenated along time).
+    /// or not; all exits share one shortcut-block call (queries concatenated along time), so the returned
+    /// tensors are views of one logits tensor (use <c>reshape</c>, not <c>view</c>, to flatten them).
     /// Throws for the baseline, which has no shortcut block.
     /// </summary>
     public Tensor[] forward(Tensor ids, IReadOnlyList<int> exits)

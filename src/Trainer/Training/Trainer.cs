@@ -56,7 +56,7 @@ public sealed class Trainer
         var sampler = new BatchSampler(train, o.Context, o.Seed);
 
         torch.manual_seed(o.Seed);
-        using var model = new ShortcutGpt(config, o.Dropout);
+        using var model = new ShortcutGpt(config, o.Dropout, o.ScaledFeatureInit);
         using var optimizer = CreateOptimizer(model, o);
         int startStep = 0;
         long tokensSeen = 0;
@@ -147,8 +147,8 @@ public sealed class Trainer
     /// listed exit depths; <paramref name="logits"/> holds the exits' logits in order, full depth last.</summary>
     internal static Tensor ExitRecipeLoss(Tensor[] logits, Tensor targets, int vocab, Scalar weight)
     {
-        var full = nn.functional.cross_entropy(logits[^1].view(-1, vocab), targets);
-        var exitLosses = logits[..^1].Select(l => nn.functional.cross_entropy(l.view(-1, vocab), targets)).ToArray();
+        var full = nn.functional.cross_entropy(logits[^1].reshape(-1, vocab), targets);
+        var exitLosses = logits[..^1].Select(l => nn.functional.cross_entropy(l.reshape(-1, vocab), targets)).ToArray();
         return full.add(stack(exitLosses).mean(), weight);
     }
 

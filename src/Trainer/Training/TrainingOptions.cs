@@ -60,6 +60,9 @@ public sealed record TrainingOptions
     [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 0.1;
     /// <summary>Dropout probability (embeddings, attention probabilities, residual branches).</summary>
     [JsonPropertyName("dropout")] public double Dropout { get; init; } = 0.1;
+    /// <summary>Initialise the feature MLPs' output projections with the residual std 0.02/sqrt(2L) like
+    /// every attn.proj/mlp.proj (nanoGPT's rule applied to them); false = N(0, 0.02) as before.</summary>
+    [JsonPropertyName("scaled_feature_init")] public bool ScaledFeatureInit { get; init; }
     /// <summary>Global gradient-norm clip; 0 disables.</summary>
     [JsonPropertyName("clip")] public double Clip { get; init; } = 1.0;
     /// <summary>Seed of the initial weights, the dropout generator and the batch sampler.</summary>
