@@ -164,7 +164,7 @@ public sealed class Trainer
 
     /// <summary>AdamW with betas (0.9, 0.95); weight decay only on parameters with 2+ dimensions
     /// (linear weights and embeddings), not on biases or LayerNorm gains.</summary>
-    private static AdamW CreateOptimizer(ShortcutGpt model, TrainingOptions o)
+    internal static AdamW CreateOptimizer(ShortcutGpt model, TrainingOptions o)
     {
         var decay = model.parameters().Where(p => p.dim() >= 2).ToList();
         var noDecay = model.parameters().Where(p => p.dim() < 2).ToList();
