@@ -78,13 +78,15 @@ class ShortcutAttn(nn.Module):
         self.q, self.kv, self.proj = nn.Linear(d, d), nn.Linear(d, 2 * d), nn.Linear(d, d)
         self.h, self.s, self.p = h, s, p
 
-    def forward(self, x, memory):
+    def forward(self, x, memory, tap_visible=None):
         b, t, d = x.shape
         n = memory.shape[1]
         q = self.q(x).view(b, t, self.h, d // self.h).transpose(1, 2)
         k, v = self.kv(memory).view(b, n, 2, self.h, d // self.h).permute(2, 0, 3, 1, 4)
         tau = torch.arange(t * self.s) // self.s
         mask = tau[None, :] <= torch.arange(t)[:, None]          # query t sees entry e iff e // |S| <= t
+        if tap_visible is not None:                              # exit: also only taps S[e % |S|] <= exit depth
+            mask = mask & tap_visible.repeat(t)[None, :]
         o = sdpa(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
         return self.proj(o.transpose(1, 2).reshape(b, t, d))
 
@@ -96,8 +98,8 @@ class ShortcutBlock(nn.Module):
         self.ln_q, self.attn = nn.LayerNorm(d, eps=c["ln_eps"]), ShortcutAttn(d, c["n_head"], len(c["taps"]), p)
         self.ln2, self.mlp, self.p = nn.LayerNorm(d, eps=c["ln_eps"]), Mlp(d, c["d_ff"]), p
 
-    def forward(self, x, memory):
-        h = x + F.dropout(self.attn(self.ln_q(x), memory), self.p, self.training)
+    def forward(self, x, memory, tap_visible=None):
+        h = x + F.dropout(self.attn(self.ln_q(x), memory, tap_visible), self.p, self.training)
         return h + F.dropout(self.mlp(self.ln2(h)), self.p, self.training)
 
 
@@ -116,17 +118,24 @@ class ShortcutGpt(nn.Module):
         if not c["tied_embeddings"]:
             self.head = nn.Linear(d, c["vocab_size"], bias=False)
 
-    def forward(self, ids):
+    def forward(self, ids, exit_depth=None):
+        """Logits; with exit_depth e (docs/FORMAT.md section 4, "Exits") the shortcut block is queried
+        from x_e and sees only the memory of taps <= e. None (or L-1) is the full model."""
         b, t = ids.shape
         x = F.dropout(self.tok_emb(ids) + self.pos_emb(torch.arange(t)), self.p, self.training)
-        taps, z = self.c["taps"], []
+        taps, z, states = self.c["taps"], [], [x]
         for i, blk in enumerate(self.blocks):
             x = blk(x)
+            states.append(x)
             if i + 1 in taps:
                 z.append(self.features[taps.index(i + 1)](x))
         if taps:
             memory = torch.stack(z, dim=2).reshape(b, t * len(taps), -1)   # position-major e = tau*|S| + j
-            x = self.shortcut(x, memory)
+            if exit_depth is None:
+                x = self.shortcut(x, memory)
+            else:
+                assert taps[0] <= exit_depth <= len(self.blocks), f"exit depth {exit_depth} needs a tap at or below it"
+                x = self.shortcut(states[exit_depth], memory, torch.tensor([k <= exit_depth for k in taps]))
         w = self.tok_emb.weight if self.c["tied_embeddings"] else self.head.weight
         return F.linear(self.ln_f(x), w)
 
@@ -186,12 +195,15 @@ def read_safetensors(path):
 def parity(args):
     with open(f"{args.checkpoint}/config.json") as f:
         c = json.load(f)["model"]
+    c.setdefault("exit_depths", [])
     model = ShortcutGpt(c).eval()
     missing, unexpected = model.load_state_dict(read_safetensors(f"{args.checkpoint}/model.safetensors"), strict=True)
     ids = torch.tensor([[(7 * i + 3) % c["vocab_size"] for i in range(min(c["n_ctx"], args.length))]])
     with torch.no_grad():
         logits = model(ids)[0]
     result = {"logits_sum": float(logits.double().sum())}
+    with torch.no_grad():   # every exit of the recipe (docs/FORMAT.md section 4), when the config lists any
+        result["exit_logits_sum"] = {str(e): float(model(ids, e)[0].double().sum()) for e in c["exit_depths"]}
     if args.data:
         # Same windows as `eval --data FILE` (docs/FORMAT.md section 6), byte tokenizer.
         tokens = torch.tensor(list(open(args.data, "rb").read()), dtype=torch.long)

@@ -40,6 +40,13 @@ public sealed record ModelConfig
     /// <summary>LayerNorm epsilon.</summary>
     [JsonPropertyName("ln_eps")] public float LayerNormEps { get; init; } = 1e-5f;
 
+    /// <summary>Early-exit depths the model was trained for (the exit recipe, docs/FORMAT.md section 4):
+    /// trunk depths e, strictly increasing, each in 1..L-2 with at least one tap &lt;= e; shortcut models
+    /// only. At exit e the shortcut block is queried from x_e over the memory of taps &lt;= e. The full
+    /// depth L-1 is always an exit and is not listed. Empty (the default, and what a file without the
+    /// key reads as) = no recipe.</summary>
+    [JsonPropertyName("exit_depths")] public ImmutableArray<int> ExitDepths { get; init; } = [];
+
     /// <summary>True when the final block attends over tapped-layer features (|S| &gt; 0).</summary>
     [JsonIgnore] public bool IsShortcut => !Taps.IsDefaultOrEmpty;
 
@@ -52,6 +59,13 @@ public sealed record ModelConfig
 
     /// <summary>|S|, the number of memory entries per position in the final block.</summary>
     [JsonIgnore] public int TapCount => Taps.IsDefault ? 0 : Taps.Length;
+
+    /// <summary>Every exit depth in increasing order: <see cref="ExitDepths"/> followed by the full depth
+    /// L-1 (for the baseline, which has no exits, just L-1).</summary>
+    [JsonIgnore] public ImmutableArray<int> AllExits => [.. (ExitDepths.IsDefault ? [] : ExitDepths), Layers - 1];
+
+    /// <summary>True when <paramref name="depth"/> is an exit: the full depth L-1 or one of <see cref="ExitDepths"/>.</summary>
+    public bool IsExit(int depth) => depth == Layers - 1 || (!ExitDepths.IsDefault && ExitDepths.Contains(depth));
 
     /// <summary>The config of PAPER.md's defaults for a given size: d_ff = m = 4d, S = 1..L-1.</summary>
     public static ModelConfig Create(int layers, int dim, int heads, int contextLength, int vocabSize = 256, bool shortcut = true) => new()
@@ -79,6 +93,15 @@ public sealed record ModelConfig
         }
         Require(!IsShortcut || FeatureDim is >= 1 and <= 1 << 18, "d_feature", FeatureDim, "must be in 1..262144");
         Require(float.IsFinite(LayerNormEps) && LayerNormEps > 0, "ln_eps", LayerNormEps, "must be a positive finite number");
+        Require(!ExitDepths.IsDefault, "exit_depths", "null", "must be a list (empty = no exit recipe)");
+        Require(ExitDepths.IsEmpty || IsShortcut, "exit_depths", string.Join(",", ExitDepths), "requires a shortcut model (taps is empty)");
+        for (int i = 0; i < ExitDepths.Length; i++)
+        {
+            int e = ExitDepths[i];
+            Require(e >= 1 && e <= Layers - 2, "exit_depths", e, $"each exit depth must be in 1..{Layers - 2} (the full depth {Layers - 1} is always an exit and is not listed)");
+            Require(i == 0 || e > ExitDepths[i - 1], "exit_depths", string.Join(",", ExitDepths), "must be strictly increasing");
+            Require(Taps[0] <= e, "exit_depths", e, $"needs at least one tapped layer <= it (the first tap is {Taps[0]})");
+        }
         return this;
     }
 
@@ -93,8 +116,8 @@ public sealed record ModelConfig
         Layers == other.Layers && Dim == other.Dim && Heads == other.Heads &&
         FeedForwardDim == other.FeedForwardDim && FeatureDim == other.FeatureDim &&
         TiedEmbeddings == other.TiedEmbeddings && LayerNormEps == other.LayerNormEps &&
-        Taps.AsSpan().SequenceEqual(other.Taps.AsSpan());
+        Taps.AsSpan().SequenceEqual(other.Taps.AsSpan()) && ExitDepths.AsSpan().SequenceEqual(other.ExitDepths.AsSpan());
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(VocabSize, ContextLength, Layers, Dim, Heads, FeedForwardDim, FeatureDim, TapCount);
+    public override int GetHashCode() => HashCode.Combine(VocabSize, ContextLength, Layers, Dim, Heads, FeedForwardDim, FeatureDim, HashCode.Combine(TapCount, ExitDepths.IsDefault ? 0 : ExitDepths.Length));
 }

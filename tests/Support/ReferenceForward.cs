@@ -11,9 +11,15 @@ namespace EdgeShortcut.Tests.Support;
 /// </summary>
 public static class ReferenceForward
 {
-    /// <summary>Logits <c>[T][V]</c> for token ids at positions 0..T-1 (T &lt;= n_ctx).</summary>
-    public static float[][] Logits(ModelConfig c, IReadOnlyDictionary<string, NamedTensor> w, IReadOnlyList<int> ids)
+    /// <summary>Logits <c>[T][V]</c> for token ids at positions 0..T-1 (T &lt;= n_ctx). With
+    /// <paramref name="exitDepth"/> e (shortcut models; the exit recipe of docs/FORMAT.md section 4) the
+    /// shortcut block is queried from x_e instead of x_{L-1}, and memory entries of taps k &gt; e get zero
+    /// attention; null or L-1 is the full model.</summary>
+    public static float[][] Logits(ModelConfig c, IReadOnlyDictionary<string, NamedTensor> w, IReadOnlyList<int> ids, int? exitDepth = null)
     {
+        int exit = exitDepth ?? c.Layers - 1;
+        if (exitDepth is not null && (!c.IsShortcut || exit < 1 || exit > c.Layers - 1))
+            throw new ArgumentOutOfRangeException(nameof(exitDepth), exit, "an exit needs a shortcut model and a depth in 1..L-1.");
         int T = ids.Count, d = c.Dim;
         if (T < 1 || T > c.ContextLength) throw new ArgumentOutOfRangeException(nameof(ids), $"T = {T} must be in 1..{c.ContextLength}.");
         var tok = w[TensorNames.TokenEmbedding].Data;
@@ -58,13 +64,15 @@ public static class ReferenceForward
                 }
             }
             string s = TensorNames.Shortcut;
-            var q = Map(x, r => Linear(LayerNorm(r, w, $"{s}.ln_q", c.LayerNormEps), w, $"{s}.attn.q"));
+            var xe = layerOutputs[exit - 1];                                    // x_e; x_{L-1} = x at full depth
+            var q = Map(xe, r => Linear(LayerNorm(r, w, $"{s}.ln_q", c.LayerNormEps), w, $"{s}.attn.q"));
             var kv = Map(memory, r => Linear(r, w, $"{s}.attn.kv"));            // [T*S][2d]
             var k = Map(kv, r => r[..d]);
             var v = Map(kv, r => r[d..]);
-            // Block mask: query t sees entry e iff its position tau = e / S is <= t.
-            var o = Attention(c, q, k, v, (t, e) => e / S <= t);
-            h = Add(x, Map(o, r => Linear(r, w, $"{s}.attn.proj")));
+            // Block mask: query t sees entry e iff its position tau = e / S is <= t, and (at an exit)
+            // its tap S[e % S] is at most the exit depth.
+            var o = Attention(c, q, k, v, (t, e) => e / S <= t && c.Taps[e % S] <= exit);
+            h = Add(xe, Map(o, r => Linear(r, w, $"{s}.attn.proj")));
             h = Add(h, Map(h, r => Mlp(LayerNorm(r, w, $"{s}.ln2", c.LayerNormEps), w, $"{s}.mlp")));
         }
 

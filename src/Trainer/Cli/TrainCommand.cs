@@ -23,6 +23,8 @@ internal static class TrainCommand
         var taps = With("--taps", "all", "Tapped layers: 'all' (1..L-1) or a list such as 2,4,6.");
         var featureDim = Plain<int?>("--feature-dim", "Feature-MLP width m [default: 4 x --dim].");
         var untied = With("--untied", false, "Use a separate output head instead of the token embedding.");
+        var exitDepths = With("--exit-depths", "none", "Exit recipe: 'none', or trunk depths (each in 1..L-2) such as 1,2 whose exits are trained beside the full depth and recorded in config.json.");
+        var exitLossWeight = With("--exit-loss-weight", d.ExitLossWeight, "Weight w of the exit loss: CE(full) + w * mean CE(exits); used with --exit-depths.");
         var steps = With("--steps", d.Steps, "Optimizer steps.");
         var batch = With("--batch", d.Batch, "Sequences per micro-batch.");
         var accum = With("--grad-accum", d.GradAccum, "Micro-batches per optimizer step (effective batch = batch x grad-accum).");
@@ -32,6 +34,7 @@ internal static class TrainCommand
         var wd = With("--weight-decay", d.WeightDecay, "AdamW weight decay (matrices and embeddings only).");
         var dropout = With("--dropout", d.Dropout, "Dropout probability.");
         var clip = With("--clip", d.Clip, "Gradient-norm clip (0 = off).");
+        var featureInit = With("--feature-init", d.ScaledFeatureInit ? "scaled" : "plain", "Init of the feature MLPs' output projections: scaled (std 0.02/sqrt(2L), like the residual projections) or plain (std 0.02).").AcceptOnlyFromAmong("scaled", "plain");
         var seed = With("--seed", d.Seed, "Seed of weights, dropout and batch sampling.");
         var evalEvery = With("--eval-every", d.EvalEvery, "Evaluate on the whole validation split and checkpoint every N steps (and at the end).");
         var evalBatch = With("--eval-batch", d.EvalBatch, "Validation windows per forward pass.");
@@ -40,8 +43,8 @@ internal static class TrainCommand
 
         var cmd = new Command("train", "Train a shortcut GPT (or the baseline) and write checkpoints.")
         {
-            data, valData, tokenVocab, outDir, arch, layers, dim, heads, context, taps, featureDim, untied, steps, batch, accum,
-            lr, minLr, warmup, wd, dropout, clip, seed, evalEvery, evalBatch, threads, resume,
+            data, valData, tokenVocab, outDir, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, steps, batch, accum,
+            lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalEvery, evalBatch, threads, resume,
         };
         cmd.SetAction(r =>
         {
@@ -51,15 +54,16 @@ internal static class TrainCommand
                 OutDir = r.GetValue(outDir)!, Shortcut = r.GetValue(arch) == "shortcut",
                 Layers = r.GetValue(layers), Dim = r.GetValue(dim), Heads = r.GetValue(heads), Context = r.GetValue(context),
                 Taps = ParseTaps(r.GetValue(taps)!), FeatureDim = r.GetValue(featureDim), TiedEmbeddings = !r.GetValue(untied),
+                ExitDepths = ParseExitDepths(r.GetValue(exitDepths)!), ExitLossWeight = r.GetValue(exitLossWeight),
                 Steps = r.GetValue(steps), Batch = r.GetValue(batch), GradAccum = r.GetValue(accum),
                 LearningRate = r.GetValue(lr), MinLearningRate = r.GetValue(minLr), Warmup = r.GetValue(warmup),
-                WeightDecay = r.GetValue(wd), Dropout = r.GetValue(dropout), Clip = r.GetValue(clip), Seed = r.GetValue(seed),
+                WeightDecay = r.GetValue(wd), Dropout = r.GetValue(dropout), Clip = r.GetValue(clip), ScaledFeatureInit = r.GetValue(featureInit) == "scaled", Seed = r.GetValue(seed),
                 EvalEvery = r.GetValue(evalEvery), EvalBatch = r.GetValue(evalBatch), Threads = r.GetValue(threads),
             };
             bool isResume = r.GetValue(resume);
             if (isResume)
             {
-                Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, batch, accum, lr, minLr, warmup, wd, dropout, clip, seed, evalBatch];
+                Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, batch, accum, lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalBatch];
                 var given = fixedOnResume.Where(opt => Given(r, opt)).Select(opt => opt.Name).ToList();
                 if (given.Count > 0)
                     throw new ArgumentException($"--resume continues with the settings stored in {Training.Trainer.LastDir(options.OutDir)}; these cannot change: {string.Join(", ", given)}.");
@@ -68,6 +72,16 @@ internal static class TrainCommand
             return TrainView.Run(new Training.Trainer(options, isResume), options);
         });
         return cmd;
+    }
+
+    /// <summary>"none" = null (no exit recipe); otherwise a comma list of trunk depths.</summary>
+    internal static ImmutableArray<int>? ParseExitDepths(string text)
+    {
+        if (text.Trim().Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
+        var depths = ImmutableArray.CreateBuilder<int>();
+        foreach (var p in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            depths.Add(int.TryParse(p, out int e) ? e : throw new ArgumentException($"--exit-depths: '{p}' is not a depth (use 'none' or a list like 1,2).", "--exit-depths"));
+        return depths.ToImmutable();
     }
 
     /// <summary>"all" = null (every layer 1..L-1); otherwise a comma list of 1-based layers.</summary>

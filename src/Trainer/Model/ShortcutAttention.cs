@@ -13,7 +13,8 @@ namespace EdgeShortcut.Trainer.Model;
 ///   out = concat_h(o_h) Wproj^T + bproj
 /// </code>
 /// Query t sees every tapped layer's feature at every position tau &lt;= t (the block-causal mask),
-/// so the model stays autoregressive. Keys: <c>q.weight [d, d]</c>, <c>q.bias [d]</c>,
+/// so the model stays autoregressive. An exit at trunk depth e (the exit recipe) queries from x_e and
+/// also hides the entries of taps k &gt; e (<see cref="ExitMask"/>). Keys: <c>q.weight [d, d]</c>, <c>q.bias [d]</c>,
 /// <c>kv.weight [2d, d]</c> (rows k then v), <c>kv.bias [2d]</c>, <c>proj.weight [d, d]</c>, <c>proj.bias [d]</c>.
 /// </summary>
 public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
@@ -50,17 +51,34 @@ public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
         return tau.unsqueeze(0).le(t).MoveToOuterDisposeScope();                                                  // [T, T*S]
     }
 
+    /// <summary>The mask <c>[T, T*|S|]</c> of an exit at trunk depth <paramref name="exit"/>: query t sees
+    /// entry e = (tau, j) iff <c>tau &lt;= t</c> and <c>taps[j] &lt;= exit</c>. At the full depth L-1 it equals
+    /// <see cref="BlockCausalMask"/>.</summary>
+    public static Tensor ExitMask(long positions, IReadOnlyList<int> taps, int exit)
+    {
+        using var scope = NewDisposeScope();
+        var tapVisible = tensor(taps.Select(k => k <= exit).ToArray()).repeat(positions);   // [T*S], entry e -> taps[e % S] <= exit
+        return BlockCausalMask(positions, taps.Count).logical_and(tapVisible.unsqueeze(0)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>x <c>[B, T, d]</c> (the normed queries' input) and memory <c>[B, T*|S|, d]</c> to the
     /// branch output <c>[B, T, d]</c>.</summary>
     public override Tensor forward(Tensor x, Tensor memory)
     {
         using var scope = NewDisposeScope();
+        return forward(x, memory, BlockCausalMask(x.shape[1], _taps)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Like <see cref="forward(Tensor, Tensor)"/> with an explicit boolean mask <c>[Tq, T*|S|]</c>
+    /// (true = visible) for queries x <c>[B, Tq, d]</c>; every row must see at least one entry.</summary>
+    public Tensor forward(Tensor x, Tensor memory, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / _heads, n = memory.shape[1];
-        var qh = q.forward(x).view(b, t, _heads, hd).transpose(1, 2);                 // [B, H, T, hd]
+        var qh = q.forward(x).view(b, t, _heads, hd).transpose(1, 2);                 // [B, H, Tq, hd]
         var kvh = kv.forward(memory).view(b, n, 2, _heads, hd).permute(2, 0, 3, 1, 4); // [2, B, H, T*S, hd]
-        var mask = BlockCausalMask(t, _taps);
         var o = nn.functional.scaled_dot_product_attention(qh, kvh[0], kvh[1], attn_mask: mask,
-            p: training ? _dropout : 0.0);                                               // [B, H, T, hd]
+            p: training ? _dropout : 0.0);                                               // [B, H, Tq, hd]
         return proj.forward(o.transpose(1, 2).reshape(b, t, d)).MoveToOuterDisposeScope();
     }
 

@@ -38,6 +38,16 @@ public sealed class ShortcutBlock : nn.Module<Tensor, Tensor, Tensor>
         return h.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The same block for queries x <c>[B, Tq, d]</c> with an explicit memory mask <c>[Tq, T*|S|]</c>
+    /// (bool, true = visible): how exits query it (see <see cref="ShortcutAttention.ExitMask"/>).</summary>
+    public Tensor forward(Tensor x, Tensor memory, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var h = Residual.Add(x, nn.functional.dropout(attn.forward(ln_q.forward(x), memory, mask), _dropout, training));
+        h = Residual.Add(h, nn.functional.dropout(mlp.forward(ln2.forward(h)), _dropout, training));
+        return h.MoveToOuterDisposeScope();
+    }
+
     /// <summary>Attention probabilities <c>[B, H, T, T*|S|]</c> of the shortcut attention (eval math).</summary>
     public Tensor AttentionWeights(Tensor x, Tensor memory)
     {

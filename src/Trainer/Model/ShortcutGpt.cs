@@ -24,14 +24,18 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
 #pragma warning restore IDE1006
     private readonly double _dropout;
     private readonly int[] _featureOfBlock;   // block index -> feature index j, or -1 when untapped
+    private readonly bool _scaledFeatureInit;
 
     /// <summary>The (validated) model shape.</summary>
     public ModelConfig Config { get; }
 
     /// <summary>Builds the model with GPT-2 initialisation drawn from torch's global generator (seed it
-    /// first for a repeatable model). <paramref name="dropout"/> applies only in training mode.</summary>
-    public ShortcutGpt(ModelConfig config, double dropout = 0.0) : base("ShortcutGpt")
+    /// first for a repeatable model). <paramref name="dropout"/> applies only in training mode.
+    /// <paramref name="scaledFeatureInit"/> also gives the feature MLPs' output projections the residual
+    /// std 0.02/sqrt(2L) (see <see cref="InitializeWeights"/>).</summary>
+    public ShortcutGpt(ModelConfig config, double dropout = 0.0, bool scaledFeatureInit = false) : base("ShortcutGpt")
     {
+        _scaledFeatureInit = scaledFeatureInit;
         Config = config.Validate();
         if (dropout is < 0 or >= 1 || double.IsNaN(dropout)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1).");
         _dropout = dropout;
@@ -50,7 +54,9 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
 
     /// <summary>GPT-2 initialisation: weights N(0, 0.02), residual output projections
     /// N(0, 0.02/sqrt(2L)) so the residual stream's variance does not grow with depth, biases 0,
-    /// LayerNorms (1, 0).</summary>
+    /// LayerNorms (1, 0). The residual projections are every block's attn.proj and mlp.proj (the
+    /// shortcut block's included) and, with scaledFeatureInit, the feature MLPs' proj, whose output
+    /// reaches the residual stream through the shortcut attention's values.</summary>
     private void InitializeWeights()
     {
         using var _ = no_grad();
@@ -60,6 +66,7 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
             if (name.EndsWith(".bias")) p.zero_();
             else if (p.dim() == 1) p.fill_(1.0);                      // the only 1-D weights are LayerNorm gains
             else if (name.EndsWith("attn.proj.weight") || name.EndsWith("mlp.proj.weight")) nn.init.normal_(p, 0, residualStd);
+            else if (_scaledFeatureInit && name.StartsWith("features.") && name.EndsWith(".proj.weight")) nn.init.normal_(p, 0, residualStd);
             else nn.init.normal_(p, 0, 0.02);
         }
     }
@@ -68,8 +75,35 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor ids)
     {
         using var scope = NewDisposeScope();
-        var (h, _) = Trunk(ids, keepMemory: false);
+        var (h, _, _) = Trunk(ids, keepMemory: false);
         return Logits(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Logits <c>[B, T, V]</c> at each trunk depth in <paramref name="exits"/> (the exit recipe,
+    /// docs/FORMAT.md section 4), running the trunk once: at exit e the shortcut block is queried from
+    /// <c>LN_q(x_e)</c> over the memory entries of taps <c>k &lt;= e</c> (and positions tau &lt;= t), then
+    /// its MLP and ln_f/head as usual. Exit L-1 is exactly <see cref="forward(Tensor)"/>. Any depth with a
+    /// tap at or below it is accepted (1 &lt;= e &lt;= L-1, taps[0] &lt;= e), listed in <see cref="ModelConfig.ExitDepths"/>
+    /// or not; all exits share one shortcut-block call (queries concatenated along time), so the returned
+    /// tensors are views of one logits tensor (use <c>reshape</c>, not <c>view</c>, to flatten them).
+    /// Throws for the baseline, which has no shortcut block.
+    /// </summary>
+    public Tensor[] forward(Tensor ids, IReadOnlyList<int> exits)
+    {
+        if (shortcut is null) throw new InvalidOperationException("The baseline model (no taps) has no shortcut block to exit through.");
+        if (exits.Count == 0) throw new ArgumentException("at least one exit depth is needed.", nameof(exits));
+        foreach (int e in exits)
+            if (e < Config.Taps[0] || e > Config.Layers - 1)
+                throw new ArgumentOutOfRangeException(nameof(exits), e, $"an exit depth must be in {Config.Taps[0]}..{Config.Layers - 1} (at least one tap at or below it, at most the full depth).");
+        using var scope = NewDisposeScope();
+        var (_, memory, states) = Trunk(ids, keepMemory: true, stopBeforeShortcut: true);
+        long t = ids.shape[1];
+        var queries = exits.Count == 1 ? states[exits[0]] : cat(exits.Select(e => states[e]).ToArray(), dim: 1);           // [B, nE*T, d]
+        var masks = exits.Select(e => ShortcutAttention.ExitMask(t, Config.Taps, e)).ToArray();
+        var mask = masks.Length == 1 ? masks[0] : cat(masks, dim: 0);                                                         // [nE*T, T*|S|]
+        var logits = Logits(shortcut.forward(queries, memory!, mask));                                                        // [B, nE*T, V]
+        return logits.split(t, dim: 1).Select(l => l.MoveToOuterDisposeScope()).ToArray();
     }
 
     /// <summary>The shortcut attention probabilities <c>[B, H, T, T*|S|]</c> for ids <c>[B, T]</c>
@@ -78,13 +112,14 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
     {
         if (shortcut is null) throw new InvalidOperationException("The baseline model (no taps) has no shortcut attention.");
         using var scope = NewDisposeScope();
-        var (x, memory) = Trunk(ids, keepMemory: true, stopBeforeShortcut: true);
+        var (x, memory, _) = Trunk(ids, keepMemory: true, stopBeforeShortcut: true);
         return shortcut.AttentionWeights(x, memory!).MoveToOuterDisposeScope();
     }
 
     /// <summary>Runs embeddings, ordinary blocks, features and (unless stopped) the shortcut block.
-    /// Returns the final residual stream <c>[B, T, d]</c> and, if kept, the memory <c>[B, T*|S|, d]</c>.</summary>
-    private (Tensor Hidden, Tensor? Memory) Trunk(Tensor ids, bool keepMemory, bool stopBeforeShortcut = false)
+    /// Returns the final residual stream <c>[B, T, d]</c>, the memory <c>[B, T*|S|, d]</c> if kept, and the
+    /// trunk states: element l is x_l (l = 0 the embeddings, l = 1..B the ordinary blocks' outputs).</summary>
+    private (Tensor Hidden, Tensor? Memory, Tensor[] States) Trunk(Tensor ids, bool keepMemory, bool stopBeforeShortcut = false)
     {
         if (ids.dim() != 2) throw new ArgumentException($"ids must be [batch, T], got [{string.Join(",", ids.shape)}].", nameof(ids));
         long b = ids.shape[0], t = ids.shape[1];
@@ -93,18 +128,20 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
         var x = nn.functional.dropout(Residual.Add(tok_emb.forward(ids), pos_emb.forward(positions)), _dropout, training);   // [B, T, d]
 
         var tapped = new Tensor[Config.TapCount];
+        var states = new Tensor[blocks.Count + 1];
+        states[0] = x;
         for (int i = 0; i < blocks.Count; i++)
         {
-            x = blocks[i].forward(x);
+            x = states[i + 1] = blocks[i].forward(x);
             int j = _featureOfBlock[i];
             if (j >= 0) tapped[j] = features[j].forward(x);                                   // z_j [B, T, d]
         }
-        if (shortcut is null) return (x, null);
+        if (shortcut is null) return (x, null, states);
         // Position-major memory: [B, T, |S|, d] -> [B, T*|S|, d], entry e = tau*|S| + j.
         var memory = stack(tapped, dim: 2).reshape(b, t * Config.TapCount, Config.Dim);
-        if (stopBeforeShortcut) return (x, memory);
+        if (stopBeforeShortcut) return (x, memory, states);
         var h = shortcut.forward(x, memory);
-        return (h, keepMemory ? memory : null);
+        return (h, keepMemory ? memory : null, states);
     }
 
     /// <summary>LN_f(h) W_out^T with W_out = tok_emb.weight (tied) or head.weight; no bias.</summary>

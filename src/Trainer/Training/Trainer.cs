@@ -56,7 +56,7 @@ public sealed class Trainer
         var sampler = new BatchSampler(train, o.Context, o.Seed);
 
         torch.manual_seed(o.Seed);
-        using var model = new ShortcutGpt(config, o.Dropout);
+        using var model = new ShortcutGpt(config, o.Dropout, o.ScaledFeatureInit);
         using var optimizer = CreateOptimizer(model, o);
         int startStep = 0;
         long tokensSeen = 0;
@@ -78,6 +78,8 @@ public sealed class Trainer
         var inputs = new long[o.Batch * o.Context];
         var targets = new long[o.Batch * o.Context];
         var parameters = model.parameters().ToList();
+        var exits = config.AllExits;                         // the exit recipe's depths, then L-1
+        using var exitWeight = o.ExitLossWeight.ToScalar();
         int step = startStep;
         bool cancelled = false;
 
@@ -94,7 +96,9 @@ public sealed class Trainer
                 sampler.Fill(step, micro, inputs, targets);
                 var x = tensor(inputs, [o.Batch, o.Context]);
                 var y = tensor(targets, [o.Batch * o.Context]);
-                var l = nn.functional.cross_entropy(model.forward(x).view(-1, config.VocabSize), y);
+                var l = config.ExitDepths.IsEmpty
+                    ? nn.functional.cross_entropy(model.forward(x).view(-1, config.VocabSize), y)
+                    : ExitRecipeLoss(model.forward(x, exits), y, config.VocabSize, exitWeight);
                 (l / o.GradAccum).backward();
                 loss += l.item<float>() / o.GradAccum;
             }
@@ -139,6 +143,15 @@ public sealed class Trainer
         return new TrainingResult(step, losses, lastEval, best, meanTps, cancelled, LastDir(o.OutDir), BestDir(o.OutDir));
     }
 
+    /// <summary>The exit recipe's objective: <c>CE(logits at L-1) + w * mean_e CE(logits at e)</c> over the
+    /// listed exit depths; <paramref name="logits"/> holds the exits' logits in order, full depth last.</summary>
+    internal static Tensor ExitRecipeLoss(Tensor[] logits, Tensor targets, int vocab, Scalar weight)
+    {
+        var full = nn.functional.cross_entropy(logits[^1].reshape(-1, vocab), targets);
+        var exitLosses = logits[..^1].Select(l => nn.functional.cross_entropy(l.reshape(-1, vocab), targets)).ToArray();
+        return full.add(stack(exitLosses).mean(), weight);
+    }
+
     /// <summary>Training and validation data: the last 10% of <c>--data</c> validates unless <c>--val-data</c> is given.</summary>
     public static (TokenCorpus Train, TokenCorpus Validation) LoadData(TrainingOptions o)
     {
@@ -151,7 +164,7 @@ public sealed class Trainer
 
     /// <summary>AdamW with betas (0.9, 0.95); weight decay only on parameters with 2+ dimensions
     /// (linear weights and embeddings), not on biases or LayerNorm gains.</summary>
-    private static AdamW CreateOptimizer(ShortcutGpt model, TrainingOptions o)
+    internal static AdamW CreateOptimizer(ShortcutGpt model, TrainingOptions o)
     {
         var decay = model.parameters().Where(p => p.dim() >= 2).ToList();
         var noDecay = model.parameters().Where(p => p.dim() < 2).ToList();
