@@ -66,12 +66,15 @@ public sealed class EdgeModel : IDisposable
     public Generator CreateGenerator(GenerationOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return NewGenerator((options ?? new GenerationOptions()).Validate());
+        return NewGenerator((options ?? new GenerationOptions()).Validate(Config));
     }
 
     /// <summary>A generator for options already validated by a public entry point.</summary>
     internal Generator NewGenerator(GenerationOptions options)
     {
+        if (options.Depth.Kind != DepthPolicyKind.Full && _backend.Kind != BackendKind.Managed)
+            throw new NotSupportedException($"Depth policy '{options.Depth}' runs on the managed engine only; this model runs on {_backend.Kind} " +
+                "(the ONNX graph has no exits: load it with Backend = BackendKind.Managed, or use DepthPolicy.Full).");
         var sequence = _backend.CreateSequence();
         try { return new Generator(sequence, Config, Tokenizer, options); }
         catch { sequence.Dispose(); throw; }
@@ -91,7 +94,7 @@ public sealed class EdgeModel : IDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         if (prompt.Length == 0) throw new ArgumentException("The prompt is empty: the model needs at least one token to condition on.", nameof(prompt));
         if (!Tokenizer.SupportsText) throw new NotSupportedException($"This model's tokenizer is '{Tokenizer.Spec.Kind}' (no text form): use CreateGenerator and token ids.");
-        options = (options ?? new GenerationOptions()).Validate();
+        options = (options ?? new GenerationOptions()).Validate(Config);
         int[] ids = Tokenizer.Encode(prompt);
         if (options.ContextOverflow != ContextOverflowPolicy.SlidingWindow && ids.Length > Config.ContextLength)
             throw new ContextOverflowException(ids.Length, Config.ContextLength);

@@ -14,10 +14,15 @@ public static class ReferenceForward
     /// <summary>Logits <c>[T][V]</c> for token ids at positions 0..T-1 (T &lt;= n_ctx). With
     /// <paramref name="exitDepth"/> e (shortcut models; the exit recipe of docs/FORMAT.md section 4) the
     /// shortcut block is queried from x_e instead of x_{L-1}, and memory entries of taps k &gt; e get zero
-    /// attention; null or L-1 is the full model.</summary>
-    public static float[][] Logits(ModelConfig c, IReadOnlyDictionary<string, NamedTensor> w, IReadOnlyList<int> ids, int? exitDepth = null)
+    /// attention; null or L-1 is the full model. With <paramref name="positionDepths"/> (adaptive depth, one per
+    /// token) token t runs only blocks 1..depth_t (deeper blocks leave its x unchanged, and its keys there
+    /// are hidden from every other query), its memory entries of taps &gt; depth_t do not exist, and it is
+    /// predicted by the exit head at depth_t.</summary>
+    public static float[][] Logits(ModelConfig c, IReadOnlyDictionary<string, NamedTensor> w, IReadOnlyList<int> ids, int? exitDepth = null,
+        IReadOnlyList<int>? positionDepths = null)
     {
         int exit = exitDepth ?? c.Layers - 1;
+        int[] depths = positionDepths is null ? [.. Enumerable.Repeat(c.SelfAttentionBlocks, ids.Count)] : [.. positionDepths];
         if (exitDepth is not null && (!c.IsShortcut || exit < 1 || exit > c.Layers - 1))
             throw new ArgumentOutOfRangeException(nameof(exitDepth), exit, "an exit needs a shortcut model and a depth in 1..L-1.");
         int T = ids.Count, d = c.Dim;
@@ -40,10 +45,12 @@ public static class ReferenceForward
             var q = Map(qkv, r => r[..d]);
             var k = Map(qkv, r => r[d..(2 * d)]);
             var v = Map(qkv, r => r[(2 * d)..]);
-            // Causal self-attention: query t sees keys u <= t.
-            var o = Attention(c, q, k, v, (t, u) => u <= t);
+            // Causal self-attention: query t sees keys u <= t that exist (token u ran this block).
+            var o = Attention(c, q, k, v, (t, u) => u <= t && (b < depths[u] || u == t));
+            var before = x;
             x = Add(x, Map(o, r => Linear(r, w, $"{p}.attn.proj")));
             x = Add(x, Map(x, r => Mlp(LayerNorm(r, w, $"{p}.ln2", c.LayerNormEps), w, $"{p}.mlp")));
+            x = [.. Enumerable.Range(0, T).Select(t => b < depths[t] ? x[t] : before[t])];     // skipped: identity
             layerOutputs.Add(x);
         }
 
@@ -64,14 +71,17 @@ public static class ReferenceForward
                 }
             }
             string s = TensorNames.Shortcut;
-            var xe = layerOutputs[exit - 1];                                    // x_e; x_{L-1} = x at full depth
+            // x_e; x_{L-1} = x at full depth. Per-position depths: the final x, which skipped blocks left at x_{depth_t}.
+            var xe = positionDepths is null ? layerOutputs[exit - 1] : x;
             var q = Map(xe, r => Linear(LayerNorm(r, w, $"{s}.ln_q", c.LayerNormEps), w, $"{s}.attn.q"));
             var kv = Map(memory, r => Linear(r, w, $"{s}.attn.kv"));            // [T*S][2d]
             var k = Map(kv, r => r[..d]);
             var v = Map(kv, r => r[d..]);
             // Block mask: query t sees entry e iff its position tau = e / S is <= t, and (at an exit)
             // its tap S[e % S] is at most the exit depth.
-            var o = Attention(c, q, k, v, (t, e) => e / S <= t && c.Taps[e % S] <= exit);
+            var o = positionDepths is null
+                ? Attention(c, q, k, v, (t, e) => e / S <= t && c.Taps[e % S] <= exit)
+                : Attention(c, q, k, v, (t, e) => e / S <= t && c.Taps[e % S] <= depths[t] && c.Taps[e % S] <= depths[e / S]);
             h = Add(xe, Map(o, r => Linear(r, w, $"{s}.attn.proj")));
             h = Add(h, Map(h, r => Mlp(LayerNorm(r, w, $"{s}.ln2", c.LayerNormEps), w, $"{s}.mlp")));
         }

@@ -44,8 +44,17 @@ public sealed record GenerationOptions
     /// <summary>What to do when the context is full (see <see cref="ContextOverflowPolicy"/>).</summary>
     public ContextOverflowPolicy ContextOverflow { get; init; } = ContextOverflowPolicy.SlidingWindow;
 
-    /// <summary>Checks every option; returns this.</summary>
-    public GenerationOptions Validate()
+    /// <summary>How deep each generated token runs (<see cref="DepthPolicy"/>; default <see cref="DepthPolicy.Full"/>,
+    /// the model as trained). Policies other than Full run on the managed engine only.</summary>
+    public DepthPolicy Depth { get; init; } = DepthPolicy.Full;
+
+    /// <summary>Fill <see cref="TokenDepth.TapAttention"/> for each generated token (<see cref="Generator.LastDepth"/>).
+    /// Off by default: then the report costs nothing (the exit depth is always reported).</summary>
+    public bool ReportDepth { get; init; }
+
+    /// <summary>Checks every option; with <paramref name="model"/>, also that <see cref="Depth"/> can run on it.
+    /// Returns this.</summary>
+    public GenerationOptions Validate(ModelConfig? model = null)
     {
         if (MaxNewTokens is < 1 or > 1 << 24) Fail(nameof(MaxNewTokens), MaxNewTokens, "must be in 1..16777216");
         if (!float.IsFinite(Temperature) || Temperature < 0 || Temperature > 100) Fail(nameof(Temperature), Temperature, "must be in 0..100 (0 = greedy)");
@@ -57,6 +66,10 @@ public sealed record GenerationOptions
         foreach (var s in StopSequences!)
             if (string.IsNullOrEmpty(s)) Fail(nameof(StopSequences), s is null ? "null" : "\"\"", "must not contain null or empty strings");
         if (!Enum.IsDefined(ContextOverflow)) Fail(nameof(ContextOverflow), (int)ContextOverflow, "is not a ContextOverflowPolicy");
+        if (Depth is null) Fail(nameof(Depth), "null", "must be a DepthPolicy (DepthPolicy.Full for the whole model)");
+        if (Depth!.Kind == DepthPolicyKind.SelfSpeculative && (Temperature != 0 || RepetitionPenalty != 1))
+            Fail(nameof(Depth), Depth, "verifies drafts against the full model's greedy choice, so it needs Temperature = 0 and RepetitionPenalty = 1");
+        if (model is not null) Depth.Validate(model);
         return this;
     }
 

@@ -32,6 +32,10 @@ namespace EdgeShortcut.Runtime;
 public sealed class Generator : IDisposable
 {
     private readonly IInferenceSequence _sequence;
+    private readonly DepthRunner _runner;           // runs tokens under Options.Depth
+    private readonly int[] _queue;                  // self-speculative: tokens produced ahead, not yet returned
+    private readonly float[] _queueLogits;          // [queue, V] their logits
+    private int _queueStart, _queueCount;
     private readonly ModelConfig _config;
     private readonly Sampler _sampler;
     private readonly float[] _logits; // [V] logits the last token was sampled from
@@ -55,6 +59,10 @@ public sealed class Generator : IDisposable
         _config = config;
         Tokenizer = tokenizer;
         _sampler = new Sampler(config.VocabSize, options);
+        _runner = new DepthRunner(sequence, config, options);
+        int ahead = _runner.Speculative?.MaxTokensPerRound ?? 0;
+        _queue = new int[ahead];
+        _queueLogits = new float[ahead * config.VocabSize];
         _tokens = new int[config.ContextLength + 1];
         _logits = new float[config.VocabSize];
         if (tokenizer.SupportsText)
@@ -72,10 +80,14 @@ public sealed class Generator : IDisposable
     public EdgeTokenizer Tokenizer { get; }
 
     /// <summary>Tokens held in the caches.</summary>
-    public int CachedTokens => _sequence.Length;
+    public int CachedTokens => Math.Min(_sequence.Length, _count);
 
     /// <summary>Tokens appended (or sampled) but not yet run through the model.</summary>
-    public int PendingTokens => _count - _sequence.Length;
+    public int PendingTokens => Math.Max(0, _count - _sequence.Length);
+
+    /// <summary>How deep the last sampled token's logits came from: its exit depth and, with
+    /// <see cref="GenerationOptions.ReportDepth"/>, the final block's attention mass per tapped layer.</summary>
+    public TokenDepth LastDepth => _runner.Last;
 
     /// <summary>The context window followed by the pending tokens.</summary>
     public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, _count);
@@ -115,6 +127,7 @@ public sealed class Generator : IDisposable
         if (Options.ContextOverflow != ContextOverflowPolicy.SlidingWindow && _count + tokens.Length > _config.ContextLength)
             throw new ContextOverflowException(_count + tokens.Length, _config.ContextLength);
         if (_count + tokens.Length >= _tokens.Length) Array.Resize(ref _tokens, _count + tokens.Length + 1);
+        DropQueue();
         if (GeneratedTokens > 0) DecodeText(final: true);   // complete the text of the response that ends here
         tokens.CopyTo(_tokens.AsSpan(_count));
         _count += tokens.Length;
@@ -144,6 +157,24 @@ public sealed class Generator : IDisposable
         if (timeBudget is { } b && b < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeBudget), "The time budget must not be negative.");
         if (IsDone) throw new InvalidOperationException($"The response is done ({FinishReason}, after {GeneratedTokens} tokens): append tokens to continue with new input, or Reset to start over.");
         if (_count == 0) throw new InvalidOperationException("Nothing to condition on: append at least one token (a non-empty prompt) first.");
+        if (_queueCount == 0 && _runner.Speculative is { } speculative && PendingTokens == 1 && !IsContextFull)
+        {
+            // Greedy self-speculation: one round yields up to MaxDraft full-model tokens, returned one per call.
+            _queueCount = speculative.Round(_tokens[_count - 1], _queue, _queueLogits);
+            _queueStart = 0;
+        }
+        if (_queueCount > 0)
+        {
+            token = _queue[_queueStart];
+            _queueLogits.AsSpan(_queueStart * _config.VocabSize, _config.VocabSize).CopyTo(_logits);
+            _queueStart++;
+            _queueCount--;
+            _runner.Produced(_config.IsShortcut ? _config.Layers - 1 : _config.Layers);
+            _tokens[_count++] = token;
+            GeneratedTokens++;
+            UpdateFinish();
+            return true;
+        }
         long start = Stopwatch.GetTimestamp();
         ReadOnlySpan<float> logits = default;
         bool ranAny = false;
@@ -159,7 +190,7 @@ public sealed class Generator : IDisposable
                 chunk = Math.Clamp(fits, 1, chunk);
             }
             long t0 = Stopwatch.GetTimestamp();
-            logits = _sequence.Append(_tokens.AsSpan(_sequence.Length, chunk));
+            logits = _runner.Run(_tokens.AsSpan(_sequence.Length, chunk));
             double perToken = Stopwatch.GetElapsedTime(t0).TotalSeconds / chunk;
             _secondsPerToken = _secondsPerToken == 0 ? perToken : 0.7 * _secondsPerToken + 0.3 * perToken;
             ranAny = true;
@@ -193,6 +224,7 @@ public sealed class Generator : IDisposable
     public void Reset()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        _queueCount = 0;
         _sequence.Reset();
         _count = 0;
         _text?.Clear();
@@ -216,11 +248,12 @@ public sealed class Generator : IDisposable
         if (Options.StopSequences.Count > 0)
         {
             DecodeText(final: false);
-            if (_stops!.Stopped) { FinishReason = FinishReason.StopSequence; return; }
+            if (_stops!.Stopped) { FinishReason = FinishReason.StopSequence; DropQueue(); return; }
         }
         if (GeneratedTokens == Options.MaxNewTokens) FinishReason = FinishReason.Length;
         else if (Options.ContextOverflow == ContextOverflowPolicy.Stop && IsContextFull) FinishReason = FinishReason.ContextFull;
         else return;
+        DropQueue();
         if (Options.StopSequences.Count == 0) return;
         DecodeText(final: true);
         // The last bytes of a character can complete a stop sequence.
@@ -239,6 +272,15 @@ public sealed class Generator : IDisposable
         _textEnded = true;
         _text.Append(_stops!.Push(_decoder!.Flush()));
         _text.Append(_stops.Flush());
+    }
+
+    /// <summary>Forgets tokens the speculative decoder produced ahead and not returned: the caches go back so
+    /// that, as always, the last returned token is pending (not yet run).</summary>
+    private void DropQueue()
+    {
+        if (_queueCount == 0 && _sequence.Length < _count) return;
+        _queueCount = 0;
+        if (_sequence is Managed.ManagedSequence m && m.Length > _count - 1) m.Rewind(Math.Max(0, _count - 1));
     }
 
     private void SlideOrThrow()

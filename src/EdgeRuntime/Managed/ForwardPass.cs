@@ -1,3 +1,4 @@
+using EdgeShortcut.Core;
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using EdgeShortcut.Runtime.Managed.Kernels;
@@ -8,42 +9,71 @@ namespace EdgeShortcut.Runtime.Managed;
 /// <b>Start reading the managed engine here.</b> The shortcut GPT's forward pass (PAPER.md; FORMAT.md
 /// section 4) for T new tokens at positions p0..p0+T-1, top to bottom, with the kernels as leaves:
 /// <code>
-/// x_0 = E_tok[ids] + E_pos[p0..p0+T-1]                                # [T, d]
-/// for block l = 1..B:                                                  # B = L-1 (shortcut) or L (plain GPT)
+/// x_0 = E_tok[ids] + E_pos[p0..p0+T-1]                                # [T, d]          Embed
+/// for block l = 1..e:                                                  # e = depth; full = L-1 (B = L for a plain GPT)
 ///     x += Attn_l(LN1(x))   (keys/values appended to block l's cache)  TransformerBlock.Attention
 ///     x += MLP_l(LN2(x))                                               TransformerBlock.Mlp
 ///     if l is tap j:  z_j = F_j(LN_j(x))                               ShortcutAttention.Feature
 ///                     append Lin_kv(z_j) as entries (p, j)             ShortcutAttention.AppendEntries
-/// last token only (its logits are the output; earlier tokens only fill caches):
-///     h = x + Attn(LN_q(x), shortcut memory)                           ShortcutAttention.Attend
+/// exit head, for the rows whose logits are wanted:                     ExitHead
+///     h = x_e + Attn(LN_q(x_e), memory entries of taps &lt;= e)          ShortcutAttention.Attend
 ///     h += MLP(LN2(h))                                                 TransformerBlock.Mlp
 ///     logits = Head(LN_f(h))                                           LayerNorm, ManagedLinear
 /// </code>
-/// Buffers are <see cref="RunState"/>'s (allocated once); weights are <see cref="ManagedWeights"/>.
-/// The <typeparamref name="TProbe"/> hook brackets each phase (<see cref="ForwardPhase"/>) for the profiler.
+/// At the full depth this is the model as trained; at a shallower exit e (issue 10) the same shortcut
+/// block is the exit head. Buffers are <see cref="RunState"/>'s (allocated once); weights are
+/// <see cref="ManagedWeights"/>. The <typeparamref name="TProbe"/> hook brackets each phase
+/// (<see cref="ForwardPhase"/>) for the profiler; <see cref="NoForwardProbe"/> compiles to nothing.
 /// </summary>
 internal static class ForwardPass
 {
-    /// <summary>Runs <paramref name="tokens"/> (at most <see cref="RunState.ChunkTokens"/>) at positions p0.. ;
-    /// fills the caches and, if <paramref name="wantLogits"/>, <see cref="RunState.Logits"/> of the last one.</summary>
+    /// <summary>Runs <paramref name="tokens"/> (at most <see cref="RunState.ChunkTokens"/>) at positions p0..
+    /// through blocks 1..<paramref name="depth"/>; fills the caches and, if <paramref name="wantLogits"/>,
+    /// <see cref="RunState.Logits"/> of the last token from the exit head at that depth.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Run<TProbe>(ManagedWeights w, RunState s, ReadOnlySpan<int> tokens, int p0, bool wantLogits, ref TProbe probe)
+    public static void Run<TProbe>(ManagedWeights w, RunState s, ReadOnlySpan<int> tokens, int p0, int depth, bool wantLogits, ref TProbe probe)
+        where TProbe : struct, IForwardProbe
+    {
+        int d = w.Config.Dim, T = tokens.Length;
+        Embed(w, s, tokens, p0, ref probe);
+        Blocks(w, s, T, p0, 0, depth, ref probe);
+        if (!wantLogits) return;
+        var x = s.X.AsSpan((T - 1) * d, d);
+        if (depth < w.FullDepth)
+        {
+            // The exit head works on a copy, so x_e stays in X (a deeper pass may continue from it).
+            x.CopyTo(s.Exit.ExitX);
+            x = s.Exit.ExitX;
+        }
+        ExitHead(w, s, x, p0 + T - 1, depth, s.Logits, default, ref probe);
+    }
+
+    /// <summary>x_0 = E_tok[ids] + E_pos[p0..] into the first T rows of <see cref="RunState.X"/>.</summary>
+    public static void Embed<TProbe>(ManagedWeights w, RunState s, ReadOnlySpan<int> tokens, int p0, ref TProbe probe)
+        where TProbe : struct, IForwardProbe
+    {
+        int d = w.Config.Dim;
+        probe.Begin(ForwardPhase.Embedding);
+        for (int t = 0; t < tokens.Length; t++)
+            TensorPrimitives.Add(w.TokenEmbedding.AsSpan(tokens[t] * d, d), w.PositionEmbedding.AsSpan((p0 + t) * d, d), s.X.AsSpan(t * d, d));
+        probe.End(ForwardPhase.Embedding);
+    }
+
+    /// <summary>Ordinary blocks <paramref name="from"/>+1..<paramref name="to"/> (1-based; 0-based indices from..to-1)
+    /// on the first T rows of <see cref="RunState.X"/>, with the features of the tapped ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Blocks<TProbe>(ManagedWeights w, RunState s, int T, int p0, int from, int to, ref TProbe probe)
         where TProbe : struct, IForwardProbe
     {
         var c = w.Config;
-        int d = c.Dim, T = tokens.Length, heads = c.Heads, taps = c.TapCount;
+        int d = c.Dim, heads = c.Heads;
         float eps = c.LayerNormEps;
-
-        probe.Begin(ForwardPhase.Embedding);
-        for (int t = 0; t < T; t++)
-            TensorPrimitives.Add(w.TokenEmbedding.AsSpan(tokens[t] * d, d), w.PositionEmbedding.AsSpan((p0 + t) * d, d), s.X.AsSpan(t * d, d));
-        probe.End(ForwardPhase.Embedding);
-
-        for (int i = 0; i < w.Blocks.Length; i++)
+        var exit = s.Exit;
+        for (int i = from; i < to; i++)
         {
             var block = w.Blocks[i];
             probe.Begin(ForwardPhase.BlockAttention);
-            TransformerBlock.Attention(block, s, i, p0, T, heads, c.ContextLength, eps);
+            TransformerBlock.Attention(block, s, i, p0, T, heads, c.ContextLength, eps, exit.UseMasks ? exit.BlockKeyMask[i] : default);
             probe.End(ForwardPhase.BlockAttention);
             probe.Begin(ForwardPhase.BlockMlp);
             TransformerBlock.Mlp(block.Ln2, block.Fc, block.Proj, s, s.X.AsSpan(0, T * d), T, eps);
@@ -55,26 +85,51 @@ internal static class ForwardPass
             ShortcutAttention.Feature(w.Features[tap], s, T, eps);
             probe.End(ForwardPhase.FeatureMlp);
             probe.Begin(ForwardPhase.ShortcutEntries);
-            ShortcutAttention.AppendEntries(w.Shortcut!, s, tap, p0, T, taps, heads);
+            ShortcutAttention.AppendEntries(w.Shortcut!, s, tap, p0, T, c.TapCount, heads);
             probe.End(ForwardPhase.ShortcutEntries);
         }
-        if (!wantLogits) return;
+    }
 
-        int last = T - 1;
-        var x = s.X.AsSpan(last * d, d);
+    /// <summary>The exit head at <paramref name="depth"/> on residual row <paramref name="x"/> (x_depth of the token at
+    /// position <paramref name="p"/>, modified in place) into <paramref name="logits"/> <c>[V]</c>. With
+    /// <paramref name="tapMass"/> non-empty, adds each tap's attention share into it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ExitHead<TProbe>(ManagedWeights w, RunState s, Span<float> x, int p, int depth, Span<float> logits, Span<float> tapMass, ref TProbe probe)
+        where TProbe : struct, IForwardProbe
+    {
+        var c = w.Config;
+        float eps = c.LayerNormEps;
         if (w.Shortcut is { } shortcut)
         {
             probe.Begin(ForwardPhase.ShortcutAttention);
-            ShortcutAttention.Attend(shortcut, s, last, p0 + last, taps, heads, eps);
+            ShortcutAttention.Attend(shortcut, s, x, p, c.TapCount, c.Heads, eps, EntryMask(w, s, p, depth), tapMass);
             probe.End(ForwardPhase.ShortcutAttention);
             probe.Begin(ForwardPhase.ShortcutMlp);
             TransformerBlock.Mlp(shortcut.Ln2, shortcut.Fc, shortcut.Proj, s, x, 1, eps);
             probe.End(ForwardPhase.ShortcutMlp);
         }
         probe.Begin(ForwardPhase.Head);
-        var normed = s.Normed.AsSpan(0, d);
+        var normed = s.Normed.AsSpan(0, c.Dim);
         LayerNorm.Apply(x, w.FinalNorm.Weight, w.FinalNorm.Bias, eps, normed);
-        w.Head.Apply(normed, s.Logits, 1, s.Quantized, s.Parallel);
+        w.Head.Apply(normed, logits, 1, s.Quantized, s.Parallel);
         probe.End(ForwardPhase.Head);
+    }
+
+    /// <summary>The additive mask over the first (p+1)|S| memory entries for a query exiting at <paramref name="depth"/>:
+    /// entries of taps deeper than the exit are hidden, and under masks so are entries that were never
+    /// computed. Empty (no masking at all) at full depth without masks: the model as trained, unchanged.</summary>
+    private static ReadOnlySpan<float> EntryMask(ManagedWeights w, RunState s, int p, int depth)
+    {
+        int S = w.Config.TapCount, limit = w.TapsUpTo[depth];
+        var exit = s.Exit;
+        if (limit == S && !exit.UseMasks) return default;
+        int entries = ShortcutMemory.EntriesUpTo(p + 1, S);
+        var mask = exit.QueryMask.AsSpan(0, entries);
+        if (exit.UseMasks) exit.EntryMask.AsSpan(0, entries).CopyTo(mask);
+        else mask.Clear();
+        if (limit < S)
+            for (int tau = 0; tau <= p; tau++)
+                mask.Slice(ShortcutMemory.Entry(tau, limit, S), S - limit).Fill(AttentionKernels.Masked);
+        return mask;
     }
 }

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
 using EdgeShortcut.Core;
+using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
 
@@ -44,19 +46,14 @@ internal sealed class ManagedSequence : IInferenceSequence
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     internal ReadOnlySpan<float> Append<TProbe>(ReadOnlySpan<int> tokens, scoped ref TProbe probe) where TProbe : struct, IForwardProbe
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        ObjectDisposedException.ThrowIf(_backend.IsDisposed, _backend);
-        if (tokens.IsEmpty) throw new ArgumentException("Append needs at least one token.", nameof(tokens));
-        if (tokens.Length > _c.ContextLength - Length)
-            throw new ArgumentException($"Appending {tokens.Length} tokens to {Length} would exceed the context length n_ctx = {_c.ContextLength}.", nameof(tokens));
-        foreach (int t in tokens)
-            if ((uint)t >= (uint)_c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id must be in 0..{_c.VocabSize - 1}.");
+        CheckAppend(tokens);
 
         // Chunks of at most C tokens; only the last chunk's last token needs logits.
         for (int done = 0; done < tokens.Length;)
         {
             int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
-            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, done + T == tokens.Length, ref probe);
+            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, _w.FullDepth, done + T == tokens.Length, ref probe);
+            for (int t = 0; t < T; t++) RecordDepth(Length + t, _w.FullDepth);
             Length += T;
             done += T;
         }
@@ -68,6 +65,161 @@ internal sealed class ManagedSequence : IInferenceSequence
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Length = 0;   // cache entries at positions >= Length are never read, so nothing needs clearing
+    }
+
+    // ---- Depth policies (issue 10; docs/ADAPTIVE.md). The generator checked the policy against the model. ----
+
+    /// <summary>Blocks a full-depth token runs.</summary>
+    internal int FullDepth => _w.FullDepth;
+
+    /// <summary>Whether attention masks missing keys and entries (only under the adaptive policy, where
+    /// tokens exit at different depths). Set before the first token; <see cref="Reset"/> keeps it.</summary>
+    internal bool UseMasks
+    {
+        get => _s.Exit.UseMasks;
+        set => _s.Exit.UseMasks = value;
+    }
+
+    /// <summary>As <see cref="Append(ReadOnlySpan{int})"/>, every token exiting at <paramref name="depth"/>
+    /// (blocks 1..depth run; logits from the exit head there).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal ReadOnlySpan<float> AppendAtDepth(ReadOnlySpan<int> tokens, int depth)
+    {
+        CheckAppend(tokens);
+        var probe = new NoForwardProbe();
+        for (int done = 0; done < tokens.Length;)
+        {
+            int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
+            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, depth, done + T == tokens.Length, ref probe);
+            for (int t = 0; t < T; t++) RecordDepth(Length + t, depth);
+            Length += T;
+            done += T;
+        }
+        return _s.Logits;
+    }
+
+    /// <summary>One token under the adaptive policy: runs block after block, and at each trained exit below the
+    /// full depth asks the exit head; the token exits at the first exit whose top-1 probability reaches
+    /// <paramref name="threshold"/>, else at the full depth. Returns the logits it exited with.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal ReadOnlySpan<float> AppendAdaptive(int token, float threshold, out int depth, Span<float> tapMass)
+    {
+        CheckAppend([token]);
+        var probe = new NoForwardProbe();
+        int p = Length, d = _c.Dim;
+        ForwardPass.Embed(_w, _s, [token], p, ref probe);
+        depth = 0;
+        bool confident = false;
+        foreach (int exit in _c.ExitDepths)
+        {
+            ForwardPass.Blocks(_w, _s, 1, p, depth, exit, ref probe);
+            depth = exit;
+            _s.X.AsSpan(0, d).CopyTo(_s.Exit.ExitX);
+            if (!tapMass.IsEmpty) tapMass.Clear();
+            ForwardPass.ExitHead(_w, _s, _s.Exit.ExitX, p, exit, _s.Logits, tapMass, ref probe);
+            if (confident = Confidence(_s.Logits) >= threshold) break;
+        }
+        if (!confident)
+        {
+            ForwardPass.Blocks(_w, _s, 1, p, depth, _w.FullDepth, ref probe);
+            depth = _w.FullDepth;
+            if (!tapMass.IsEmpty) tapMass.Clear();
+            ForwardPass.ExitHead(_w, _s, _s.X.AsSpan(0, d), p, depth, _s.Logits, tapMass, ref probe);
+        }
+        RecordDepth(p, depth);
+        Length = p + 1;
+        return _s.Logits;
+    }
+
+    /// <summary>One token exiting at <paramref name="depth"/>, with the exit head's attention mass per tap added into
+    /// <paramref name="tapMass"/> (cleared first): the generator's path when depth reports are wanted.</summary>
+    internal ReadOnlySpan<float> AppendReporting(int token, int depth, Span<float> tapMass)
+    {
+        CheckAppend([token]);
+        var probe = new NoForwardProbe();
+        int p = Length, d = _c.Dim;
+        ForwardPass.Embed(_w, _s, [token], p, ref probe);
+        ForwardPass.Blocks(_w, _s, 1, p, 0, depth, ref probe);
+        tapMass.Clear();
+        var x = _s.X.AsSpan(0, d);
+        if (depth < _w.FullDepth) { x.CopyTo(_s.Exit.ExitX); x = _s.Exit.ExitX; }
+        ForwardPass.ExitHead(_w, _s, x, p, depth, _s.Logits, tapMass, ref probe);
+        RecordDepth(p, depth);
+        Length = p + 1;
+        return _s.Logits;
+    }
+
+    /// <summary>Top-1 probability of <paramref name="logits"/>: <c>1 / sum_v exp(l_v - max l)</c>.</summary>
+    internal static float Confidence(ReadOnlySpan<float> logits)
+    {
+        float max = TensorPrimitives.Max(logits), sum = 0;
+        foreach (float l in logits) sum += MathF.Exp(l - max);
+        return 1f / sum;
+    }
+
+    /// <summary>Self-speculative draft: appends one token at <paramref name="depth"/> &lt; full and keeps its
+    /// residual x_depth as draft row <paramref name="row"/> for <see cref="Verify"/>. Returns the draft logits.</summary>
+    internal ReadOnlySpan<float> AppendDraft(int token, int depth, int row)
+    {
+        AppendAtDepth([token], depth);
+        _s.X.AsSpan(0, _c.Dim).CopyTo(_s.Exit.DraftX.AsSpan(row * _c.Dim, _c.Dim));
+        return _s.Logits;
+    }
+
+    /// <summary>Self-speculative verification: the last <paramref name="count"/> positions were drafted at
+    /// <paramref name="draftDepth"/> (<see cref="AppendDraft"/>, rows 0..count-1); runs their remaining blocks as one
+    /// batch and the full-depth head for each. Returns their logits <c>[count, V]</c>, row t predicting the token
+    /// after position Length-count+t: exactly the logits full-depth decoding computes (same kernels, same order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal ReadOnlySpan<float> Verify(int count, int draftDepth)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (count < 1 || count > Math.Min(Length, _s.ChunkTokens)) throw new ArgumentOutOfRangeException(nameof(count));
+        int d = _c.Dim, V = _c.VocabSize, p0 = Length - count;
+        var probe = new NoForwardProbe();
+        _s.Exit.DraftX.AsSpan(0, count * d).CopyTo(_s.X);
+        ForwardPass.Blocks(_w, _s, count, p0, draftDepth, _w.FullDepth, ref probe);
+        for (int t = 0; t < count; t++)
+        {
+            ForwardPass.ExitHead(_w, _s, _s.X.AsSpan(t * d, d), p0 + t, _w.FullDepth, _s.Exit.RowLogits.AsSpan(t * V, V), default, ref probe);
+            RecordDepth(p0 + t, _w.FullDepth);
+        }
+        return _s.Exit.RowLogits.AsSpan(0, count * V);
+    }
+
+    /// <summary>Drops the positions from <paramref name="length"/> on (rejected drafts): the caches beyond it are
+    /// never read again and are overwritten by the next append.</summary>
+    internal void Rewind(int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"Cannot rewind {Length} positions to {length}.");
+        Length = length;
+    }
+
+    /// <summary>The depth the token at <paramref name="position"/> ran to.</summary>
+    internal int DepthAt(int position) => _s.Exit.PositionDepth[position];
+
+    /// <summary>Notes that the token at <paramref name="p"/> ran blocks 1..<paramref name="depth"/>; under masks, its
+    /// keys in deeper blocks and its entries of deeper taps are hidden from later tokens.</summary>
+    private void RecordDepth(int p, int depth)
+    {
+        var exit = _s.Exit;
+        exit.PositionDepth[p] = depth;
+        if (!exit.UseMasks) return;
+        for (int i = 0; i < exit.BlockKeyMask.Length; i++) exit.BlockKeyMask[i][p] = i < depth ? 0 : AttentionKernels.Masked;
+        for (int j = 0; j < _c.TapCount; j++)
+            exit.EntryMask[ShortcutMemory.Entry(p, j, _c.TapCount)] = _c.Taps[j] <= depth ? 0 : AttentionKernels.Masked;
+    }
+
+    private void CheckAppend(ReadOnlySpan<int> tokens)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_backend.IsDisposed, _backend);
+        if (tokens.IsEmpty) throw new ArgumentException("Append needs at least one token.", nameof(tokens));
+        if (tokens.Length > _c.ContextLength - Length)
+            throw new ArgumentException($"Appending {tokens.Length} tokens to {Length} would exceed the context length n_ctx = {_c.ContextLength}.", nameof(tokens));
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)_c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id must be in 0..{_c.VocabSize - 1}.");
     }
 
     /// <summary>Stops this sequence's helper thread, if any.</summary>

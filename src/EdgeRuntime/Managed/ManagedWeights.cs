@@ -43,6 +43,9 @@ internal sealed class ManagedWeights
     {
         Config = config;
         TapOfBlock = ShortcutMemory.TapOfBlock(config);
+        FullDepth = blocks.Length;
+        TapsUpTo = new int[blocks.Length + 1];
+        for (int e = 0; e <= blocks.Length; e++) TapsUpTo[e] = config.IsShortcut ? config.Taps.Count(k => k <= e) : 0;
         IsInt8 = isInt8;
         TokenEmbedding = tokenEmbedding;
         PositionEmbedding = positionEmbedding;
@@ -55,6 +58,13 @@ internal sealed class ManagedWeights
 
     /// <summary>The model's shape.</summary>
     public ModelConfig Config { get; }
+
+    /// <summary>Ordinary blocks a full-depth token runs (L-1 for the shortcut model, L for the plain GPT).</summary>
+    public int FullDepth { get; }
+
+    /// <summary>Per depth e in 0..<see cref="FullDepth"/>, how many taps are &lt;= e: an exit at e reads the memory
+    /// entries of taps 0..TapsUpTo[e]-1 (taps are increasing).</summary>
+    public int[] TapsUpTo { get; }
 
     /// <summary>For each ordinary block, the tap its output feeds, or -1 (<see cref="ShortcutMemory.TapOfBlock"/>).</summary>
     public int[] TapOfBlock { get; }

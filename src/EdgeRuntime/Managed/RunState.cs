@@ -41,6 +41,7 @@ internal sealed class RunState : IDisposable
         ShortcutKeys = new float[(long)d * ShortcutCapacity];
         ShortcutValues = new float[(long)d * ShortcutCapacity];
         Parallel = useHelperThread ? new RowParallel() : null;
+        Exit = new ExitState(c, rows);
     }
 
     /// <summary>Most token rows processed together (prefill chunk); decode uses one row.</summary>
@@ -78,6 +79,8 @@ internal sealed class RunState : IDisposable
     public float[] ShortcutKeys { get; }
     /// <summary>Shortcut values <c>[H, n |S|, hd]</c>.</summary>
     public float[] ShortcutValues { get; }
+    /// <summary>What depth policies keep: exit depths, masks, draft rows (<see cref="ExitState"/>).</summary>
+    public ExitState Exit { get; }
     /// <summary>The helper thread for large matrices, or null.</summary>
     public RowParallel? Parallel { get; }
 

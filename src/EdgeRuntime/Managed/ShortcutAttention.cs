@@ -56,23 +56,31 @@ internal static class ShortcutAttention
         }
     }
 
-    /// <summary>The attention half of the final block, in place on row <paramref name="row"/> of <see cref="RunState.X"/>
-    /// (the token at position <paramref name="p"/>): <c>h = x + Lin_proj(attend(Lin_q(LN_q(x)), first (p + 1) |S| entries))</c>.
-    /// Its MLP half is <see cref="TransformerBlock.Mlp"/>.</summary>
+    /// <summary>The attention half of the final block, in place on the residual row <paramref name="x"/> of the token
+    /// at position <paramref name="p"/>: <c>h = x + Lin_proj(attend(Lin_q(LN_q(x)), first (p + 1) |S| entries))</c>.
+    /// <paramref name="entryMask"/> (additive, empty = none) hides entries: those of deeper taps than the exit,
+    /// and those that do not exist. With <paramref name="tapMass"/> non-empty, adds each tap's share of the
+    /// attention (averaged over heads) into it. Its MLP half is <see cref="TransformerBlock.Mlp"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Attend(ShortcutWeights w, RunState s, int row, int p, int tapCount, int heads, float eps)
+    public static void Attend(ShortcutWeights w, RunState s, Span<float> x, int p, int tapCount, int heads, float eps,
+        ReadOnlySpan<float> entryMask, Span<float> tapMass)
     {
         int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
-        var x = s.X.AsSpan(row * d, d);
         LayerNorm.Apply(x, w.LnQ.Weight, w.LnQ.Bias, eps, s.Normed.AsSpan(0, d));
         var q = s.Qkv.AsSpan(0, d);
         w.Q.Apply(s.Normed.AsSpan(0, d), q, 1, s.Quantized, s.Parallel);
         TensorPrimitives.Multiply(q, 1f / MathF.Sqrt(hd), q);
-        var scores = s.Scores.AsSpan(0, ShortcutMemory.EntriesUpTo(p + 1, tapCount));
+        int entries = ShortcutMemory.EntriesUpTo(p + 1, tapCount);
+        var scores = s.Scores.AsSpan(0, entries);
+        var mask = entryMask.IsEmpty ? default : entryMask[..entries];
         var attention = s.Attention.AsSpan(0, d);
         for (int h = 0; h < heads; h++)
+        {
             AttentionKernels.Attend(q.Slice(h * hd, hd), s.ShortcutKeys.AsSpan(h * hd * capacity, hd * capacity), capacity,
-                s.ShortcutValues.AsSpan(h * capacity * hd, capacity * hd), scores, attention.Slice(h * hd, hd));
+                s.ShortcutValues.AsSpan(h * capacity * hd, capacity * hd), scores, attention.Slice(h * hd, hd), mask);
+            if (tapMass.IsEmpty) continue;
+            for (int e = 0; e < entries; e++) tapMass[ShortcutMemory.TapOf(e, tapCount)] += scores[e] / heads;
+        }
         var branch = s.Branch.AsSpan(0, d);
         w.AttnProj.Apply(attention, branch, 1, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);

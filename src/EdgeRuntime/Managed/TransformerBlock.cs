@@ -20,7 +20,13 @@ internal static class TransformerBlock
     /// <summary>The attention half of block <paramref name="index"/> on the first T rows of <see cref="RunState.X"/>,
     /// in place: <c>x_t += Lin_proj(attend(LN1(x_t)))</c>, with the new keys and values appended to its cache.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps)
+    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps) =>
+        Attention(w, s, index, p0, T, heads, contextLength, eps, default);
+
+    /// <summary>As above; <paramref name="keyMask"/> <c>[n]</c> (additive, empty = none) hides the keys of positions
+    /// whose tokens skipped this block (adaptive depth).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
+    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps, ReadOnlySpan<float> keyMask)
     {
         int d = w.AttnProj.Rows, hd = d / heads, n = contextLength;
         var x = s.X.AsSpan(0, T * d);
@@ -46,9 +52,10 @@ internal static class TransformerBlock
             var q = qkv.Slice(t * 3 * d, d);
             TensorPrimitives.Multiply(q, scale, q);
             var scores = s.Scores.AsSpan(0, p0 + t + 1);
+            var mask = keyMask.IsEmpty ? default : keyMask[..(p0 + t + 1)];
             for (int h = 0; h < heads; h++)
                 AttentionKernels.Attend(q.Slice(h * hd, hd), keys.AsSpan(h * hd * n, hd * n), n,
-                    values.AsSpan(h * n * hd, n * hd), scores, attention.Slice(t * d + h * hd, hd));
+                    values.AsSpan(h * n * hd, n * hd), scores, attention.Slice(t * d + h * hd, hd), mask);
         }
         var branch = s.Branch.AsSpan(0, T * d);
         w.AttnProj.Apply(attention, branch, T, s.Quantized, s.Parallel);

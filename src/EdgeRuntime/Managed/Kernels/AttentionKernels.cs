@@ -14,14 +14,25 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// </summary>
 internal static class AttentionKernels
 {
+    /// <summary>Additive mask value of a hidden position: finite (no inf - inf), and its exponential is flushed
+    /// to exactly 0 (<see cref="Softmax.FlushBelow"/>), as in the ONNX graph's masks.</summary>
+    public const float Masked = -1e30f;
+
     /// <summary><c>out = softmax(q . K^T) V</c> over the first <c>scores.Length</c> cached positions.
     /// <paramref name="q"/> <c>[hd]</c> must already carry the <c>1/sqrt(hd)</c> factor.
     /// <paramref name="scores"/> is scratch <c>[n]</c>; <paramref name="output"/> is <c>[hd]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, ReadOnlySpan<float> v,
-        Span<float> scores, Span<float> output)
+        Span<float> scores, Span<float> output) => Attend(q, kt, stride, v, scores, output, default);
+
+    /// <summary>As above, with an additive <paramref name="mask"/> over the positions (0 = visible, <see cref="Masked"/>
+    /// = hidden; empty = everything visible). After the call <paramref name="scores"/> holds the probabilities.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, ReadOnlySpan<float> v,
+        Span<float> scores, Span<float> output, ReadOnlySpan<float> mask)
     {
         Scores(q, kt, stride, scores);
+        if (!mask.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(scores, mask[..scores.Length], scores);
         Softmax.Apply(scores);
         WeightedSum(scores, v, output);
     }
