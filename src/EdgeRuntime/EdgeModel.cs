@@ -69,6 +69,20 @@ public sealed class EdgeModel : IDisposable
         return NewGenerator((options ?? new GenerationOptions()).Validate(Config));
     }
 
+    /// <summary>A teacher-forced scorer (held-out NLL, exit depths, speed) running <paramref name="depth"/>
+    /// (default <see cref="DepthPolicy.Full"/>). Managed engine only: other backends throw
+    /// <see cref="NotSupportedException"/>; a policy the model cannot run throws <see cref="ArgumentException"/>.</summary>
+    public TokenScorer CreateScorer(DepthPolicy? depth = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        depth = (depth ?? DepthPolicy.Full).Validate(Config);
+        if (depth.Kind == DepthPolicyKind.SelfSpeculative)
+            throw new NotSupportedException($"Depth policy '{depth}' is not scored: its logits are the full model's by construction (score DepthPolicy.Full; time it by generating).");
+        if (_backend is not Managed.ManagedBackend managed)
+            throw new NotSupportedException($"Scoring with a depth policy runs on the managed engine; this model runs on {_backend.Kind} (load it with Backend = BackendKind.Managed).");
+        return new TokenScorer(managed.CreateManagedSequence(), Config, depth);
+    }
+
     /// <summary>A generator for options already validated by a public entry point.</summary>
     internal Generator NewGenerator(GenerationOptions options)
     {
