@@ -49,8 +49,9 @@ internal sealed class SpeculativeDecoder
         _tokens[0] = a;
         for (int i = 0; i < k; i++)
         {
-            var draft = _sequence.AppendDraft(_tokens[i], _depth, i);
-            _tokens[i + 1] = TensorPrimitives.IndexOfMax(draft);
+            bool more = i + 1 < k;
+            var draft = _sequence.AppendDraft(_tokens[i], _depth, i, wantLogits: more);
+            if (more) _tokens[i + 1] = TensorPrimitives.IndexOfMax(draft);
         }
         var full = _sequence.Verify(k, _depth);
         int m = 1;

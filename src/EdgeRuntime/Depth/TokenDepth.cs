@@ -7,5 +7,7 @@ namespace EdgeShortcut.Runtime;
 /// </summary>
 /// <param name="ExitDepth">Blocks 1..ExitDepth ran (L-1 = full depth); 0 before the first token.</param>
 /// <param name="TapAttention">Per tap j (ModelConfig.Taps[j]), the attention mass in [0, 1], summing to 1;
-/// empty unless <see cref="GenerationOptions.ReportDepth"/>. A view of a buffer the next token overwrites.</param>
+/// empty unless <see cref="GenerationOptions.ReportDepth"/> (and empty for the tokens of
+/// <see cref="DepthPolicyKind.SelfSpeculative"/>, which come from a batched verification). A view of a buffer
+/// the next token overwrites.</param>
 public readonly record struct TokenDepth(int ExitDepth, ReadOnlyMemory<float> TapAttention);

@@ -158,12 +158,17 @@ internal sealed class ManagedSequence : IInferenceSequence
     }
 
     /// <summary>Self-speculative draft: appends one token at <paramref name="depth"/> &lt; full and keeps its
-    /// residual x_depth as draft row <paramref name="row"/> for <see cref="Verify"/>. Returns the draft logits.</summary>
-    internal ReadOnlySpan<float> AppendDraft(int token, int depth, int row)
+    /// residual x_depth as draft row <paramref name="row"/> for <see cref="Verify"/>. Returns the draft logits
+    /// when <paramref name="wantLogits"/> (the last draft of a round needs none: nothing follows it).</summary>
+    internal ReadOnlySpan<float> AppendDraft(int token, int depth, int row, bool wantLogits = true)
     {
-        AppendAtDepth([token], depth);
+        CheckAppend([token]);
+        var probe = new NoForwardProbe();
+        ForwardPass.Run(_w, _s, [token], Length, depth, wantLogits, ref probe);
+        RecordDepth(Length, depth);
+        Length++;
         _s.X.AsSpan(0, _c.Dim).CopyTo(_s.Exit.DraftX.AsSpan(row * _c.Dim, _c.Dim));
-        return _s.Logits;
+        return wantLogits ? _s.Logits : default;
     }
 
     /// <summary>Self-speculative verification: the last <paramref name="count"/> positions were drafted at
