@@ -37,4 +37,14 @@ public sealed class Block : nn.Module<Tensor, Tensor>
         x = Residual.Add(x, nn.functional.dropout(mlp.forward(ln2.forward(x)), _dropout, training));
         return x.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The block with an explicit self-attention mask <c>[B, 1, T, T]</c> (bool, true = visible), for
+    /// per-token exits: the caller keeps the input x for tokens that skip the block.</summary>
+    public Tensor forward(Tensor x, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        x = Residual.Add(x, nn.functional.dropout(attn.forward(ln1.forward(x), mask), _dropout, training));
+        x = Residual.Add(x, nn.functional.dropout(mlp.forward(ln2.forward(x)), _dropout, training));
+        return x.MoveToOuterDisposeScope();
+    }
 }

@@ -40,4 +40,17 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
             p: training ? _dropout : 0.0, is_casual: true);                 // [B, H, T, hd]
         return proj.forward(o.transpose(1, 2).reshape(b, t, d)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Like <see cref="forward(Tensor)"/> with an explicit boolean mask <c>[B, 1, T, T]</c> (true = query t
+    /// sees key u) instead of the causal one: per-token exits (<see cref="ShortcutGpt.TokenExitKeyMask"/>) hide the
+    /// keys of tokens that exited below this block. Every row must see at least one key.</summary>
+    public Tensor forward(Tensor x, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / _heads;
+        var parts = qkv.forward(x).view(b, t, 3, _heads, hd).permute(2, 0, 3, 1, 4);
+        var o = nn.functional.scaled_dot_product_attention(parts[0], parts[1], parts[2], attn_mask: mask,
+            p: training ? _dropout : 0.0);                                   // [B, H, T, hd]
+        return proj.forward(o.transpose(1, 2).reshape(b, t, d)).MoveToOuterDisposeScope();
+    }
 }

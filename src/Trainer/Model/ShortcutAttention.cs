@@ -61,6 +61,24 @@ public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
         return BlockCausalMask(positions, taps.Count).logical_and(tapVisible.unsqueeze(0)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The mask <c>[B, T, T*|S|]</c> of an exit at trunk depth <paramref name="exit"/> when each token
+    /// has its own depth (per-token exits; docs/FORMAT.md section 4): with <paramref name="depths"/> <c>[B, T]</c>
+    /// (int64) holding d_t, query t sees entry (tau, j) iff <c>tau &lt;= t</c>, <c>taps[j] &lt;= min(exit, d_t)</c>
+    /// and <c>taps[j] &lt;= d_tau</c> (the entry exists). At exit L-1 this is the prediction of token t at its own
+    /// depth; with every d_t = L-1 it equals <see cref="ExitMask"/> for every row.</summary>
+    public static Tensor TokenExitMask(Tensor depths, IReadOnlyList<int> taps, int exit)
+    {
+        using var scope = NewDisposeScope();
+        long t = depths.shape[1];
+        int s = taps.Count;
+        var tapOf = tensor(taps.Select(k => (long)k).ToArray(), device: depths.device).repeat(t);   // [T*S], entry e -> taps[e % S]
+        var exists = tapOf.unsqueeze(0).le(depths.repeat_interleave(s, dim: 1));                     // [B, T*S]: taps[j] <= d_tau
+        using var exitScalar = exit.ToScalar();
+        var seen = tapOf.view(1, 1, -1).le(depths.clamp_max(exitScalar).unsqueeze(-1));              // [B, T, T*S]: taps[j] <= min(exit, d_t)
+        var causal = BlockCausalMask(t, s).to(depths.device).unsqueeze(0);                            // [1, T, T*S]
+        return causal.logical_and(exists.unsqueeze(1)).logical_and(seen).MoveToOuterDisposeScope();
+    }
+
     /// <summary>x <c>[B, T, d]</c> (the normed queries' input) and memory <c>[B, T*|S|, d]</c> to the
     /// branch output <c>[B, T, d]</c>.</summary>
     public override Tensor forward(Tensor x, Tensor memory)
@@ -69,8 +87,8 @@ public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
         return forward(x, memory, BlockCausalMask(x.shape[1], _taps)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Like <see cref="forward(Tensor, Tensor)"/> with an explicit boolean mask <c>[Tq, T*|S|]</c>
-    /// (true = visible) for queries x <c>[B, Tq, d]</c>; every row must see at least one entry.</summary>
+    /// <summary>Like <see cref="forward(Tensor, Tensor)"/> with an explicit boolean mask <c>[Tq, T*|S|]</c>, or
+    /// <c>[B, 1, Tq, T*|S|]</c> for per-sequence masks (true = visible) for queries x <c>[B, Tq, d]</c>; every row must see at least one entry.</summary>
     public Tensor forward(Tensor x, Tensor memory, Tensor mask)
     {
         using var scope = NewDisposeScope();

@@ -39,7 +39,7 @@ public sealed class ShortcutBlock : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>The same block for queries x <c>[B, Tq, d]</c> with an explicit memory mask <c>[Tq, T*|S|]</c>
-    /// (bool, true = visible): how exits query it (see <see cref="ShortcutAttention.ExitMask"/>).</summary>
+    /// or <c>[B, 1, Tq, T*|S|]</c> (bool, true = visible): how exits query it (see <see cref="ShortcutAttention.ExitMask"/>).</summary>
     public Tensor forward(Tensor x, Tensor memory, Tensor mask)
     {
         using var scope = NewDisposeScope();

@@ -106,6 +106,53 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
         return logits.split(t, dim: 1).Select(l => l.MoveToOuterDisposeScope()).ToArray();
     }
 
+    /// <summary>
+    /// Per-token exits (training with <c>--token-exit-rate</c>; docs/FORMAT.md section 4, "Per-token depths at
+    /// run time"): <paramref name="depths"/> <c>[B, T]</c> (int64, each in taps[0]..L-1) gives every token its
+    /// depth d_t. Trunk block l leaves x_t unchanged where l &gt; d_t, and its self-attention hides the keys of
+    /// tokens u with l &gt; d_u (except from u itself); memory entry (tau, j) exists iff taps[j] &lt;= d_tau. The
+    /// logits at exit e are queried from the trunk state x_e (which is x_{min(e, d_t)} for token t) over the
+    /// existing entries with taps[j] &lt;= min(e, d_t): at e = L-1 that is each token's prediction at its own
+    /// depth, and at a shallower e it is the per-token forward with depths min(e, d_t) (the blocks above e do
+    /// not reach x_e or the taps it sees). With every d_t = L-1 it is <see cref="forward(Tensor, IReadOnlyList{int})"/>
+    /// up to rounding (explicit masks instead of the causal kernel).
+    /// </summary>
+    internal Tensor[] forward(Tensor ids, IReadOnlyList<int> exits, Tensor depths)
+    {
+        if (shortcut is null) throw new InvalidOperationException("The baseline model (no taps) has no shortcut block to exit through.");
+        if (exits.Count == 0) throw new ArgumentException("at least one exit depth is needed.", nameof(exits));
+        foreach (int e in exits)
+            if (e < Config.Taps[0] || e > Config.Layers - 1)
+                throw new ArgumentOutOfRangeException(nameof(exits), e, $"an exit depth must be in {Config.Taps[0]}..{Config.Layers - 1}.");
+        if (depths.dtype != ScalarType.Int64 || !depths.shape.SequenceEqual(ids.shape))
+            throw new ArgumentException($"depths must be int64 shaped like ids [{string.Join(",", ids.shape)}].", nameof(depths));
+        long lo = depths.min().item<long>(), hi = depths.max().item<long>();
+        if (lo < Config.Taps[0] || hi > Config.Layers - 1)
+            throw new ArgumentOutOfRangeException(nameof(depths), $"token depths must be in {Config.Taps[0]}..{Config.Layers - 1} (got {lo}..{hi}).");
+        using var scope = NewDisposeScope();
+        var (_, memory, states) = Trunk(ids, keepMemory: true, stopBeforeShortcut: true, depths, lo);
+        long t = ids.shape[1];
+        var queries = exits.Count == 1 ? states[exits[0]] : cat(exits.Select(e => states[e]).ToArray(), dim: 1);           // [B, nE*T, d]
+        var masks = exits.Select(e => ShortcutAttention.TokenExitMask(depths, Config.Taps, e)).ToArray();
+        var mask = (masks.Length == 1 ? masks[0] : cat(masks, dim: 1)).unsqueeze(1);                                          // [B, 1, nE*T, T*|S|]
+        var logits = Logits(shortcut.forward(queries, memory!, mask));                                                        // [B, nE*T, V]
+        return logits.split(t, dim: 1).Select(l => l.MoveToOuterDisposeScope()).ToArray();
+    }
+
+    /// <summary>The self-attention mask <c>[B, 1, T, T]</c> of trunk block <paramref name="block"/> (1-based) under
+    /// per-token depths <c>[B, T]</c>: query t sees key u iff <c>u &lt;= t</c> and (<c>block &lt;= d_u</c> or u = t).</summary>
+    internal static Tensor TokenExitKeyMask(Tensor depths, int block)
+    {
+        using var scope = NewDisposeScope();
+        long t = depths.shape[1];
+        using var blockScalar = block.ToScalar();
+        var exists = depths.ge(blockScalar);                                                    // [B, T]: token u ran this block
+        var causal = ones(t, t, dtype: ScalarType.Bool, device: depths.device).tril();          // [T, T]
+        var self = eye(t, dtype: ScalarType.Bool, device: depths.device);
+        var mask = causal.unsqueeze(0).logical_and(exists.unsqueeze(1).logical_or(self.unsqueeze(0)));   // [B, T, T]
+        return mask.unsqueeze(1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The shortcut attention probabilities <c>[B, H, T, T*|S|]</c> for ids <c>[B, T]</c>
     /// (entry e = tau*|S| + j). Throws for the baseline, which has no shortcut block.</summary>
     public Tensor ShortcutAttentionWeights(Tensor ids)
@@ -118,8 +165,12 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
 
     /// <summary>Runs embeddings, ordinary blocks, features and (unless stopped) the shortcut block.
     /// Returns the final residual stream <c>[B, T, d]</c>, the memory <c>[B, T*|S|, d]</c> if kept, and the
-    /// trunk states: element l is x_l (l = 0 the embeddings, l = 1..B the ordinary blocks' outputs).</summary>
-    private (Tensor Hidden, Tensor? Memory, Tensor[] States) Trunk(Tensor ids, bool keepMemory, bool stopBeforeShortcut = false)
+    /// trunk states: element l is x_l (l = 0 the embeddings, l = 1..B the ordinary blocks' outputs).
+    /// With per-token <paramref name="depths"/> <c>[B, T]</c>, blocks deeper than <paramref name="minDepth"/> (the
+    /// smallest depth) run with <see cref="TokenExitKeyMask"/> and keep x_t where the block is beyond d_t;
+    /// shallower blocks, which every token runs, take the ordinary causal path.</summary>
+    private (Tensor Hidden, Tensor? Memory, Tensor[] States) Trunk(Tensor ids, bool keepMemory, bool stopBeforeShortcut = false,
+        Tensor? depths = null, long minDepth = long.MaxValue)
     {
         if (ids.dim() != 2) throw new ArgumentException($"ids must be [batch, T], got [{string.Join(",", ids.shape)}].", nameof(ids));
         long b = ids.shape[0], t = ids.shape[1];
@@ -132,7 +183,14 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
         states[0] = x;
         for (int i = 0; i < blocks.Count; i++)
         {
-            x = states[i + 1] = blocks[i].forward(x);
+            int l = i + 1;
+            if (depths is null || l <= minDepth) x = blocks[i].forward(x);
+            else
+            {
+                using var blockScalar = l.ToScalar();
+                x = where(depths.ge(blockScalar).unsqueeze(-1), blocks[i].forward(x, TokenExitKeyMask(depths, l)), x);   // skipped: identity
+            }
+            states[l] = x;
             int j = _featureOfBlock[i];
             if (j >= 0) tapped[j] = features[j].forward(x);                                   // z_j [B, T, d]
         }

@@ -98,7 +98,9 @@ public sealed class Trainer
                 var y = tensor(targets, [o.Batch * o.Context]);
                 var l = config.ExitDepths.IsEmpty
                     ? nn.functional.cross_entropy(model.forward(x).view(-1, config.VocabSize), y)
-                    : ExitRecipeLoss(model.forward(x, exits), y, config.VocabSize, exitWeight);
+                    : o.TokenExitRate == 0
+                        ? ExitRecipeLoss(model.forward(x, exits), y, config.VocabSize, exitWeight)
+                        : ExitRecipeLoss(model.forward(x, exits, TokenExitDepths(config, o.Batch, o.Context, o.TokenExitRate)), y, config.VocabSize, exitWeight);
                 (l / o.GradAccum).backward();
                 loss += l.item<float>() / o.GradAccum;
             }
@@ -143,8 +145,25 @@ public sealed class Trainer
         return new TrainingResult(step, losses, lastEval, best, meanTps, cancelled, LastDir(o.OutDir), BestDir(o.OutDir));
     }
 
+    /// <summary>Per-token depths <c>[batch, t]</c> (int64) for <c>--token-exit-rate</c> <paramref name="rate"/>: each
+    /// token independently gets, with probability rate, a depth drawn uniformly from the config's exit depths,
+    /// else L-1. Drawn from torch's global generator (seeded with the run and stored in every checkpoint, so
+    /// runs repeat and resume exactly).</summary>
+    internal static Tensor TokenExitDepths(ModelConfig config, long batch, long t, double rate)
+    {
+        using var scope = NewDisposeScope();
+        using var rateScalar = rate.ToScalar();
+        using var fullDepth = (config.Layers - 1).ToScalar();
+        var exitDepths = tensor(config.ExitDepths.Select(e => (long)e).ToArray());
+        var early = rand(batch, t).lt(rateScalar);                                                      // [B, T]
+        var pick = exitDepths[randint(0, exitDepths.shape[0], [batch, t], dtype: ScalarType.Int64)];   // [B, T]
+        var full = full_like(pick, fullDepth);
+        return where(early, pick, full).MoveToOuterDisposeScope();
+    }
+
     /// <summary>The exit recipe's objective: <c>CE(logits at L-1) + w * mean_e CE(logits at e)</c> over the
-    /// listed exit depths; <paramref name="logits"/> holds the exits' logits in order, full depth last.</summary>
+    /// listed exit depths; <paramref name="logits"/> holds the exits' logits in order, full depth last. With
+    /// per-token exits the "L-1" logits are each token's prediction at its own depth.</summary>
     internal static Tensor ExitRecipeLoss(Tensor[] logits, Tensor targets, int vocab, Scalar weight)
     {
         var full = nn.functional.cross_entropy(logits[^1].reshape(-1, vocab), targets);

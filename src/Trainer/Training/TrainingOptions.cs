@@ -43,6 +43,11 @@ public sealed record TrainingOptions
     /// <summary>Weight w of the exit loss: loss = CE(full depth) + w * mean over exit depths of CE(exit).
     /// Used only with <see cref="ExitDepths"/>.</summary>
     [JsonPropertyName("exit_loss_weight")] public double ExitLossWeight { get; init; } = 1.0;
+    /// <summary>Per-token exits of the exit recipe: with this probability each training token gets a depth d_t drawn
+    /// uniformly from <see cref="ExitDepths"/> (otherwise L-1), skips the blocks above it (its keys and deeper
+    /// memory entries hidden from later tokens) and is predicted by the exit head at d_t (docs/FORMAT.md section 4,
+    /// "Exits"). 0 = off (training is then exactly the recipe without it). Requires <see cref="ExitDepths"/>.</summary>
+    [JsonPropertyName("token_exit_rate")] public double TokenExitRate { get; init; }
 
     /// <summary>Optimizer steps.</summary>
     [JsonPropertyName("steps")] public int Steps { get; init; } = 2000;
@@ -108,6 +113,9 @@ public sealed record TrainingOptions
         Require(Threads >= 0, "--threads", $"must be >= 0 (got {Threads})");
         Require(Shortcut || Taps is null, "--taps", "cannot be set for --arch baseline (the baseline has no tapped layers)");
         Require(ExitLossWeight >= 0 && double.IsFinite(ExitLossWeight), "--exit-loss-weight", $"must be >= 0 (got {ExitLossWeight})");
+        Require(TokenExitRate is >= 0 and < 1, "--token-exit-rate", $"must be in [0, 1) (got {TokenExitRate})");
+        Require(TokenExitRate == 0 || ExitDepths is { IsDefaultOrEmpty: false }, "--token-exit-rate",
+            "requires --exit-depths (the depths a token may exit at)");
         Require(TokenVocab is null or (>= 2 and <= 65536), "--token-vocab", $"must be in 2..65536 (got {TokenVocab})");
         try { ModelConfig(); }
         catch (InvalidModelConfigException e) { throw new ArgumentException($"{FlagOf(e.Field)}: {e.Message}", FlagOf(e.Field), e); }
