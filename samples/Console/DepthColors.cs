@@ -35,12 +35,16 @@ internal sealed class DepthColors
     /// <summary>The legend, e.g. <c>depth: 2 ■ 4 ■ 5 ■ (full)</c>, each square in its depth's colour.</summary>
     public string Legend { get; }
 
+    /// <summary>The exit depth as this palette counts it: the ONNX Runtime backends report a shortcut model's
+    /// full depth as L (the managed engine as L-1), so anything past the full depth is the full depth.</summary>
+    public int Normalize(int depth) => Math.Min(depth, _full);
+
     /// <summary><paramref name="text"/> in the colour of <paramref name="depth"/> (depths past the last exit, as the
     /// ONNX Runtime backends report full depth, count as full).</summary>
     public string Paint(string text, int depth)
     {
         if (!Enabled || text.Length == 0) return text;
-        string code = _codes.TryGetValue(Math.Min(depth, _full), out var c) ? c : "0";
+        string code = _codes.TryGetValue(Normalize(depth), out var c) ? c : "0";
         return $"\u001b[{code}m{text}\u001b[0m";
     }
 }

@@ -65,7 +65,7 @@ internal static class GenerateCommand
             ct.ThrowIfCancellationRequested();
             g.NextToken();
             if (firstToken == 0) firstToken = Stopwatch.GetTimestamp();
-            int depth = g.LastDepth.ExitDepth;
+            int depth = colors.Normalize(g.LastDepth.ExitDepth);
             counts[depth] = counts.GetValueOrDefault(depth) + 1;
             Console.Write(colors.Paint(g.TakeText(), depth));
         }
