@@ -8,13 +8,15 @@ namespace EdgeShortcut.ConsoleSample;
 /// <c>eval</c>: teacher-forced held-out NLL of one model under several depth policies, with their speed.
 /// The data is the trainer's held-out split (<see cref="HeldOutSplit"/>), cut into FORMAT.md section 6
 /// windows, scored one token per model step as decoding runs (<see cref="TokenScorer"/>). Policies take
-/// turns window by window in one process (the first contender rotates), so a drifting machine slows
+/// turns window by window in one process (the first contender rotates, after an untimed warm-up), so a drifting machine slows
 /// them alike. A self-speculative policy has the full model's logits by construction: its NLL is
 /// Full's, and its speed is measured by greedy generation against a greedy Full generator on the
 /// same prompts (<see cref="SpeculativeRace"/>).
 /// </summary>
 internal static class EvalCommand
 {
+    private const int WarmUpPositions = 16;
+
     /// <summary>One row of the report.</summary>
     private sealed record Row(DepthPolicy Depth, double Nll, double Top1, double TokensPerS, double MeanExitDepth, long[] Histogram, SpeculativeRace? Race);
 
@@ -52,6 +54,10 @@ internal static class EvalCommand
             foreach (var (scorer, sum) in scorers)
                 contenders.Add((start, count) => sum.Add(scorer.Score(heldOut.AsSpan(start, n + 1), count, null, ct)));
             if (race is not null) contenders.Add((start, _) => race.Window(heldOut.AsSpan(start, n), ct));
+
+            // Warm-up (JIT, caches): each policy scores a few positions of the first window, and each generator runs once, untimed.
+            foreach (var (scorer, _) in scorers) scorer.Score(heldOut.AsSpan(0, n + 1), Math.Min(n, WarmUpPositions), null, ct);
+            race?.Window(heldOut.AsSpan(0, n), ct, record: false);
 
             var progress = new EvalProgress(windows);
             int done = 0;

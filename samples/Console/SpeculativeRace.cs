@@ -59,12 +59,18 @@ internal sealed class SpeculativeRace : IDisposable
     /// <summary>Whether every window's greedy text equalled Full's.</summary>
     public bool Identical(DepthPolicy p) => Of(p).IdenticalWindows == Of(p).Windows;
 
-    /// <summary>Generates from the first tokens of <paramref name="window"/> with every generator, the first one rotating.</summary>
-    public void Window(ReadOnlySpan<int> window, CancellationToken ct)
+    /// <summary>Generates from the first tokens of <paramref name="window"/> with every generator, the first one rotating;
+    /// without <paramref name="record"/> (the warm-up) nothing is counted.</summary>
+    public void Window(ReadOnlySpan<int> window, CancellationToken ct, bool record = true)
     {
         var all = new List<Runner> { _full };
         all.AddRange(_speculative);
         var prompt = window[.._prompt];
+        if (!record)
+        {
+            foreach (var r in all) Generate(new Runner(r.Depth, r.Generator, r.Histogram.Length), prompt, ct);
+            return;
+        }
         for (int i = 0; i < all.Count; i++) Generate(all[(_round + i) % all.Count], prompt, ct);
         _round++;
         foreach (var s in _speculative)
