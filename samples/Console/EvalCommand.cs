@@ -38,7 +38,7 @@ internal static class EvalCommand
         string unit = model.File.Tokenizer.Kind == TokenizerSpec.ByteKind ? "byte" : "token";
         Console.Error.WriteLine($"eval: {Path.GetFileName(modelPath)} on the managed engine ({model.Activations.ToString().ToLowerInvariant()} activations); " +
             $"held-out split of {dataPath}: tokens {HeldOutSplit.Start(stream.Length)}..{stream.Length} (last 10%), {total} positions in {windows} window(s) of {n}; " +
-            $"{policies.Count} policies in turns");
+            $"{policies.Count} {(policies.Count == 1 ? "policy" : "policies in turns")}");
 
         // The scored policies, plus Full when a speculative row needs its NLL and Full is not listed.
         var scored = policies.Where(p => p.Kind != DepthPolicyKind.SelfSpeculative).ToList();

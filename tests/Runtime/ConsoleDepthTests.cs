@@ -126,6 +126,10 @@ public sealed class ConsoleDepthTests : IDisposable
         Assert.DoesNotContain("\u001b[", outputPlain);
         var (_, greedy, _) = Run(null, "--model", _model, "-t", "0", "-n", "10", "ab");
         Assert.Equal(greedy, outputPlain);                         // the step loop streams the same text as GenerateAsync
+        var (exitSpec, outputSpec, errSpec) = Run(null, "--model", _model, "--depth", "speculative", "--show-depth", "-t", "0", "--repetition-penalty", "1", "-n", "10", "ab");
+        Assert.True(exitSpec == 0, errSpec);
+        var (_, greedyNoPenalty, _) = Run(null, "--model", _model, "-t", "0", "--repetition-penalty", "1", "-n", "10", "ab");
+        Assert.Equal(greedyNoPenalty, outputSpec);                 // self-speculation: the full model's greedy text
     }
 
     [Fact]
