@@ -14,10 +14,13 @@ var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "ne
 var seed = new Option<int?>("--seed", "-s") { Description = "same seed, same text (default: random)" };
 var threads = new Option<int>("--threads") { Description = "threads per model call (0 = backend default)" };
 var activations = new Option<ActivationPrecision>("--activations") { Description = "float32 (default: every backend gives the same text) | int8 (int8 activations: fastest on CPUs)", DefaultValueFactory = _ => ActivationPrecision.Float32 };
+var depth = new Option<string?>("--depth") { Description = $"{CliDepth.Spelling} (default full; not full: the managed engine)" };
+var showDepth = new Option<bool>("--show-depth") { Description = "colour each generated token by its exit depth (legend on stderr)" };
+var color = new Option<ColorMode>("--color") { Description = "--show-depth colours: auto (a terminal) | always | never", DefaultValueFactory = _ => ColorMode.Auto };
 var prompt = new Argument<string?>("prompt") { Description = "text to continue; omit for interactive mode", Arity = ArgumentArity.ZeroOrOne };
 
 var root = new RootCommand("Generate text with an EdgeShortcut model (shortcut GPT, int8 ONNX).");
-foreach (var o in new Option[] { model, backend, activations, temperature, topK, topP, repetition, maxNewTokens, seed, threads }) root.Options.Add(o);
+foreach (var o in new Option[] { model, backend, activations, temperature, topK, topP, repetition, maxNewTokens, seed, threads, depth, showDepth, color }) root.Options.Add(o);
 root.Arguments.Add(prompt);
 root.SetAction((parse, ct) => CliErrors.Run(async () =>
 {
@@ -26,9 +29,15 @@ root.SetAction((parse, ct) => CliErrors.Run(async () =>
     {
         Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP),
         RepetitionPenalty = parse.GetValue(repetition), MaxNewTokens = parse.GetValue(maxNewTokens), Seed = parse.GetValue(seed),
+        Depth = CliDepth.Parse(parse.GetValue(depth)),
     };
-    using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = parse.GetValue(backend), Threads = parse.GetValue(threads), Activations = parse.GetValue(activations) });
-    return await GenerateCommand.RunAsync(edge, options, parse.GetValue(prompt), ct);
+    if (options.Depth.Kind == DepthPolicyKind.SelfSpeculative && (options.Temperature != 0 || options.RepetitionPenalty != 1))
+        throw new CliUsageException($"--depth {options.Depth}: self-speculation reproduces greedy decoding; add --temperature 0 --repetition-penalty 1");
+    var kind = CliDepth.Backend(options.Depth, parse.GetValue(backend));
+    using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = kind, Threads = parse.GetValue(threads), Activations = parse.GetValue(activations) });
+    CliDepth.Validate(options.Depth, edge.Config);
+    var colors = parse.GetValue(showDepth) ? new DepthColors(edge.Config, parse.GetValue(color)) : null;
+    return await GenerateCommand.RunAsync(edge, options, parse.GetValue(prompt), colors, ct);
 }));
 
 var benchJson = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
@@ -52,4 +61,31 @@ parity.Arguments.Add(parityPrompt);
 parity.SetAction(parse => CliErrors.Run(() => Task.FromResult(ParityCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(parityPrompt)!, parse.GetValue(parityTokens), parse.GetValue(parityBound), parse.GetValue(activations)))));
 root.Subcommands.Add(parity);
 
-return await root.Parse(args).InvokeAsync();
+var data = new Option<string>("--data") { Description = "text file (byte models) or uint16 token file: its last 10% is the held-out split", Required = true };
+var depthList = new Option<string>("--depth") { Description = $"comma-separated policies: {CliDepth.Spelling}", DefaultValueFactory = _ => "full" };
+var positions = new Option<int?>("--positions") { Description = "score the first N held-out positions (default: all)" };
+var evalJson = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
+var eval = new Command("eval", "Held-out NLL (nats/byte), tokens/s and exit depths under depth policies, in turns on the managed engine.");
+foreach (var o in new Option[] { model, data, depthList, positions, evalJson, activations }) eval.Options.Add(o);
+eval.SetAction((parse, ct) => CliErrors.Run(() => Task.Run(() => EvalCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(data)!,
+    parse.GetValue(depthList)!, parse.GetValue(positions), parse.GetValue(evalJson), parse.GetValue(activations), ct), ct)));
+root.Subcommands.Add(eval);
+
+var mapText = new Option<string>("--text") { Description = "the text to map (at most n_ctx tokens)", Required = true };
+var mapOut = new Option<string>("--out") { Description = "directory for depth-map.json and depth-map.png", Required = true };
+var mapDepth = new Option<string?>("--depth") { Description = $"{CliDepth.Spelling} (default full)" };
+var depthMap = new Command("depth-map", "Per character of a text: its exit depth and the shortcut block's attention per tapped layer, as JSON and a PNG heatmap.");
+foreach (var o in new Option[] { model, mapText, mapOut, mapDepth, activations }) depthMap.Options.Add(o);
+depthMap.SetAction((parse, ct) => CliErrors.Run(() => Task.Run(() => DepthMapCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(mapText),
+    parse.GetValue(mapOut)!, parse.GetValue(mapDepth), parse.GetValue(activations), ct), ct)));
+root.Subcommands.Add(depthMap);
+
+// A command line that does not parse is a usage error: one line per problem, exit code 2.
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine("(--help lists the commands and flags)");
+    return CliErrors.Usage;
+}
+return await parsed.InvokeAsync();

@@ -11,7 +11,7 @@ public sealed class ConsoleSampleTests : IDisposable
     private readonly TinyOnnxModel _files = new();
     public void Dispose() => _files.Dispose();
 
-    private static (int Exit, string Out, string Err) Run(string? stdin, params string[] args)
+    internal static (int Exit, string Out, string Err) Run(string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -28,9 +28,9 @@ public sealed class ConsoleSampleTests : IDisposable
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static void AssertCleanError(int exit, string err, string expected)
+    internal static void AssertCleanError(int exit, string err, string expected, int code = 1)
     {
-        Assert.Equal(1, exit);
+        Assert.Equal(code, exit);
         Assert.StartsWith("error: ", err);
         Assert.Contains(expected, err);
         Assert.DoesNotContain("   at ", err);   // no stack trace
@@ -48,7 +48,7 @@ public sealed class ConsoleSampleTests : IDisposable
     {
         var (path, _, _) = _files.Write();
         var (exit, _, err) = Run(null, "--model", path, "--top-p", "1.5", "x");
-        AssertCleanError(exit, err, "--top-p");
+        AssertCleanError(exit, err, "--top-p", code: 2);   // a bad flag value is a usage error
         var (exit2, _, err2) = Run(null, "--model", path, "--backend", "directml", "x");
         AssertCleanError(exit2, err2, "DirectML");
         Assert.NotEqual(0, Run(null, "--model", path, "--max-new-tokens", "many", "x").Exit);
