@@ -101,7 +101,7 @@ internal static class EvalCommand
     }
 
     /// <summary>The last stdout line: <c>{"model":..,"results":[{"depth":..,"nll":..,"tokens_per_s":..,"mean_exit_depth":..,"exit_histogram":[..]},..]}</c>;
-    /// speculative rows add <c>full_tokens_per_s</c> (the greedy Full generator's speed on the same prompts) and <c>identical_greedy</c>.</summary>
+    /// speculative rows add <c>full_tokens_per_s</c> (the greedy Full generator's speed on the same prompts), <c>identical_greedy</c> and <c>draft_acceptance</c>.</summary>
     private static string Json(string modelPath, List<Row> rows) => JsonSerializer.Serialize(new Dictionary<string, object>
     {
         ["model"] = modelPath,
@@ -116,6 +116,7 @@ internal static class EvalCommand
             {
                 o["full_tokens_per_s"] = r.Race.FullTokensPerS;
                 o["identical_greedy"] = r.Race.Identical(r.Depth);
+                o["draft_acceptance"] = r.Race.Acceptance(r.Depth);
             }
             return o;
         }).ToList(),

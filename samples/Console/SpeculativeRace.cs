@@ -56,6 +56,13 @@ internal sealed class SpeculativeRace : IDisposable
         return count == 0 ? 0 : h.Select((c, e) => (double)c * e).Sum() / count;
     }
 
+    /// <summary>Share of drafted tokens the full model accepted (warm-up included).</summary>
+    public double Acceptance(DepthPolicy p)
+    {
+        var g = Of(p).Generator;
+        return g.DraftedTokens == 0 ? 0 : (double)g.AcceptedDrafts / g.DraftedTokens;
+    }
+
     /// <summary>Whether every window's greedy text equalled Full's.</summary>
     public bool Identical(DepthPolicy p) => Of(p).IdenticalWindows == Of(p).Windows;
 
@@ -85,7 +92,8 @@ internal sealed class SpeculativeRace : IDisposable
         $"speculative rows: nll = full's (identical logits by construction: every output token is verified by the full model); " +
         $"tokens/s from greedy generation ({_prompt}-token prompts, up to the end of each window), speed vs the greedy full generator on the same prompts " +
         $"({FullTokensPerS:F0} tokens/s); greedy text identical to full: " +
-        string.Join(", ", _speculative.Select(s => $"{s.Depth} {(s.IdenticalWindows == s.Windows ? "yes" : $"NO ({s.Windows - s.IdenticalWindows} of {s.Windows} windows differ)")}"));
+        string.Join(", ", _speculative.Select(s => $"{s.Depth} {(s.IdenticalWindows == s.Windows ? "yes" : $"NO ({s.Windows - s.IdenticalWindows} of {s.Windows} windows differ)")}" +
+            $" (drafts accepted: {Acceptance(s.Depth):P1})"));
 
     private void Generate(Runner r, ReadOnlySpan<int> prompt, CancellationToken ct)
     {

@@ -31,7 +31,8 @@ internal sealed class DepthRunner
         _report = options.ReportDepth && config.IsShortcut;
         if ((_policy.Kind != DepthPolicyKind.Full || _report) && _managed is null)
             throw new NotSupportedException($"Depth policy '{_policy}'{(options.ReportDepth ? " with depth reports" : "")} runs on the managed engine only.");
-        _depth = _policy.Kind == DepthPolicyKind.Fixed ? _policy.Depth : _managed?.FullDepth ?? config.Layers;
+        // The full depth: blocks a full-depth token runs (L-1 beside the shortcut block; L in a plain GPT).
+        _depth = _policy.Kind == DepthPolicyKind.Fixed ? _policy.Depth : _managed?.FullDepth ?? config.SelfAttentionBlocks;
         _tapMass = new float[Math.Max(1, config.TapCount)];
         if (_managed is not null) _managed.UseMasks = _policy.Kind == DepthPolicyKind.Adaptive;
         Speculative = _policy.Kind == DepthPolicyKind.SelfSpeculative ? new SpeculativeDecoder(_managed!, config, _policy) : null;

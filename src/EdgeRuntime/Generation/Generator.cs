@@ -89,6 +89,13 @@ public sealed class Generator : IDisposable
     /// <see cref="GenerationOptions.ReportDepth"/>, the final block's attention mass per tapped layer.</summary>
     public TokenDepth LastDepth => _runner.Last;
 
+    /// <summary>Under <see cref="DepthPolicyKind.SelfSpeculative"/>: tokens drafted at the shallow exit so far
+    /// (the first token of each round is the full model's and is not counted); 0 otherwise.</summary>
+    public long DraftedTokens => _runner.Speculative?.Drafted ?? 0;
+
+    /// <summary>Drafted tokens the full model agreed with (acceptance rate = this / <see cref="DraftedTokens"/>).</summary>
+    public long AcceptedDrafts => _runner.Speculative?.Accepted ?? 0;
+
     /// <summary>The context window followed by the pending tokens.</summary>
     public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, _count);
 
@@ -169,7 +176,7 @@ public sealed class Generator : IDisposable
             _queueLogits.AsSpan(_queueStart * _config.VocabSize, _config.VocabSize).CopyTo(_logits);
             _queueStart++;
             _queueCount--;
-            _runner.Produced(_config.IsShortcut ? _config.Layers - 1 : _config.Layers);
+            _runner.Produced(_config.SelfAttentionBlocks);
             _tokens[_count++] = token;
             GeneratedTokens++;
             UpdateFinish();
