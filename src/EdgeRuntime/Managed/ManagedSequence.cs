@@ -98,9 +98,9 @@ internal sealed class ManagedSequence : IInferenceSequence
         return _s.Logits;
     }
 
-    /// <summary>One token under the adaptive policy: runs block after block, and at each trained exit below the
-    /// full depth asks the exit head; the token exits at the first exit whose top-1 probability reaches
-    /// <paramref name="threshold"/>, else at the full depth. Returns the logits it exited with.</summary>
+    /// <summary>One token under the adaptive policy: runs block after block, and at each probed exit
+    /// (<see cref="ManagedWeights.ProbedExits"/>) asks the exit head; the token exits at the first exit whose
+    /// top-1 probability reaches <paramref name="threshold"/>, else at the full depth. Returns the logits it exited with.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal ReadOnlySpan<float> AppendAdaptive(int token, float threshold, out int depth, Span<float> tapMass)
     {
@@ -110,7 +110,7 @@ internal sealed class ManagedSequence : IInferenceSequence
         ForwardPass.Embed(_w, _s, [token], p, ref probe);
         depth = 0;
         bool confident = false;
-        foreach (int exit in _c.ExitDepths)
+        foreach (int exit in _w.ProbedExits)
         {
             ForwardPass.Blocks(_w, _s, 1, p, depth, exit, ref probe);
             depth = exit;

@@ -44,6 +44,7 @@ internal sealed class ManagedWeights
         Config = config;
         TapOfBlock = ShortcutMemory.TapOfBlock(config);
         FullDepth = blocks.Length;
+        ProbedExits = [.. config.ExitDepths.IsDefault ? [] : config.ExitDepths.Where(e => FullDepth - e >= MinBlocksSavedByAProbe)];
         TapsUpTo = new int[blocks.Length + 1];
         for (int e = 0; e <= blocks.Length; e++) TapsUpTo[e] = config.IsShortcut ? config.Taps.Count(k => k <= e) : 0;
         IsInt8 = isInt8;
@@ -58,6 +59,15 @@ internal sealed class ManagedWeights
 
     /// <summary>The model's shape.</summary>
     public ModelConfig Config { get; }
+
+    /// <summary>The trained exits the adaptive policy asks: those with at least <see cref="MinBlocksSavedByAProbe"/>
+    /// blocks above them. A probe is one run of the exit head, which costs about one block here (the shortcut
+    /// attention, its MLP and the output head; docs/ADAPTIVE.md), so an exit one block below the full depth
+    /// could save at most what asking it costs.</summary>
+    public int[] ProbedExits { get; }
+
+    /// <summary>See <see cref="ProbedExits"/>.</summary>
+    public const int MinBlocksSavedByAProbe = 2;
 
     /// <summary>Ordinary blocks a full-depth token runs (L-1 for the shortcut model, L for the plain GPT).</summary>
     public int FullDepth { get; }
