@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Issue 10: plain GPTs of several depths at the default model's width, data, seed and schedule (the
+# baselines of docs/ADAPTIVE.md's NLL-vs-speed comparison). Usage: scripts/train-plain-sweep.sh [STEPS] [DEPTHS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${1:-1500}; shift || true
+DEPTHS=${*:-3 4 5}
+DATA=../shared/data/tinyshakespeare.txt
+for L in $DEPTHS; do
+  dotnet run --project src/Trainer -c Release -- train --data "$DATA" --arch baseline --layers "$L" --dim 128 --heads 4 --context 256 \
+    --batch 16 --steps "$STEPS" --eval-every 250 --lr 0.002 --min-lr 0.0002 --warmup 100 --dropout 0 --seed 1337 --out "runs/plain-L$L"
+done
