@@ -18,16 +18,27 @@ internal static class EvalCommand
     private const int WarmUpPositions = 16;
 
     /// <summary>One row of the report.</summary>
-    private sealed record Row(DepthPolicy Depth, double Nll, double Top1, double TokensPerS, double MeanExitDepth, long[] Histogram, SpeculativeRace? Race);
+    private sealed record Row(DepthPolicy Depth, double Nll, double Top1, double TokensPerS, double MeanExitDepth, long[] Histogram, SpeculativeRace? Race,
+        string? Baseline = null);
 
-    public static int Run(string modelPath, string dataPath, string depthList, int? positions, bool json, ActivationPrecision activations, CancellationToken ct)
+    /// <param name="baselines">Other model files (e.g. plain GPTs) scored at full depth in the same turns, so their
+    /// speeds compare fairly with the policies'; each must have the same n_ctx and tokenizer.</param>
+    public static int Run(string modelPath, string dataPath, string depthList, int? positions, bool json, ActivationPrecision activations, CancellationToken ct,
+        IReadOnlyList<string>? baselines = null)
     {
+        baselines ??= [];
         var policies = CliDepth.ParseList(depthList);
         if (positions is < 1) throw new CliUsageException($"--positions: {positions} must be at least 1 (omit it for the whole held-out split)");
         using var model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations });
         foreach (var p in policies) CliDepth.Validate(p, model.Config);
 
         int n = model.Config.ContextLength;
+        foreach (string path in baselines)
+        {
+            var file = ModelFile.Read(path);
+            if (file.Config.ContextLength != n || file.Tokenizer != model.File.Tokenizer)
+                throw new CliUsageException($"--baseline {path}: n_ctx {file.Config.ContextLength} and tokenizer must equal the model's (n_ctx {n})");
+        }
         int[] stream = HeldOutSplit.ReadTokens(dataPath, model.File.Tokenizer);
         int[] heldOut = HeldOutSplit.Of(stream);
         int windows = heldOut.Length < n + 1 ? 0 : (heldOut.Length - 1) / n;
@@ -45,18 +56,27 @@ internal static class EvalCommand
         bool anySpeculative = scored.Count < policies.Count;
         if (anySpeculative && !scored.Contains(DepthPolicy.Full)) scored.Insert(0, DepthPolicy.Full);
         var scorers = new List<(TokenScorer Scorer, ScoreTotal Total)>();
+        var others = new List<(string Path, EdgeModel Model, TokenScorer Scorer, ScoreTotal Total)>();
         SpeculativeRace? race = null;
         try
         {
+            foreach (string path in baselines)
+            {
+                var other = EdgeModel.Load(path, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations });
+                others.Add((path, other, null!, null!));
+                others[^1] = (path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.Layers));
+            }
             foreach (var p in scored) scorers.Add((model.CreateScorer(p), new ScoreTotal(model.Config.Layers)));
             if (anySpeculative) race = new SpeculativeRace(model, policies.Where(p => p.Kind == DepthPolicyKind.SelfSpeculative));
             var contenders = new List<Action<int, int>>();   // (window start, positions) -> score or time that window
             foreach (var (scorer, sum) in scorers)
                 contenders.Add((start, count) => sum.Add(scorer.Score(heldOut.AsSpan(start, n + 1), count, null, ct)));
             if (race is not null) contenders.Add((start, _) => race.Window(heldOut.AsSpan(start, n), ct));
+            foreach (var o in others) contenders.Add((start, count) => o.Total.Add(o.Scorer.Score(heldOut.AsSpan(start, n + 1), count, null, ct)));
 
             // Warm-up (JIT, caches): each policy scores a few positions of the first window, and each generator runs once, untimed.
             foreach (var (scorer, _) in scorers) scorer.Score(heldOut.AsSpan(0, n + 1), Math.Min(n, WarmUpPositions), null, ct);
+            foreach (var o in others) o.Scorer.Score(heldOut.AsSpan(0, n + 1), Math.Min(n, WarmUpPositions), null, ct);
             race?.Window(heldOut.AsSpan(0, n), ct, record: false);
 
             var progress = new EvalProgress(windows);
@@ -75,6 +95,7 @@ internal static class EvalCommand
             var rows = policies.Select(p => p.Kind == DepthPolicyKind.SelfSpeculative
                 ? new Row(p, Scored(DepthPolicy.Full).Nll, Scored(DepthPolicy.Full).Top1, race!.TokensPerS(p), race.MeanExitDepth(p), race.Histogram(p), race)
                 : new Row(p, Scored(p).Nll, Scored(p).Top1, Scored(p).TokensPerS, Scored(p).MeanExitDepth, Scored(p).Histogram, null)).ToList();
+            rows.AddRange(others.Select(o => new Row(DepthPolicy.Full, o.Total.Nll, o.Total.Top1, o.Total.TokensPerS, o.Total.MeanExitDepth, o.Total.Histogram, null, o.Path)));
             PrintTable(rows, unit, race);
             if (json) Console.WriteLine(Json(modelPath, rows));
             return 0;
@@ -82,26 +103,28 @@ internal static class EvalCommand
         finally
         {
             foreach (var (scorer, _) in scorers) scorer.Dispose();
+            foreach (var o in others) { o.Scorer?.Dispose(); o.Model.Dispose(); }
             race?.Dispose();
         }
     }
 
     private static void PrintTable(List<Row> rows, string unit, SpeculativeRace? race)
     {
-        var reference = rows.FirstOrDefault(r => r.Depth == DepthPolicy.Full);
+        var reference = rows.FirstOrDefault(r => r.Depth == DepthPolicy.Full && r.Baseline is null);
         Console.WriteLine($"{"depth",-18} {$"nll (nats/{unit})",16} {"vs full",8} {"tokens/s",10} {"speed",6} {"exit",5} {"top-1",6}  exit histogram (depth 0..L-1)");
         foreach (var r in rows)
         {
             string vsFull = reference is null ? "" : $"{(r.Nll / reference.Nll - 1) * 100:+0.00;-0.00}%";
             string speed = r.Race is not null ? $"{r.TokensPerS / r.Race.FullTokensPerS:F2}x"
                 : reference is null ? "" : $"{r.TokensPerS / reference.TokensPerS:F2}x";
-            Console.WriteLine($"{r.Depth,-18} {r.Nll,16:F5} {vsFull,8} {r.TokensPerS,10:F0} {speed,6} {r.MeanExitDepth,5:F2} {r.Top1 * 100,5:F1}%  [{string.Join(" ", r.Histogram)}]");
+            string name = r.Baseline is null ? r.Depth.ToString() : Path.GetFileName(r.Baseline);
+            Console.WriteLine($"{name,-18} {r.Nll,16:F5} {vsFull,8} {r.TokensPerS,10:F0} {speed,6} {r.MeanExitDepth,5:F2} {r.Top1 * 100,5:F1}%  [{string.Join(" ", r.Histogram)}]");
         }
         if (race is not null) Console.WriteLine(race.Note());
     }
 
     /// <summary>The last stdout line: <c>{"model":..,"results":[{"depth":..,"nll":..,"tokens_per_s":..,"mean_exit_depth":..,"exit_histogram":[..]},..]}</c>;
-    /// speculative rows add <c>full_tokens_per_s</c> (the greedy Full generator's speed on the same prompts), <c>identical_greedy</c> and <c>draft_acceptance</c>.</summary>
+    /// rows of --baseline models add <c>"model"</c>; speculative rows add <c>full_tokens_per_s</c> (the greedy Full generator's speed on the same prompts), <c>identical_greedy</c> and <c>draft_acceptance</c>.</summary>
     private static string Json(string modelPath, List<Row> rows) => JsonSerializer.Serialize(new Dictionary<string, object>
     {
         ["model"] = modelPath,
@@ -112,6 +135,7 @@ internal static class EvalCommand
                 ["depth"] = r.Depth.ToString(), ["nll"] = r.Nll, ["tokens_per_s"] = r.TokensPerS,
                 ["mean_exit_depth"] = r.MeanExitDepth, ["exit_histogram"] = r.Histogram,
             };
+            if (r.Baseline is not null) o["model"] = r.Baseline;
             if (r.Race is not null)
             {
                 o["full_tokens_per_s"] = r.Race.FullTokensPerS;

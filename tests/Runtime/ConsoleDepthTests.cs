@@ -82,6 +82,28 @@ public sealed class ConsoleDepthTests : IDisposable
     }
 
     [Fact]
+    public void Eval_scores_baseline_models_at_full_depth_in_the_same_turns()
+    {
+        var (plain, _, _) = _files.Write(shortcut: false, contextLength: 64);
+        var (exit, output, err) = Run(null, "eval", "--model", _model, "--data", _data, "--depth", "full,fixed:1", "--baseline", plain, "--json");
+        Assert.True(exit == 0, err);
+        using var doc = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(3, results.Count);
+        Assert.Equal(plain, results[2].GetProperty("model").GetString());
+        Assert.False(results[0].TryGetProperty("model", out _));
+
+        byte[] bytes = File.ReadAllBytes(_data);
+        int[] heldOut = [.. bytes[(bytes.Length - bytes.Length / 10)..].Select(b => (int)b)];
+        using var edge = EdgeModel.Load(plain, new EdgeModelOptions { Backend = BackendKind.Managed });
+        using var scorer = edge.CreateScorer(DepthPolicy.Full);
+        Assert.Equal(scorer.Score(heldOut).Nll, results[2].GetProperty("nll").GetDouble(), 9);
+
+        (exit, _, err) = Run(null, "eval", "--model", _model, "--data", _data, "--baseline", _files.Write(contextLength: 16).Path);
+        AssertCleanError(exit, err, "--baseline", code: 2);
+    }
+
+    [Fact]
     public void Bad_depth_text_and_policies_the_model_cannot_run_are_usage_errors_naming_the_flag()
     {
         var (exit, _, err) = Run(null, "eval", "--model", _model, "--data", _data, "--depth", "full,fixed:x");
