@@ -24,7 +24,7 @@ internal static class EvalCommand
     /// <param name="baselines">Other model files (e.g. plain GPTs) scored at full depth in the same turns, so their
     /// speeds compare fairly with the policies'; each must have the same n_ctx and tokenizer.</param>
     public static int Run(string modelPath, string dataPath, string depthList, int? positions, bool json, ActivationPrecision activations, CancellationToken ct,
-        IReadOnlyList<string>? baselines = null)
+        IReadOnlyList<string>? baselines = null, string? plotPath = null)
     {
         baselines ??= [];
         var policies = CliDepth.ParseList(depthList);
@@ -97,6 +97,13 @@ internal static class EvalCommand
                 : new Row(p, Scored(p).Nll, Scored(p).Top1, Scored(p).TokensPerS, Scored(p).MeanExitDepth, Scored(p).Histogram, null)).ToList();
             rows.AddRange(others.Select(o => new Row(DepthPolicy.Full, o.Total.Nll, o.Total.Top1, o.Total.TokensPerS, o.Total.MeanExitDepth, o.Total.Histogram, null, o.Path)));
             PrintTable(rows, unit, race);
+            if (plotPath is not null)
+            {
+                var points = rows.Where(r => r.Race is null).Select(r => new EvalPlot.Point(
+                    r.Baseline is null ? r.Depth.ToString() : Path.GetFileNameWithoutExtension(r.Baseline), r.TokensPerS, r.Nll, r.Baseline is not null)).ToList();
+                AtomicFile.WriteAllBytes(plotPath, EvalPlot.Png(points, $"{Path.GetFileName(modelPath)}: held-out NLL vs decode speed", unit));
+                Console.Error.WriteLine($"eval: wrote {plotPath}");
+            }
             if (json) Console.WriteLine(Json(modelPath, rows));
             return 0;
         }

@@ -67,10 +67,12 @@ var positions = new Option<int?>("--positions") { Description = "score the first
 var evalJson = new Option<bool>("--json") { Description = "end with one JSON line of the results" };
 var eval = new Command("eval", "Held-out NLL (nats/byte), tokens/s and exit depths under depth policies, in turns on the managed engine.");
 var evalBaselines = new Option<string?>("--baseline") { Description = "comma-separated model files (e.g. plain GPTs) scored at full depth in the same turns" };
-foreach (var o in new Option[] { model, data, depthList, positions, evalJson, activations, evalBaselines }) eval.Options.Add(o);
+var evalPlot = new Option<string?>("--plot") { Description = "write a PNG of NLL against tokens/s (policies and baselines)" };
+foreach (var o in new Option[] { model, data, depthList, positions, evalJson, activations, evalBaselines, evalPlot }) eval.Options.Add(o);
 eval.SetAction((parse, ct) => CliErrors.Run(() => Task.Run(() => EvalCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(data)!,
     parse.GetValue(depthList)!, parse.GetValue(positions), parse.GetValue(evalJson), parse.GetValue(activations), ct,
-    parse.GetValue(evalBaselines) is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null), ct)));
+    parse.GetValue(evalBaselines) is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null,
+    parse.GetValue(evalPlot)), ct)));
 root.Subcommands.Add(eval);
 
 var mapText = new Option<string>("--text") { Description = "the text to map (at most n_ctx tokens)", Required = true };

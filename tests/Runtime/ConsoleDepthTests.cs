@@ -82,11 +82,15 @@ public sealed class ConsoleDepthTests : IDisposable
     }
 
     [Fact]
-    public void Eval_scores_baseline_models_at_full_depth_in_the_same_turns()
+    public void Eval_scores_baseline_models_at_full_depth_in_the_same_turns_and_plots_the_trade_off()
     {
         var (plain, _, _) = _files.Write(shortcut: false, contextLength: 64);
-        var (exit, output, err) = Run(null, "eval", "--model", _model, "--data", _data, "--depth", "full,fixed:1", "--baseline", plain, "--json");
+        string png = Path.Combine(Path.GetTempPath(), $"eval-{Guid.NewGuid():N}.png");
+        var (exit, output, err) = Run(null, "eval", "--model", _model, "--data", _data, "--depth", "full,fixed:1", "--baseline", plain, "--json", "--plot", png);
         Assert.True(exit == 0, err);
+        byte[] image = File.ReadAllBytes(png);
+        File.Delete(png);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], image[..4]);
         using var doc = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
         Assert.Equal(3, results.Count);
