@@ -63,9 +63,11 @@ public sealed record DepthPolicy
     public static DepthPolicy SelfSpeculative(int draftDepth = 0, int maxDraft = 4) =>
         new(DepthPolicyKind.SelfSpeculative, draftDepth, maxDraft: maxDraft);
 
-    /// <summary>The adaptive threshold used when none is given: chosen by measurement on the default
-    /// model (docs/ADAPTIVE.md).</summary>
-    public const float DefaultThreshold = 0.9f;
+    /// <summary>The adaptive threshold used when none is given, chosen by measurement (docs/ADAPTIVE.md): on the
+    /// exit-trained model of the default shape (exits {2,4}, per-token skipping) the threshold sweep
+    /// 0.05..0.9 gave 1.58x the full model's decode speed at +0.67% held-out NLL at 0.2, the lowest
+    /// threshold that still sends some tokens to full depth (at 0.1 and below every token exits early).</summary>
+    public const float DefaultThreshold = 0.2f;
 
     /// <summary>Most drafted tokens per verification.</summary>
     public const int MaxDraftLimit = 32;
