@@ -64,9 +64,9 @@ internal static class EvalCommand
             {
                 var other = EdgeModel.Load(path, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations });
                 others.Add((path, other, null!, null!));
-                others[^1] = (path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.Layers));
+                others[^1] = (path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.SelfAttentionBlocks + 1));
             }
-            foreach (var p in scored) scorers.Add((model.CreateScorer(p), new ScoreTotal(model.Config.Layers)));
+            foreach (var p in scored) scorers.Add((model.CreateScorer(p), new ScoreTotal(model.Config.SelfAttentionBlocks + 1)));
             if (anySpeculative) race = new SpeculativeRace(model, policies.Where(p => p.Kind == DepthPolicyKind.SelfSpeculative));
             var contenders = new List<Action<int, int>>();   // (window start, positions) -> score or time that window
             foreach (var (scorer, sum) in scorers)

@@ -3,13 +3,13 @@ using EdgeShortcut.Runtime;
 namespace EdgeShortcut.ConsoleSample;
 
 /// <summary>One policy's <see cref="ScoreResult"/>s summed over the windows <c>eval</c> scored.</summary>
-internal sealed class ScoreTotal(int layers)
+internal sealed class ScoreTotal(int histogramLength)
 {
     private double _nllSum, _top1Sum, _seconds;
     private int _positions;
 
-    /// <summary>Index e: positions that exited at depth e (0..L-1).</summary>
-    public long[] Histogram { get; } = new long[layers];
+    /// <summary>Index e: positions that exited at depth e (0..L-1; 0..L for a plain GPT).</summary>
+    public long[] Histogram { get; } = new long[histogramLength];
 
     public void Add(ScoreResult r)
     {

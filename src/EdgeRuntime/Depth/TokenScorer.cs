@@ -9,7 +9,8 @@ namespace EdgeShortcut.Runtime;
 /// <param name="Nll">Mean next-token negative log-likelihood, nats per token (per byte for the byte tokenizer).</param>
 /// <param name="Top1">Share of positions whose most likely token was the target.</param>
 /// <param name="Seconds">Wall time of the model steps (the NLL arithmetic excluded).</param>
-/// <param name="ExitHistogram">Index e: how many positions exited at depth e (0..L-1).</param>
+/// <param name="ExitHistogram">Index e: how many positions exited at depth e (0..L-1 for a shortcut model, whose
+/// full depth is L-1; 0..L for a plain GPT, whose L blocks are its full depth).</param>
 public sealed record ScoreResult(DepthPolicy Depth, int Positions, double Nll, double Top1, double Seconds, long[] ExitHistogram)
 {
     /// <summary>Positions per second of model time.</summary>
@@ -52,7 +53,7 @@ public sealed class TokenScorer : IDisposable
         if (tokens.Length < n + 1) throw new ArgumentException($"Scoring needs at least n_ctx + 1 = {n + 1} tokens (one window); got {tokens.Length}.", nameof(tokens));
         foreach (int t in tokens)
             if ((uint)t >= (uint)V) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id must be in 0..{V - 1}.");
-        var histogram = new long[_config.Layers];
+        var histogram = new long[_sequence.FullDepth + 1];   // depths 0..L-1 (a plain GPT's full depth is its L blocks)
         double nll = 0;
         long ticks = 0;
         int positions = 0, top1 = 0;
@@ -78,7 +79,7 @@ public sealed class TokenScorer : IDisposable
                 int target = tokens[start + t + 1];
                 nll += Nll(logits, target, out bool best);
                 if (best) top1++;
-                histogram[Math.Min(depth, histogram.Length - 1)]++;
+                histogram[depth]++;
                 positions++;
             }
             progress?.Report(positions);
