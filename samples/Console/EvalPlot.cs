@@ -16,7 +16,7 @@ internal static class EvalPlot
             var group = points.Where(p => p.Baseline == baseline).OrderBy(p => p.TokensPerS).ToList();
             if (group.Count == 0) continue;
             var scatter = plot.Add.Scatter(group.Select(p => p.TokensPerS).ToArray(), group.Select(p => p.Nll).ToArray());
-            scatter.LineWidth = baseline ? 1 : 0;
+            scatter.LineWidth = 0;
             scatter.MarkerSize = 9;
             scatter.LegendText = baseline ? "baseline models (full depth)" : "depth policies of the model";
             foreach (var p in group)
@@ -27,6 +27,7 @@ internal static class EvalPlot
                 label.OffsetY = -6;
             }
         }
+        plot.Axes.Margins(horizontal: 0.15, vertical: 0.1);   // room for the labels right of the points
         plot.XLabel("decode tokens/s (managed engine, teacher-forced, one token per step)");
         plot.YLabel($"held-out NLL (nats/{unit})");
         plot.Title(title);
