@@ -63,8 +63,8 @@ internal static class EvalCommand
             foreach (string path in baselines)
             {
                 var other = EdgeModel.Load(path, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations });
-                others.Add((path, other, null!, null!));
-                others[^1] = (path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.SelfAttentionBlocks + 1));
+                try { others.Add((path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.SelfAttentionBlocks + 1))); }
+                catch { other.Dispose(); throw; }
             }
             foreach (var p in scored) scorers.Add((model.CreateScorer(p), new ScoreTotal(model.Config.SelfAttentionBlocks + 1)));
             if (anySpeculative) race = new SpeculativeRace(model, policies.Where(p => p.Kind == DepthPolicyKind.SelfSpeculative));
@@ -110,7 +110,7 @@ internal static class EvalCommand
         finally
         {
             foreach (var (scorer, _) in scorers) scorer.Dispose();
-            foreach (var o in others) { o.Scorer?.Dispose(); o.Model.Dispose(); }
+            foreach (var o in others) { o.Scorer.Dispose(); o.Model.Dispose(); }
             race?.Dispose();
         }
     }

@@ -70,9 +70,9 @@ public static class Validator
                 var a = torchLogits.AsSpan(t * V, V);
                 var b = onnxLogits.AsSpan(t * V, V);
                 int target = tokens[start + t + 1];
-                nllTorch += Nll(a, target);
-                nllOnnx += Nll(b, target);
-                if (ArgMax(a) == ArgMax(b)) agree++;
+                nllTorch += NextTokenLoss.Nll(a, target, out int torchBest);
+                nllOnnx += NextTokenLoss.Nll(b, target, out int onnxBest);
+                if (torchBest == onnxBest) agree++;
                 for (int v = 0; v < V; v++) maxDiff = Math.Max(maxDiff, Math.Abs(a[v] - b[v]));
                 positions++;
             }
@@ -87,22 +87,5 @@ public static class Validator
     {
         try { return Array.ConvertAll(TokenCorpus.Load(path, tokenizer).Tokens, id => (int)id); }
         catch (CorpusException e) { throw new CheckpointFormatException(path, e.Problem, e); }
-    }
-
-    /// <summary>-log softmax(logits)[target], in double with the max subtracted.</summary>
-    private static double Nll(ReadOnlySpan<float> logits, int target)
-    {
-        double max = double.NegativeInfinity;
-        foreach (float v in logits) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (float v in logits) sum += Math.Exp(v - max);
-        return Math.Log(sum) + max - logits[target];
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
     }
 }

@@ -74,19 +74,7 @@ internal sealed class DepthRunner
 
     private ReadOnlySpan<float> Managed(ReadOnlySpan<int> tokens, int depth)
     {
-        var m = _managed!;
-        if (!_report)
-        {
-            Last = new TokenDepth(depth, ReadOnlyMemory<float>.Empty);
-            return depth == m.FullDepth ? m.Append(tokens) : m.AppendAtDepth(tokens, depth);
-        }
-        if (tokens.Length > 1)
-        {
-            if (depth == m.FullDepth) m.Append(tokens[..^1]);
-            else m.AppendAtDepth(tokens[..^1], depth);
-        }
-        var logits = m.AppendReporting(tokens[^1], depth, _tapMass);
-        Last = new TokenDepth(depth, _tapMass);
-        return logits;
+        Last = new TokenDepth(depth, _report ? _tapMass : ReadOnlyMemory<float>.Empty);
+        return _managed!.AppendAtDepth(tokens, depth, _report ? _tapMass : default);
     }
 }

@@ -65,6 +65,13 @@ internal sealed class SpeculativeDecoder
         return m;
     }
 
+    /// <summary>Forgets cached positions from <paramref name="length"/> on (tokens a round produced ahead that the
+    /// generator will not return); nothing when the caches are not longer than that.</summary>
+    public void DropAheadOf(int length)
+    {
+        if (_sequence.Length > length) _sequence.Rewind(length);
+    }
+
     /// <summary>Most tokens one round returns.</summary>
     public int MaxTokensPerRound => _maxDraft;
 }

@@ -32,13 +32,14 @@ public sealed class TokenScorer : IDisposable
 {
     private readonly ManagedSequence _sequence;
     private readonly ModelConfig _config;
+    private readonly DepthRunner _runner;   // runs each token under the policy, as a generator does
 
     internal TokenScorer(ManagedSequence sequence, ModelConfig config, DepthPolicy depth)
     {
         _sequence = sequence;
         _config = config;
         Depth = depth;
-        _sequence.UseMasks = depth.Kind == DepthPolicyKind.Adaptive;
+        _runner = new DepthRunner(sequence, config, new GenerationOptions { Depth = depth });
     }
 
     /// <summary>The policy this scorer runs.</summary>
@@ -58,8 +59,6 @@ public sealed class TokenScorer : IDisposable
         long ticks = 0;
         int positions = 0, top1 = 0;
         int[] one = new int[1];
-        int full = _sequence.FullDepth, fixedDepth = Depth.Kind == DepthPolicyKind.Fixed ? Depth.Depth : full;
-        float threshold = Depth.ResolvedThreshold;
         for (int start = 0; start + n + 1 <= tokens.Length && positions < maxPositions; start += n)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -68,35 +67,17 @@ public sealed class TokenScorer : IDisposable
             {
                 one[0] = tokens[start + t];
                 long t0 = Stopwatch.GetTimestamp();
-                int depth = fixedDepth;
-                ReadOnlySpan<float> logits = Depth.Kind switch
-                {
-                    DepthPolicyKind.Adaptive => _sequence.AppendAdaptive(one[0], threshold, out depth, default),
-                    DepthPolicyKind.Fixed => _sequence.AppendAtDepth(one, fixedDepth),
-                    _ => _sequence.Append(one),
-                };
+                var logits = _runner.Run(one);
                 ticks += Stopwatch.GetTimestamp() - t0;
                 int target = tokens[start + t + 1];
-                nll += Nll(logits, target, out bool best);
-                if (best) top1++;
-                histogram[depth]++;
+                nll += NextTokenLoss.Nll(logits, target, out int argmax);
+                if (argmax == target) top1++;
+                histogram[_runner.Last.ExitDepth]++;
                 positions++;
             }
             progress?.Report(positions);
         }
         return new ScoreResult(Depth, positions, nll / positions, (double)top1 / positions, ticks / (double)Stopwatch.Frequency, histogram);
-    }
-
-    /// <summary>-log softmax(logits)[target] in double, max subtracted; <paramref name="best"/>: target is the argmax.</summary>
-    private static double Nll(ReadOnlySpan<float> logits, int target, out bool best)
-    {
-        float max = float.NegativeInfinity;
-        int argmax = 0;
-        for (int v = 0; v < logits.Length; v++) if (logits[v] > max) { max = logits[v]; argmax = v; }
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        best = argmax == target;
-        return Math.Log(sum) + max - logits[target];
     }
 
     /// <summary>Frees the caches.</summary>

@@ -287,7 +287,7 @@ public sealed class Generator : IDisposable
     {
         if (_queueCount == 0 && _sequence.Length < _count) return;
         _queueCount = 0;
-        if (_sequence is Managed.ManagedSequence m && m.Length > _count - 1) m.Rewind(Math.Max(0, _count - 1));
+        _runner.Speculative?.DropAheadOf(Math.Max(0, _count - 1));
     }
 
     private void SlideOrThrow()

@@ -15,7 +15,6 @@ internal sealed class ExitState
     public ExitState(ModelConfig c, int chunkRows)
     {
         int n = c.ContextLength, S = Math.Max(1, c.TapCount), d = c.Dim;
-        PositionDepth = new int[n];
         BlockKeyMask = new float[c.SelfAttentionBlocks][];
         for (int i = 0; i < BlockKeyMask.Length; i++) BlockKeyMask[i] = new float[n];
         EntryMask = new float[n * S];
@@ -29,9 +28,6 @@ internal sealed class ExitState
     /// <summary>True when keys and entries may be missing (<see cref="DepthPolicyKind.Adaptive"/>): attention
     /// then applies <see cref="BlockKeyMask"/> and <see cref="EntryMask"/>.</summary>
     public bool UseMasks { get; set; }
-
-    /// <summary>Per position, the depth its token exited at (blocks 1..depth ran). <c>[n]</c></summary>
-    public int[] PositionDepth { get; }
 
     /// <summary>Per ordinary block, per position: 0 if the position's key exists there. <c>[B][n]</c></summary>
     public float[][] BlockKeyMask { get; }

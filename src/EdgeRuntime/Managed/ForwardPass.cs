@@ -29,9 +29,10 @@ internal static class ForwardPass
 {
     /// <summary>Runs <paramref name="tokens"/> (at most <see cref="RunState.ChunkTokens"/>) at positions p0..
     /// through blocks 1..<paramref name="depth"/>; fills the caches and, if <paramref name="wantLogits"/>,
-    /// <see cref="RunState.Logits"/> of the last token from the exit head at that depth.</summary>
+    /// <see cref="RunState.Logits"/> of the last token from the exit head at that depth. With <paramref name="tapMass"/>
+    /// non-empty (and logits wanted), it is cleared and filled with that head's attention mass per tap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Run<TProbe>(ManagedWeights w, RunState s, ReadOnlySpan<int> tokens, int p0, int depth, bool wantLogits, ref TProbe probe)
+    public static void Run<TProbe>(ManagedWeights w, RunState s, ReadOnlySpan<int> tokens, int p0, int depth, bool wantLogits, Span<float> tapMass, ref TProbe probe)
         where TProbe : struct, IForwardProbe
     {
         int d = w.Config.Dim, T = tokens.Length;
@@ -45,7 +46,8 @@ internal static class ForwardPass
             x.CopyTo(s.Exit.ExitX);
             x = s.Exit.ExitX;
         }
-        ExitHead(w, s, x, p0 + T - 1, depth, s.Logits, default, ref probe);
+        tapMass.Clear();
+        ExitHead(w, s, x, p0 + T - 1, depth, s.Logits, tapMass, ref probe);
     }
 
     /// <summary>x_0 = E_tok[ids] + E_pos[p0..] into the first T rows of <see cref="RunState.X"/>.</summary>

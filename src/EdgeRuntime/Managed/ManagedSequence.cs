@@ -43,17 +43,23 @@ internal sealed class ManagedSequence : IInferenceSequence
 
     /// <summary>As <see cref="Append(ReadOnlySpan{int})"/>, with <paramref name="probe"/> around every phase of
     /// the forward pass (the profiler's hook; <see cref="NoForwardProbe"/> costs nothing).</summary>
+    internal ReadOnlySpan<float> Append<TProbe>(ReadOnlySpan<int> tokens, scoped ref TProbe probe) where TProbe : struct, IForwardProbe =>
+        Run(tokens, _w.FullDepth, wantLogits: true, default, ref probe);
+
+    /// <summary>The one append loop: <paramref name="tokens"/> in chunks of at most C, every token through blocks
+    /// 1..<paramref name="depth"/>; the last chunk's last token gets logits (if <paramref name="wantLogits"/>) from
+    /// the exit head at that depth, and its attention mass per tap in <paramref name="tapMass"/> when non-empty.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    internal ReadOnlySpan<float> Append<TProbe>(ReadOnlySpan<int> tokens, scoped ref TProbe probe) where TProbe : struct, IForwardProbe
+    private ReadOnlySpan<float> Run<TProbe>(ReadOnlySpan<int> tokens, int depth, bool wantLogits, Span<float> tapMass, scoped ref TProbe probe)
+        where TProbe : struct, IForwardProbe
     {
         CheckAppend(tokens);
-
-        // Chunks of at most C tokens; only the last chunk's last token needs logits.
         for (int done = 0; done < tokens.Length;)
         {
             int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
-            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, _w.FullDepth, done + T == tokens.Length, ref probe);
-            for (int t = 0; t < T; t++) RecordDepth(Length + t, _w.FullDepth);
+            bool last = done + T == tokens.Length;
+            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, depth, wantLogits && last, last ? tapMass : default, ref probe);
+            for (int t = 0; t < T; t++) RecordDepth(Length + t, depth);
             Length += T;
             done += T;
         }
@@ -81,21 +87,12 @@ internal sealed class ManagedSequence : IInferenceSequence
     }
 
     /// <summary>As <see cref="Append(ReadOnlySpan{int})"/>, every token exiting at <paramref name="depth"/>
-    /// (blocks 1..depth run; logits from the exit head there).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal ReadOnlySpan<float> AppendAtDepth(ReadOnlySpan<int> tokens, int depth)
+    /// (blocks 1..depth run; logits from the exit head there). With <paramref name="tapMass"/> non-empty, the last
+    /// token's attention mass per tap is written into it (depth reports).</summary>
+    internal ReadOnlySpan<float> AppendAtDepth(ReadOnlySpan<int> tokens, int depth, Span<float> tapMass = default)
     {
-        CheckAppend(tokens);
         var probe = new NoForwardProbe();
-        for (int done = 0; done < tokens.Length;)
-        {
-            int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
-            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, depth, done + T == tokens.Length, ref probe);
-            for (int t = 0; t < T; t++) RecordDepth(Length + t, depth);
-            Length += T;
-            done += T;
-        }
-        return _s.Logits;
+        return Run(tokens, depth, wantLogits: true, tapMass, ref probe);
     }
 
     /// <summary>One token under the adaptive policy: runs block after block, and at each probed exit
@@ -131,24 +128,6 @@ internal sealed class ManagedSequence : IInferenceSequence
         return _s.Logits;
     }
 
-    /// <summary>One token exiting at <paramref name="depth"/>, with the exit head's attention mass per tap added into
-    /// <paramref name="tapMass"/> (cleared first): the generator's path when depth reports are wanted.</summary>
-    internal ReadOnlySpan<float> AppendReporting(int token, int depth, Span<float> tapMass)
-    {
-        CheckAppend([token]);
-        var probe = new NoForwardProbe();
-        int p = Length, d = _c.Dim;
-        ForwardPass.Embed(_w, _s, [token], p, ref probe);
-        ForwardPass.Blocks(_w, _s, 1, p, 0, depth, ref probe);
-        tapMass.Clear();
-        var x = _s.X.AsSpan(0, d);
-        if (depth < _w.FullDepth) { x.CopyTo(_s.Exit.ExitX); x = _s.Exit.ExitX; }
-        ForwardPass.ExitHead(_w, _s, x, p, depth, _s.Logits, tapMass, ref probe);
-        RecordDepth(p, depth);
-        Length = p + 1;
-        return _s.Logits;
-    }
-
     /// <summary>Top-1 probability of <paramref name="logits"/>: <c>1 / sum_v exp(l_v - max l)</c>.</summary>
     internal static float Confidence(ReadOnlySpan<float> logits)
     {
@@ -162,11 +141,8 @@ internal sealed class ManagedSequence : IInferenceSequence
     /// when <paramref name="wantLogits"/> (the last draft of a round needs none: nothing follows it).</summary>
     internal ReadOnlySpan<float> AppendDraft(int token, int depth, int row, bool wantLogits = true)
     {
-        CheckAppend([token]);
         var probe = new NoForwardProbe();
-        ForwardPass.Run(_w, _s, [token], Length, depth, wantLogits, ref probe);
-        RecordDepth(Length, depth);
-        Length++;
+        Run([token], depth, wantLogits, default, ref probe);
         _s.X.AsSpan(0, _c.Dim).CopyTo(_s.Exit.DraftX.AsSpan(row * _c.Dim, _c.Dim));
         return wantLogits ? _s.Logits : default;
     }
@@ -201,15 +177,11 @@ internal sealed class ManagedSequence : IInferenceSequence
         Length = length;
     }
 
-    /// <summary>The depth the token at <paramref name="position"/> ran to.</summary>
-    internal int DepthAt(int position) => _s.Exit.PositionDepth[position];
-
-    /// <summary>Notes that the token at <paramref name="p"/> ran blocks 1..<paramref name="depth"/>; under masks, its
-    /// keys in deeper blocks and its entries of deeper taps are hidden from later tokens.</summary>
+    /// <summary>Under masks, notes that the token at <paramref name="p"/> ran blocks 1..<paramref name="depth"/> only:
+    /// its keys in deeper blocks and its entries of deeper taps are hidden from later tokens.</summary>
     private void RecordDepth(int p, int depth)
     {
         var exit = _s.Exit;
-        exit.PositionDepth[p] = depth;
         if (!exit.UseMasks) return;
         for (int i = 0; i < exit.BlockKeyMask.Length; i++) exit.BlockKeyMask[i][p] = i < depth ? 0 : AttentionKernels.Masked;
         for (int j = 0; j < _c.TapCount; j++)
