@@ -70,17 +70,17 @@ public class TokenExitTrainingTests
     public void The_cli_flag_is_validated_and_fixed_on_resume()
     {
         using var run = new TempRun();
-        var (code, _, err) = Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--steps", "1", "--token-exit-rate", "0.5");
+        var (code, _, err) = TrainerCliTests.Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--steps", "1", "--token-exit-rate", "0.5");
         Assert.NotEqual(0, code);
         Assert.Contains("--token-exit-rate", err);
         Assert.Contains("--exit-depths", err);
-        (code, _, err) = Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--steps", "1", "--exit-depths", "1", "--token-exit-rate", "1");
+        (code, _, err) = TrainerCliTests.Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--steps", "1", "--exit-depths", "1", "--token-exit-rate", "1");
         Assert.NotEqual(0, code);
         Assert.Contains("--token-exit-rate", err);
-        (code, _, err) = Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--steps", "2", "--resume", "--token-exit-rate", "0.3");
+        (code, _, err) = TrainerCliTests.Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--steps", "2", "--resume", "--token-exit-rate", "0.3");
         Assert.NotEqual(0, code);
         Assert.Contains("--token-exit-rate", err);
-        (code, var help, _) = Cli("train", "--help");
+        (code, var help, _) = TrainerCliTests.Cli("train", "--help");
         Assert.Equal(0, code);
         Assert.Contains("--token-exit-rate", help);
     }
@@ -93,17 +93,5 @@ public class TokenExitTrainingTests
         Assert.True(node["options"]!.AsObject().Remove("token_exit_rate"));
         var state = JsonSerializer.Deserialize<TrainingState>(node.ToJsonString())!;
         Assert.Equal(0.0, state.Options.TokenExitRate);
-    }
-
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var main = typeof(TrainerRun).Assembly.EntryPoint!;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return ((int)main.Invoke(null, [args])!, stdout.ToString(), stderr.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
     }
 }

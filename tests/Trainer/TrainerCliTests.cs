@@ -6,7 +6,8 @@ namespace EdgeShortcut.Tests.Trainer;
 [Collection("Torch")]
 public class TrainerCliTests
 {
-    private static (int Code, string Out, string Err) Cli(params string[] args)
+    /// <summary>Runs the trainer's CLI in process; returns its exit code and what it printed.</summary>
+    internal static (int Code, string Out, string Err) Cli(params string[] args)
     {
         var main = typeof(EdgeShortcut.Trainer.Training.Trainer).Assembly.EntryPoint!;
         var (oldOut, oldErr) = (Console.Out, Console.Error);
