@@ -3,11 +3,9 @@
 Under torchrun every rank prints its own line, prefixed with its rank."""
 import argparse
 import json
-import math
 import sys
 import traceback
 
-from . import distributed
 from .errors import EXIT_OK, EXIT_RUNTIME_ERROR, EXIT_USAGE_ERROR, UsageError
 
 
@@ -25,6 +23,7 @@ def _guarded(body, d=None):
         return EXIT_RUNTIME_ERROR
     finally:
         if d is not None:
+            from . import distributed
             distributed.shutdown(d)
 
 
@@ -32,6 +31,12 @@ def train_main(argv):
     """train.py: torchrun [...] python/train.py --data TEXT --out DIR [flags of `Trainer train`]."""
     from . import train_cli, trainer
     options, resume, given = train_cli.parse(argv)   # argparse exits 2 on a malformed command line
+    if not resume:
+        # Flag checks need no torch and give every rank the same answer: fail fast, before the group forms.
+        code = _guarded(options.validate)
+        if code != EXIT_OK:
+            return code
+    from . import distributed   # imports torch
     d = distributed.init()
     say = (lambda line: print(line, flush=True)) if d.is_main else (lambda line: None)
     return _guarded(lambda: trainer.run(options, resume, given, d, say), d)
