@@ -15,7 +15,7 @@ namespace EdgeShortcut.Tests.Python;
 public class TorchrunPipelineTests(ITestOutputHelper output)
 {
     [Fact]
-    public void Torchrun_checkpoint_evaluates_alike_quantizes_and_generates()
+    public async Task Torchrun_checkpoint_evaluates_alike_quantizes_and_generates()
     {
         using var run = new TempRun(8000);
         PythonTools.Torchrun(2, "--data", run.DataPath, "--out", run.OutDir, "--layers", "2", "--dim", "32", "--heads", "2", "--context", "32",
@@ -49,12 +49,13 @@ public class TorchrunPipelineTests(ITestOutputHelper output)
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "EdgeShortcut.Console.dll"), "--model", onnx, "-t", "0", "-n", "20", "the cat" })
             psi.ArgumentList.Add(a);
         using var console = Process.Start(psi)!;
-        var text = console.StandardOutput.ReadToEndAsync();
-        string consoleErr = console.StandardError.ReadToEnd();
+        var stdout = console.StandardOutput.ReadToEndAsync();
+        var stderr = console.StandardError.ReadToEndAsync();
         Assert.True(console.WaitForExit(120_000), "the console sample did not finish in 2 minutes");
+        string text = await stdout, consoleErr = await stderr;
         Assert.True(console.ExitCode == 0, consoleErr);
-        Assert.StartsWith("the cat", text.Result);
-        Assert.True(text.Result.Length > "the cat".Length + 5, text.Result);   // 20 new bytes, some of them multi-byte characters
+        Assert.StartsWith("the cat", text);
+        Assert.True(text.Length > "the cat".Length + 5, text);   // 20 new bytes, some of them multi-byte characters
     }
 
     private static (int Code, string Out, string Err) Capture(Func<int> main)
