@@ -64,7 +64,11 @@ class _Reader:
 def write(stream, optimizer):
     """Writes a torch.optim.AdamW with the trainer's two groups (optimizer.py) to a binary stream."""
     groups = optimizer.param_groups
-    params = [p for g in groups for p in g["params"] if optimizer.state.get(p)]
+    every = [p for g in groups for p in g["params"]]
+    params = [p for p in every if optimizer.state.get(p)]
+    if params and len(params) != len(every):
+        # The layout has no parameter index: a gap would shift every later state onto the wrong parameter.
+        raise RuntimeError(f"AdamW has state for {len(params)} of {len(every)} parameters; optimizer.bin needs all or none")
     out = io.BytesIO()
     out.write(_uleb(5) + b"AdamW" + _uleb(len(groups)) + _uleb(len(params)))
     for g in groups:

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import torch.multiprocessing as mp
 
-from conftest import EVAL, INTERPRETER, TINY, corpus, env, launch, ok, train, write_corpus  # noqa: F401
+from conftest import EVAL, INTERPRETER, TINY, env, launch, ok, train, write_corpus
 from edgeshortcut.errors import UsageError
 
 RUN = [*TINY, "--batch", "4", "--eval-every", "2", "--steps", "2"]

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from conftest import TINY, corpus, env, launch, launch_args, losses, ok, train  # noqa: F401
+from conftest import TINY, env, launch, launch_args, losses, ok, train
 from edgeshortcut import checkpoint
 
 RUN = [*TINY, "--batch", "4", "--lr", "3e-3", "--warmup", "2", "--eval-every", "1", "--seed", "3"]

@@ -2,7 +2,7 @@
 run ends (weights, optimizer state, log), because every random draw is a function of the step."""
 import os
 
-from conftest import TINY, corpus, ok, train  # noqa: F401
+from conftest import TINY, ok, train
 from edgeshortcut import safetensors
 
 RUN = [*TINY, "--batch", "4", "--grad-accum", "2", "--dropout", "0.1", "--lr", "3e-3", "--warmup", "2", "--eval-every", "3", "--seed", "9"]
