@@ -33,6 +33,14 @@ public class TorchrunPipelineTests(ITestOutputHelper output)
         Assert.Equal(cs.RootElement.GetProperty("windows").GetInt32(), py.RootElement.GetProperty("windows").GetInt32());
         Assert.InRange(csNll, 0.5, Math.Log(256) - 0.3);   // trained: clearly below the uniform 5.55 nats
 
+        // Without --data both evaluate the run's own held-out split (the last floor(N/10) tokens), read from training_state.json.
+        double pySplit = JsonDocument.Parse(PythonTools.Eval("--checkpoint", last, "--json").Ok().Out.TrimEnd().Split('\n')[^1]).RootElement.GetProperty("val_nll").GetDouble();
+        (code, csOut, err) = TrainerCliTests.Cli("eval", "--checkpoint", last, "--json");
+        Assert.True(code == 0, err);
+        double csSplit = JsonDocument.Parse(csOut.TrimEnd().Split('\n')[^1]).RootElement.GetProperty("val_nll").GetDouble();
+        Assert.True(Math.Abs(pySplit - csSplit) < 1e-5 * csSplit, $"held-out split: eval.py {pySplit} vs Trainer eval {csSplit}");
+        Assert.NotEqual(csNll, csSplit, 6);                // the split is not the whole file
+
         // Quantize with validation against the fp32 model.
         string onnx = Path.Combine(run.Dir, "model.onnx");
         var quantize = System.Reflection.Assembly.Load("EdgeShortcut.Quantize").EntryPoint!;
