@@ -113,7 +113,14 @@ def _commit(temp, target):
             os.rename(old, target)        # recover before replacing
     if os.path.isdir(target):
         os.rename(target, old)
-    os.rename(temp, target)
+    try:
+        os.rename(temp, target)
+    except OSError:
+        # A reader's recover() moved `.NAME.old` back in the instant between the renames: set it aside again.
+        if os.path.isdir(old):
+            shutil.rmtree(old)
+        os.rename(target, old)
+        os.rename(temp, target)
     _fsync_dir(os.path.dirname(target))
     if os.path.isdir(old):
         shutil.rmtree(old)

@@ -30,9 +30,11 @@ def children_with_local_rank(parent, local_rank):
 
 
 def checkpoint_step(out):
+    """The step of OUT/last, read without checkpoint.read_state: its recover() must not race rank 0's commit."""
     try:
-        return checkpoint.read_state(os.path.join(out, "last"))["step"]
-    except Exception:   # noqa: BLE001 - not written yet
+        with open(os.path.join(out, "last", "training_state.json")) as f:
+            return json.load(f)["step"]
+    except (OSError, ValueError, KeyError):   # not written yet, or renamed aside this instant
         return 0
 
 
