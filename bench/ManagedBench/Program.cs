@@ -6,7 +6,7 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile|depth-reports] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
@@ -84,6 +84,15 @@ if (mode is "profile")
             Console.WriteLine();
             ProfileBench.Run(c, IntOpt("--rounds", 3), activations);
         }
+}
+if (mode is "depth-reports")
+{
+    // Issue 10: the cost of depth policies and reports per token; --model FILE (e.g. an exit-trained file), else a
+    // random model of the default shape with exits {2,4}.
+    var c = (ShortcutConfig(IntOpt("--layers", 6), IntOpt("--dim", 128), IntOpt("--heads", 4), IntOpt("--ctx", 256)) with { ExitDepths = [2, 4] }).Validate();
+    using var engine = Opt("--model") is { } file ? ManagedBackend.Load(ModelFile.Read(file)) : ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random");
+    Console.WriteLine();
+    DepthReportBench.Run(engine, IntOpt("--rounds", 9));
 }
 if (mode is "kernels")
 {

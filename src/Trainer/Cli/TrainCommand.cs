@@ -26,6 +26,7 @@ internal static class TrainCommand
         var exitDepths = With("--exit-depths", "none", "Exit recipe: 'none', or trunk depths (each in 1..L-2) such as 1,2 whose exits are trained beside the full depth and recorded in config.json.");
         var exitLossWeight = With("--exit-loss-weight", d.ExitLossWeight, "Weight w of the exit loss: CE(full) + w * mean CE(exits); used with --exit-depths.");
         var tokenExitRate = With("--token-exit-rate", d.TokenExitRate, "Per-token exits: probability in [0, 1) that a training token exits at a depth drawn from --exit-depths (skipping deeper blocks, hidden there from later tokens); 0 = off. Requires --exit-depths.");
+        var exitFromStep = With("--exit-from-step", d.ExitFromStep, "Late exit recipe: train the plain objective before this step and the exit recipe (--exit-depths, --exit-loss-weight, --token-exit-rate) from it on; 0 = from the start. Requires --exit-depths.");
         var steps = With("--steps", d.Steps, "Optimizer steps.");
         var batch = With("--batch", d.Batch, "Sequences per micro-batch.");
         var accum = With("--grad-accum", d.GradAccum, "Micro-batches per optimizer step (effective batch = batch x grad-accum).");
@@ -44,7 +45,7 @@ internal static class TrainCommand
 
         var cmd = new Command("train", "Train a shortcut GPT (or the baseline) and write checkpoints.")
         {
-            data, valData, tokenVocab, outDir, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, tokenExitRate, steps, batch, accum,
+            data, valData, tokenVocab, outDir, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, tokenExitRate, exitFromStep, steps, batch, accum,
             lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalEvery, evalBatch, threads, resume,
         };
         cmd.SetAction(r =>
@@ -56,7 +57,7 @@ internal static class TrainCommand
                 Layers = r.GetValue(layers), Dim = r.GetValue(dim), Heads = r.GetValue(heads), Context = r.GetValue(context),
                 Taps = ParseTaps(r.GetValue(taps)!), FeatureDim = r.GetValue(featureDim), TiedEmbeddings = !r.GetValue(untied),
                 ExitDepths = ParseExitDepths(r.GetValue(exitDepths)!), ExitLossWeight = r.GetValue(exitLossWeight),
-                TokenExitRate = r.GetValue(tokenExitRate),
+                TokenExitRate = r.GetValue(tokenExitRate), ExitFromStep = r.GetValue(exitFromStep),
                 Steps = r.GetValue(steps), Batch = r.GetValue(batch), GradAccum = r.GetValue(accum),
                 LearningRate = r.GetValue(lr), MinLearningRate = r.GetValue(minLr), Warmup = r.GetValue(warmup),
                 WeightDecay = r.GetValue(wd), Dropout = r.GetValue(dropout), Clip = r.GetValue(clip), ScaledFeatureInit = r.GetValue(featureInit) == "scaled", Seed = r.GetValue(seed),
@@ -65,7 +66,7 @@ internal static class TrainCommand
             bool isResume = r.GetValue(resume);
             if (isResume)
             {
-                Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, tokenExitRate, batch, accum, lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalBatch];
+                Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, tokenExitRate, exitFromStep, batch, accum, lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalBatch];
                 var given = fixedOnResume.Where(opt => Given(r, opt)).Select(opt => opt.Name).ToList();
                 if (given.Count > 0)
                     throw new ArgumentException($"--resume continues with the settings stored in {Training.Trainer.LastDir(options.OutDir)}; these cannot change: {string.Join(", ", given)}.");

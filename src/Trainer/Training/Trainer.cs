@@ -96,7 +96,7 @@ public sealed class Trainer
                 sampler.Fill(step, micro, inputs, targets);
                 var x = tensor(inputs, [o.Batch, o.Context]);
                 var y = tensor(targets, [o.Batch * o.Context]);
-                var l = config.ExitDepths.IsEmpty
+                var l = config.ExitDepths.IsEmpty || step < o.ExitFromStep
                     ? nn.functional.cross_entropy(model.forward(x).view(-1, config.VocabSize), y)
                     : o.TokenExitRate == 0
                         ? ExitRecipeLoss(model.forward(x, exits), y, config.VocabSize, exitWeight)

@@ -48,6 +48,11 @@ public sealed record TrainingOptions
     /// memory entries hidden from later tokens) and is predicted by the exit head at d_t (docs/FORMAT.md section 4,
     /// "Exits"). 0 = off (training is then exactly the recipe without it). Requires <see cref="ExitDepths"/>.</summary>
     [JsonPropertyName("token_exit_rate")] public double TokenExitRate { get; init; }
+    /// <summary>Late exit recipe: steps before this one train the plain objective (full depth only, no per-token
+    /// exits), steps from it on the exit recipe. 0 = the recipe from the start. Requires <see cref="ExitDepths"/>.
+    /// Why: the recipe costs full-depth quality when it shapes the trunk from the start (docs/ADAPTIVE.md); taught
+    /// late, the exits adapt to a trunk that was trained for full depth.</summary>
+    [JsonPropertyName("exit_from_step")] public int ExitFromStep { get; init; }
 
     /// <summary>Optimizer steps.</summary>
     [JsonPropertyName("steps")] public int Steps { get; init; } = 2000;
@@ -116,6 +121,8 @@ public sealed record TrainingOptions
         Require(TokenExitRate is >= 0 and < 1, "--token-exit-rate", $"must be in [0, 1) (got {TokenExitRate})");
         Require(TokenExitRate == 0 || ExitDepths is { IsDefaultOrEmpty: false }, "--token-exit-rate",
             "requires --exit-depths (the depths a token may exit at)");
+        Require(ExitFromStep >= 0 && ExitFromStep < Steps, "--exit-from-step", $"must be in 0..--steps - 1 (got {ExitFromStep})");
+        Require(ExitFromStep == 0 || ExitDepths is { IsDefaultOrEmpty: false }, "--exit-from-step", "requires --exit-depths");
         Require(TokenVocab is null or (>= 2 and <= 65536), "--token-vocab", $"must be in 2..65536 (got {TokenVocab})");
         try { ModelConfig(); }
         catch (InvalidModelConfigException e) { throw new ArgumentException($"{FlagOf(e.Field)}: {e.Message}", FlagOf(e.Field), e); }
