@@ -32,6 +32,7 @@ class TrainingOptions:
     exit_depths: tuple = None       # None or () = no exit recipe
     exit_loss_weight: float = 1.0
     token_exit_rate: float = 0.0
+    exit_from_step: int = 0         # late exit recipe: the plain objective before this step
     steps: int = 2000
     batch: int = 16                 # global sequences per micro-batch
     grad_accum: int = 1
@@ -90,6 +91,8 @@ class TrainingOptions:
         require(self.exit_loss_weight >= 0 and finite(self.exit_loss_weight), "--exit-loss-weight", f"must be >= 0 (got {self.exit_loss_weight})")
         require(0 <= self.token_exit_rate < 1, "--token-exit-rate", f"must be in [0, 1) (got {self.token_exit_rate})")
         require(self.token_exit_rate == 0 or bool(self.exit_depths), "--token-exit-rate", "requires --exit-depths (the depths a token may exit at)")
+        require(0 <= self.exit_from_step < self.steps, "--exit-from-step", f"must be in 0..--steps - 1 (got {self.exit_from_step})")
+        require(self.exit_from_step == 0 or bool(self.exit_depths), "--exit-from-step", "requires --exit-depths")
         require(self.token_vocab is None or 2 <= self.token_vocab <= 65536, "--token-vocab", f"must be in 2..65536 (got {self.token_vocab})")
         try:
             self.model_config()

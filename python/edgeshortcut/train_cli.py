@@ -7,7 +7,7 @@ from .options import TrainingOptions
 
 # Settings a resumed run keeps from training_state.json; giving one of them with --resume is an error.
 FIXED_ON_RESUME = ["--val-data", "--token-vocab", "--arch", "--layers", "--dim", "--heads", "--context", "--taps",
-                   "--feature-dim", "--untied", "--exit-depths", "--exit-loss-weight", "--token-exit-rate", "--batch",
+                   "--feature-dim", "--untied", "--exit-depths", "--exit-loss-weight", "--token-exit-rate", "--exit-from-step", "--batch",
                    "--grad-accum", "--lr", "--min-lr", "--warmup", "--weight-decay", "--dropout", "--clip",
                    "--feature-init", "--seed", "--eval-batch"]
 
@@ -34,6 +34,7 @@ def build_parser():
     add("--exit-depths", help="Exit recipe: 'none', or trunk depths (each in 1..L-2) such as 1,2 whose exits are trained beside the full depth and recorded in config.json. [default: none]")
     add("--exit-loss-weight", type=float, help=f"Weight w of the exit loss: CE(full) + w * mean CE(exits); used with --exit-depths. [default: {d.exit_loss_weight:g}]")
     add("--token-exit-rate", type=float, help=f"Per-token exits: probability in [0, 1) that a training token exits at a depth drawn from --exit-depths; 0 = off. Requires --exit-depths. [default: {d.token_exit_rate:g}]")
+    add("--exit-from-step", type=int, help=f"Late exit recipe: train the plain objective before this step and the exit recipe (--exit-depths, --exit-loss-weight, --token-exit-rate) from it on; 0 = from the start. Requires --exit-depths. [default: {d.exit_from_step}]")
     add("--steps", type=int, help=f"Optimizer steps. [default: {d.steps}]")
     add("--batch", type=int, help=f"Global sequences per micro-batch, summed over all ranks (must be a multiple of the number of processes). [default: {d.batch}]")
     add("--grad-accum", type=int, help=f"Micro-batches per optimizer step (effective batch = batch x grad-accum). [default: {d.grad_accum}]")
@@ -79,6 +80,7 @@ def parse(argv):
         taps=_int_list(pick(a.taps, "all"), "--taps", "all", "2,4,6"), feature_dim=a.feature_dim,
         tied_embeddings=not a.untied, exit_depths=_int_list(pick(a.exit_depths, "none"), "--exit-depths", "none", "1,2"),
         exit_loss_weight=pick(a.exit_loss_weight, d.exit_loss_weight), token_exit_rate=pick(a.token_exit_rate, d.token_exit_rate),
+        exit_from_step=pick(a.exit_from_step, d.exit_from_step),
         steps=pick(a.steps, d.steps), batch=pick(a.batch, d.batch), grad_accum=pick(a.grad_accum, d.grad_accum),
         lr=pick(a.lr, d.lr), min_lr=pick(a.min_lr, d.min_lr), warmup=pick(a.warmup, d.warmup),
         weight_decay=pick(a.weight_decay, d.weight_decay), dropout=pick(a.dropout, d.dropout), clip=pick(a.clip, d.clip),

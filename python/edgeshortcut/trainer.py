@@ -118,10 +118,12 @@ def run(requested, resume, given, d, say=print):
         local = 0.0
         for micro in range(o.grad_accum):
             x, y = r.sampler.batch(step, micro, rows)
-            depths = training_step.token_exit_depths(config, o, step, micro, rows).to(d.device) if o.token_exit_rate > 0 else None
+            depths = None
+            if o.token_exit_rate > 0 and training_step.uses_exit_recipe(config, o, step):
+                depths = training_step.token_exit_depths(config, o, step, micro, rows).to(d.device)
             sync = contextlib.nullcontext() if not d.active or micro == o.grad_accum - 1 else net.no_sync()
             with sync:
-                l = training_step.loss(net, x.to(d.device), y.to(d.device), config, o, depths)
+                l = training_step.loss(net, x.to(d.device), y.to(d.device), config, o, step, depths)
                 (l / o.grad_accum).backward()
             local += l.item() / o.grad_accum
         if o.clip > 0:

@@ -39,11 +39,17 @@ def token_exit_depths(config, options, step, micro, rows):
     return depths[rows.start:rows.stop]
 
 
-def loss(net, x, y, config, options, depths=None):
-    """Mean CE over the rows of x [b, T] with targets y [b, T]; with the exit recipe,
-    CE(full) + w * mean_e CE(exit e), full depth last (each token's own depth with per-token exits)."""
+def uses_exit_recipe(config, options, step):
+    """Whether 0-based `step` trains the exit recipe: a config with exit depths, from --exit-from-step on."""
+    return bool(config.exit_depths) and step >= options.exit_from_step
+
+
+def loss(net, x, y, config, options, step, depths=None):
+    """Mean CE over the rows of x [b, T] with targets y [b, T]; with the exit recipe (from
+    --exit-from-step on), CE(full) + w * mean_e CE(exit e), full depth last (each token's own depth
+    with per-token exits)."""
     v = config.vocab_size
-    if not config.exit_depths:
+    if not uses_exit_recipe(config, options, step):
         return F.cross_entropy(net(x).view(-1, v), y.reshape(-1))
     logits = net(x, list(config.all_exits), depths)
     full = F.cross_entropy(logits[-1].reshape(-1, v), y.reshape(-1))

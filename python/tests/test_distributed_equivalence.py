@@ -7,9 +7,9 @@ import torch
 from conftest import TINY, launch, losses, ok, train
 from edgeshortcut import safetensors
 
-# Exit recipe with per-token exits and gradient accumulation on, so every path of the step is covered.
+# Plain steps, then (from step 3) the exit recipe with per-token exits, and gradient accumulation: every path of a step.
 RUN = [*TINY, "--steps", "8", "--batch", "8", "--grad-accum", "2", "--exit-depths", "1", "--exit-loss-weight", "0.5",
-       "--token-exit-rate", "0.3", "--lr", "3e-3", "--warmup", "2", "--eval-every", "4", "--dropout", "0", "--seed", "5"]
+       "--token-exit-rate", "0.3", "--exit-from-step", "3", "--lr", "3e-3", "--warmup", "2", "--eval-every", "4", "--dropout", "0", "--seed", "5"]
 
 
 def test_two_processes_match_one_process_at_every_step(tmp_path, corpus):
@@ -23,7 +23,9 @@ def test_two_processes_match_one_process_at_every_step(tmp_path, corpus):
     wb, _ = safetensors.read(os.path.join(tmp_path, "two", "last", "model.safetensors"))
     worst = max(float((wa[n] - wb[n]).abs().max()) for n in wa)
     assert worst < 1e-5, f"weights after 8 steps differ by {worst}"
-    # Sanity: the runs trained (a broken averaging that zeroed gradients would also "agree").
-    assert a[8] < a[1] - 0.05
+    # Sanity: the runs trained in both phases (a broken averaging that zeroed gradients would also "agree"),
+    # and step 4 switched to the recipe (CE + 0.5 CE of the exit: a jump of about half the loss).
+    assert a[3] < a[1] - 0.1 and a[8] < a[4] - 0.1
+    assert a[4] > 1.3 * a[3]
     # And the second rank really had different rows: its share of step 1 is not the whole batch.
     assert "4 per rank" in two.stdout
