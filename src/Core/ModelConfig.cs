@@ -102,8 +102,30 @@ public sealed record ModelConfig
             Require(i == 0 || e > ExitDepths[i - 1], "exit_depths", string.Join(",", ExitDepths), "must be strictly increasing");
             Require(Taps[0] <= e, "exit_depths", e, $"needs at least one tapped layer <= it (the first tap is {Taps[0]})");
         }
+        // Each field is in range, but together they can still describe a tensor no reader can hold
+        // (d_model 65536 with d_ff 4d is a 17-billion-element matrix): refuse it by the field that sizes it.
+        foreach (var (name, shape) in Core.TensorNames.All(this))
+        {
+            long elements = shape.Aggregate(1L, (a, b) => a * b);
+            Require(elements <= MaxTensorElements, FieldSizing(name), elements,
+                $"elements in tensor '{name}' [{string.Join(",", shape)}]: at most {MaxTensorElements} (1 GiB of float32) per tensor");
+        }
         return this;
     }
+
+    /// <summary>Largest tensor a model may have, in elements (1 GiB of float32): every reader holds a
+    /// tensor in one array, and a file with larger tensors is past what the formats here are for.</summary>
+    public const long MaxTensorElements = 1L << 28;
+
+    /// <summary>The config key that makes tensor <paramref name="name"/> large, for messages.</summary>
+    private static string FieldSizing(string name) => name switch
+    {
+        _ when name.StartsWith("tok_emb") || name.StartsWith("head") => "vocab_size",
+        _ when name.StartsWith("pos_emb") => "n_ctx",
+        _ when name.Contains(".mlp.") => "d_ff",
+        _ when name.StartsWith("features.") => "d_feature",
+        _ => "d_model",
+    };
 
     private static void Require(bool ok, string field, object value, string rule)
     {
