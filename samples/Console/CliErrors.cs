@@ -29,7 +29,7 @@ internal static class CliErrors
     {
         try { return await action(); }
         catch (OperationCanceledException) { Console.Error.WriteLine("\n(cancelled)"); return Cancelled; }
-        catch (Exception e) when (e is CliException or CheckpointFormatException or NotSupportedException or ContextOverflowException or ArgumentException)
+        catch (Exception e) when (e is CliException or CheckpointFormatException or NotSupportedException or ContextOverflowException or ArgumentException or NonFiniteValueException)
         {
             string message = e.Message.Split(" (Parameter")[0];
             bool usage = e is CliUsageException;
