@@ -15,7 +15,7 @@ internal sealed class CliUsageException(string message) : CliException(message);
 /// keeps its stack trace.</summary>
 internal static class CliErrors
 {
-    public const int Runtime = 1, Usage = 2, Cancelled = 130;
+    public const int Runtime = 1, Usage = 2, Cancelled = 130;   // the codes of every tool in the repository (src/Core/CliExitCodes.cs)
 
     /// <summary>The console flag of each option property the library names in ArgumentException.ParamName.</summary>
     private static readonly Dictionary<string, string> Flags = new()
