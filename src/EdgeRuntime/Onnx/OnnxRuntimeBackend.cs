@@ -31,7 +31,8 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
         Config = file.Config;
         Path = file.Path;
         Caches = OnnxNames.Caches(file.Config);
-        ModelGraphCheck.Check(OnnxReader.ReadFile(file.Path), file, requireGraph: true);
+        var model = OnnxReader.ReadFile(file.Path);
+        ModelGraphCheck.Check(model, file, requireGraph: true);
         _sessionOptions = CreateSessionOptions(kind, options);
         try
         {
@@ -42,9 +43,13 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
             _sessionOptions.Dispose();
             throw new CheckpointFormatException(file.Path, $"ONNX Runtime ({kind}) cannot load the model: {e.Message}", e);
         }
-        try { CheckGraphSignature(file.Path); }
-        catch { Dispose(); throw; }
         RunLock = kind == BackendKind.DirectML ? new object() : null;
+        try
+        {
+            CheckGraphSignature(file.Path);
+            GraphAgreementProbe.Verify(this, model, file, options.Activations);
+        }
+        catch { Dispose(); throw; }
     }
 
     /// <inheritdoc />
@@ -104,7 +109,12 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
     {
         // Memory patterns are planned per input shape and the cache length P grows every step, so
         // most steps would plan a new one (DirectML requires them off anyway).
-        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false };
+        // ONNX Runtime's own log lines are off: every failure reaches the caller as an exception with ORT's message.
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+        };
         if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
         // Without QDQ fusions ORT constant-folds each DequantizeLinear into a float weight and runs a float
         // MatMul (Float32 activations, like the managed engine's). With them it fuses DequantizeLinear +

@@ -26,7 +26,7 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
     private readonly OrtValue?[] _presentValues;   // wrappers of _present for the running step
     private readonly long[] _idsShape = [1, 0], _logitsShape = [1, 0, 0], _cacheShape = [1, 0, 0, 0];
     private readonly OrtIoBinding _binding;
-    private readonly RunOptions _runOptions = new();
+    private readonly RunOptions _runOptions = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
     private bool _disposed;
 
     public OnnxRuntimeSequence(OnnxRuntimeBackend backend)

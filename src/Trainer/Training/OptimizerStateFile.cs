@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using TorchSharp;
 using TorchSharp.Modules;
 
 namespace EdgeShortcut.Trainer.Training;
@@ -12,9 +13,12 @@ namespace EdgeShortcut.Trainer.Training;
 /// </summary>
 internal static class OptimizerStateFile
 {
-    /// <summary>Loads <paramref name="path"/> into <paramref name="optimizer"/>.</summary>
+    /// <summary>Loads <paramref name="path"/> into <paramref name="optimizer"/>, then checks that the settings it
+    /// carries are the run's (betas, epsilon, weight decay per group: a resume keeps the run's settings, so a
+    /// different value is damage) and that every moment is finite (the second moment non-negative).</summary>
     public static void LoadInto(string path, OptimizerHelper optimizer)
     {
+        var settings = Groups(optimizer).Select(o => (o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad, o.maximize)).ToList();
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "optimizer state not found");
         long expected = SerializedLength(optimizer);
         long actual = new FileInfo(path).Length;
@@ -31,7 +35,32 @@ internal static class OptimizerStateFile
         {
             throw new CheckpointFormatException(path, $"not a readable AdamW state: {e.Message}", e);
         }
+        var groups = Groups(optimizer);
+        for (int i = 0; i < groups.Count; i++)
+        {
+            var o = groups[i];
+            if ((o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad, o.maximize) != settings[i])
+                throw new CheckpointFormatException(path, $"parameter group {i} holds betas ({o.beta1}, {o.beta2}), eps {o.eps}, weight decay {o.weight_decay}, " +
+                    $"amsgrad {o.amsgrad}, maximize {o.maximize}; the run's settings are {settings[i]}");
+            if (!IsRate(o.LearningRate) || !IsRate(o.InitialLearningRate))
+                throw new CheckpointFormatException(path, $"parameter group {i} holds learning rate {o.LearningRate} (initial {o.InitialLearningRate})");
+        }
+        foreach (var state in optimizer.state_dict().State.OfType<AdamW.State>())
+        {
+            if (state.step < 0) throw new CheckpointFormatException(path, $"an AdamW state has step {state.step}");
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            bool finite = state.exp_avg.isfinite().all().item<bool>() && state.exp_avg_sq.isfinite().all().item<bool>();
+            using var zero = 0.0.ToScalar();
+            if (!finite || !state.exp_avg_sq.ge(zero).all().item<bool>())
+                throw new CheckpointFormatException(path, "an AdamW moment holds a non-finite value (or a negative second moment)");
+        }
     }
+
+    private static bool IsRate(double? value) => value is double v && v >= 0 && double.IsFinite(v);
+
+    private static List<AdamW.Options> Groups(OptimizerHelper optimizer) =>
+        optimizer.ParamGroups.Select(g => g is AdamW.ParamGroup p ? p.Options
+            : throw new ArgumentException("optimizer.bin is loaded into the trainer's AdamW only.", nameof(optimizer))).ToList();
 
     private static long SerializedLength(OptimizerHelper optimizer)
     {
