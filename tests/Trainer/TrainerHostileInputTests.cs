@@ -141,8 +141,8 @@ public sealed class TrainerHostileInputTests
     public void Exit_codes_are_two_for_usage_and_one_for_runtime_errors()
     {
         using var run = new TempRun();
-        var (code, _, err) = Cli(TinyTrain(run, "--steps", "1", "--dim", "65536", "--heads", "4"));
-        AssertError(code, err, 2, "--dim");                                   // died in the allocator before
+        var (code, _, err) = Cli("train", "--data", run.DataPath, "--out", run.OutDir, "--dim", "65536", "--heads", "4", "--layers", "3", "--context", "16", "--steps", "1");
+        AssertError(code, err, 2, "--dim", "tensor");                         // passed validation and died in the allocator before
         Assert.Equal(2, Cli("train", "--data", run.DataPath, "--no-such-flag").Code);   // does not parse
         (code, _, err) = Cli("eval", "--checkpoint", Path.Combine(run.Dir, "missing"), "--data", run.DataPath);
         AssertError(code, err, 1, "missing");

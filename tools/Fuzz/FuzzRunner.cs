@@ -23,7 +23,18 @@ public static class FuzzRunner
     public static FuzzReport Run(FuzzTarget target, int cases, int seed, string scratch, Action<FuzzFinding>? onHang = null)
     {
         var random = new Random(seed);
-        return Replay(target, Enumerable.Range(0, cases).Select(_ => target.Mutate(target.Seeds[random.Next(target.Seeds.Count)], random)), scratch, onHang);
+        return Replay(target, Enumerable.Range(0, cases).Select(_ => MutateOne(target, random)), scratch, onHang);
+    }
+
+    /// <summary>A structured mutation of a random seed; a mutator that cannot apply its edit falls back to a byte mutation.</summary>
+    private static byte[] MutateOne(FuzzTarget target, Random random)
+    {
+        byte[] seed = target.Seeds[random.Next(target.Seeds.Count)];
+        try { return target.Mutate(seed, random); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
+        {
+            return ByteMutations.Mutate(seed, random);
+        }
     }
 
     /// <summary>Runs the given inputs (saved reproducers, or a mutation stream) and classifies each.</summary>

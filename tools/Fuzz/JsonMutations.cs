@@ -27,8 +27,9 @@ public static class JsonMutations
         catch (JsonException) { return ByteMutations.Mutate(json, r); }
         if (root is null) return ByteMutations.Mutate(json, r);
         int rounds = 1 + (r.Next(4) == 0 ? r.Next(3) : 0);
-        for (int i = 0; i < rounds; i++) root = MutateTree(root, r);
-        return Encoding.UTF8.GetBytes(root?.ToJsonString() ?? "null");
+        for (int i = 0; i < rounds && root is not null; i++) root = MutateTree(root, r);
+        try { return Encoding.UTF8.GetBytes(root?.ToJsonString() ?? "null"); }
+        catch (ArgumentException) { return ByteMutations.Mutate(json, r); }   // a nudge reached infinity, which JSON cannot hold
     }
 
     private static JsonNode? MutateTree(JsonNode root, Random r)
