@@ -139,4 +139,21 @@ public sealed class RuntimeHostileInputTests : IDisposable
         (exit, _, err) = ConsoleSampleTests.Run(null, "parity", "--model", path, "--bound", "NaN");
         ConsoleSampleTests.AssertCleanError(exit, err, "--bound", code: 2);
     }
+
+    [Fact]
+    public void Logits_that_overflow_are_one_error_line_in_the_console_on_every_backend()
+    {
+        // A finite final-LayerNorm gain so large that the logits overflow: the file passes every load check
+        // (the backends agree: both overflow), and generation reports it instead of an unhandled exception.
+        string path = Edited("overflow.onnx", m =>
+        {
+            int i = m.Graph.Initializers.FindIndex(t => t.Name == "ln_f.weight");
+            m.Graph.Initializers[i] = OnnxTensor.FromFloats("ln_f.weight", m.Graph.Initializers[i].Dims, Enumerable.Repeat(3e38f, 16).ToArray());
+        });
+        foreach (var backend in new[] { "cpu", "managed" })
+        {
+            var (exit, _, err) = ConsoleSampleTests.Run(null, "--model", path, "--backend", backend, "--temperature", "0", "-n", "3", "ab");
+            ConsoleSampleTests.AssertCleanError(exit, err, "non-finite logits", code: 1);
+        }
+    }
 }

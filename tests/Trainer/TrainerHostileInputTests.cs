@@ -178,4 +178,17 @@ public sealed class TrainerHostileInputTests
         var (code, _, err) = Cli("sample", "--checkpoint", ckpt, "-n", "2", "x");
         AssertError(code, err, 1, "'ln_f.weight'", "NaN");
     }
+
+    [Fact]
+    public void Sample_from_a_model_whose_logits_overflow_is_one_error_line()
+    {
+        using var run = new TempRun();
+        string ckpt = Path.Combine(run.Dir, "ckpt");
+        var config = TinyCheckpoint.Config();
+        var weights = TinyCheckpoint.Write(ckpt, config, seed: 1);
+        Array.Fill(weights["ln_f.weight"].Data, 3e38f);   // finite, but the logits overflow
+        Safetensors.Write(Path.Combine(ckpt, Checkpoint.WeightsFile), TensorNames.All(config).Select(t => weights[t.Name]));
+        var (code, _, err) = Cli("sample", "--checkpoint", ckpt, "-n", "2", "x");   // died with ExternalException from multinomial
+        AssertError(code, err, 1, "non-finite logits");
+    }
 }
