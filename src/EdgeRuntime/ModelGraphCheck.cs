@@ -11,19 +11,13 @@ namespace EdgeShortcut.Runtime;
 /// functions. Checked: every initializer the config implies, with its dtype, shape and finite values
 /// (no other initializers but the graph's <c>const.*</c>, whose values must match their names); the
 /// graph's inputs and outputs (names, and the fixed dims H, hd and V that the config implies); every
-/// node an operator of FORMAT.md section 5 whose inputs are defined before it; every graph output
+/// node an operator of FORMAT.md section 5 as the exporter writes it (<see cref="OperatorRules"/>) whose
+/// inputs are defined before it; every graph output
 /// produced; and the epsilon of every LayerNormalization equal to <c>ln_eps</c>. Every problem is a
 /// <see cref="CheckpointFormatException"/> naming the file and the tensor, node or key.
 /// </summary>
 internal static class ModelGraphCheck
 {
-    /// <summary>Operators the exporter writes (FORMAT.md section 5, "Graph"), all in the default domain.</summary>
-    private static readonly HashSet<string> Operators =
-    [
-        "Shape", "Gather", "Add", "Mul", "Div", "Range", "Unsqueeze", "LessOrEqual", "Where", "LayerNormalization",
-        "MatMul", "DequantizeLinear", "Reshape", "Transpose", "Split", "Concat", "Softmax", "Erf", "Identity",
-    ];
-
     /// <summary>Checks <paramref name="model"/>, whose validated metadata is <paramref name="file"/>. With
     /// <paramref name="requireGraph"/> false (the managed engine, which reads only initializers) a file without
     /// nodes passes; a file with nodes is checked in full either way.</summary>
@@ -118,8 +112,7 @@ internal static class ModelGraphCheck
         foreach (var node in graph.Nodes)
         {
             string label = node.Name.Length > 0 ? node.Name : string.Join(",", node.Outputs);
-            if (node.Domain.Length > 0 || !Operators.Contains(node.OpType))
-                throw Bad(file, $"node '{label}' is operator '{node.Domain}{(node.Domain.Length > 0 ? "." : "")}{node.OpType}', which EdgeShortcut files do not use");
+            if (OperatorRules.Problem(node) is { } problem) throw Bad(file, $"node '{label}' {problem}");
             foreach (string input in node.Inputs)
                 if (input.Length > 0 && !defined.Contains(input))
                     throw Bad(file, $"node '{label}' ({node.OpType}) reads '{input}', which no earlier node, input or initializer defines (a node was removed?)");

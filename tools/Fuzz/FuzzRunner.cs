@@ -20,10 +20,10 @@ public static class FuzzRunner
 
     /// <summary>Runs <paramref name="cases"/> mutated inputs from <paramref name="seed"/>; with
     /// <paramref name="onHang"/> null a hang ends the process with exit code 1 after printing the case.</summary>
-    public static FuzzReport Run(FuzzTarget target, int cases, int seed, string scratch, Action<FuzzFinding>? onHang = null)
+    public static FuzzReport Run(FuzzTarget target, int cases, int seed, string scratch, Action<FuzzFinding>? onHang = null, Action<int, byte[]>? beforeCase = null)
     {
         var random = new Random(seed);
-        return Replay(target, Enumerable.Range(0, cases).Select(_ => MutateOne(target, random)), scratch, onHang);
+        return Replay(target, Enumerable.Range(0, cases).Select(_ => MutateOne(target, random)), scratch, onHang, beforeCase);
     }
 
     /// <summary>A structured mutation of a random seed; a mutator that cannot apply its edit falls back to a byte mutation.</summary>
@@ -37,8 +37,10 @@ public static class FuzzRunner
         }
     }
 
-    /// <summary>Runs the given inputs (saved reproducers, or a mutation stream) and classifies each.</summary>
-    public static FuzzReport Replay(FuzzTarget target, IEnumerable<byte[]> inputs, string scratch, Action<FuzzFinding>? onHang = null)
+    /// <summary>Runs the given inputs (saved reproducers, or a mutation stream) and classifies each.
+    /// <paramref name="beforeCase"/> sees each input first (the CLI saves it, so a native crash, which no
+    /// handler survives, leaves its input on disk).</summary>
+    public static FuzzReport Replay(FuzzTarget target, IEnumerable<byte[]> inputs, string scratch, Action<FuzzFinding>? onHang = null, Action<int, byte[]>? beforeCase = null)
     {
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var findings = new List<FuzzFinding>();
@@ -74,6 +76,7 @@ public static class FuzzRunner
                 index++;
                 current = input;
                 string outcome;
+                beforeCase?.Invoke(index, input);
                 long before = GC.GetAllocatedBytesForCurrentThread();
                 Interlocked.Exchange(ref caseStart, Stopwatch.GetTimestamp());
                 try

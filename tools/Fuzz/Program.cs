@@ -42,9 +42,17 @@ try
     foreach (string name in which == "all" ? FuzzTargets.Names : [which])
     {
         using var t = FuzzTargets.Create(name);
+        // Each input is written here before it runs: a native crash (no handler survives one) leaves it behind.
+        string inProgress = Path.Combine(parsed.GetValue(save)!, name, "crash-candidate.bin");
+        Directory.CreateDirectory(Path.GetDirectoryName(inProgress)!);
+        void Keep(int index, byte[] input)
+        {
+            File.WriteAllBytes(inProgress, input);
+        }
         var report = parsed.GetValue(replay) is { } dir
-            ? FuzzRunner.Replay(t, Directory.Exists(Path.Combine(dir, name)) ? Directory.GetFiles(Path.Combine(dir, name)).Order().Select(File.ReadAllBytes) : [], scratch)
-            : FuzzRunner.Run(t, count, parsed.GetValue(seed), scratch);
+            ? FuzzRunner.Replay(t, Directory.Exists(Path.Combine(dir, name)) ? Directory.GetFiles(Path.Combine(dir, name)).Order().Select(File.ReadAllBytes) : [], scratch, beforeCase: Keep)
+            : FuzzRunner.Run(t, count, parsed.GetValue(seed), scratch, beforeCase: Keep);
+        File.Delete(inProgress);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{report.Target,-15} {report.Cases,9:N0} cases {report.Elapsed.TotalSeconds,8:F1} s  findings {report.Findings.Count}  | {string.Join("  ", report.Outcomes.Select(o => $"{o.Key} {o.Value}"))}"));
         foreach (var f in report.Findings)
