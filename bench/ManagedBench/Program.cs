@@ -9,9 +9,24 @@ using EdgeShortcut.Runtime.Managed;
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile|depth-reports] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
+// Exit codes of every tool (CliExitCodes): a bad flag value is a usage error (2), a bad model file a
+// runtime error (1); both print one line instead of a stack trace.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+{
+    int? code = e.ExceptionObject switch
+    {
+        ArgumentException or FormatException or OverflowException => CliExitCodes.Usage,
+        IOException or UnauthorizedAccessException or NotSupportedException => CliExitCodes.Runtime,   // CheckpointFormatException is an IOException
+        _ => null,
+    };
+    if (code is not int exit) return;   // a bug: keep the stack trace
+    Console.Error.WriteLine($"error: {CliExitCodes.WithoutParameterSuffix(((Exception)e.ExceptionObject).Message)}");
+    Environment.Exit(exit);
+};
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-int IntOpt(string name, int fallback) => Opt(name) is { } v ? int.Parse(v) : fallback;
+int IntOpt(string name, int fallback) => Opt(name) is not { } v ? fallback
+    : int.TryParse(v, out int n) && n > 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a positive integer.");
 int runs = IntOpt("--runs", 7);
 
 Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores; int8 kernel path: {EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.Best}; " +

@@ -56,14 +56,27 @@ sizes.SetAction(r =>
 });
 
 var root = new RootCommand("EdgeShortcut experiments: sweeps of trainer runs, a results table and a loss-curve plot.") { run, report, sizes };
+// Exit codes of every tool (CliExitCodes): 2 usage (a command line that does not parse, a bad flag value),
+// 1 runtime (a bad spec, corpus or checkpoint file, a diverged run); 3 = some runs are unfinished.
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+    return CliExitCodes.Usage;
+}
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is SpecException or ArgumentException or CorpusException or CheckpointFormatException or InvalidModelConfigException or IOException)
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {CliExitCodes.WithoutParameterSuffix(e.Message)}");
+    return CliExitCodes.Usage;
+}
+catch (Exception e) when (e is SpecException or CorpusException or CheckpointFormatException or NonFiniteValueException or IOException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
+    return CliExitCodes.Runtime;
 }
 
 static void Log(string line) => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {line}");

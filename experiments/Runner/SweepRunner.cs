@@ -113,7 +113,7 @@ public sealed class SweepRunner(ExperimentSpec spec, string outDir, int threads 
     public static TrainingState? ReadStateChecked(PlannedRun run, bool recover = true)
     {
         string last = Trainer.Training.Trainer.LastDir(run.Dir);
-        if (recover) TrainingCheckpoint.Recover(last);
+        if (recover) EdgeShortcut.Core.CheckpointDirectory.Recover(last);
         var state = recover ? (File.Exists(Path.Combine(last, TrainingCheckpoint.StateFile)) ? TrainingCheckpoint.ReadState(last) : null) : PeekState(last);
         if (state is null) return null;
         string Key(TrainingOptions o) => JsonSerializer.Serialize(o with { Threads = 0 });

@@ -15,7 +15,7 @@ internal sealed class CliUsageException(string message) : CliException(message);
 /// keeps its stack trace.</summary>
 internal static class CliErrors
 {
-    public const int Runtime = 1, Usage = 2, Cancelled = 130;
+    public const int Runtime = 1, Usage = 2, Cancelled = 130;   // the codes of every tool in the repository (src/Core/CliExitCodes.cs)
 
     /// <summary>The console flag of each option property the library names in ArgumentException.ParamName.</summary>
     private static readonly Dictionary<string, string> Flags = new()
@@ -29,7 +29,7 @@ internal static class CliErrors
     {
         try { return await action(); }
         catch (OperationCanceledException) { Console.Error.WriteLine("\n(cancelled)"); return Cancelled; }
-        catch (Exception e) when (e is CliException or CheckpointFormatException or NotSupportedException or ContextOverflowException or ArgumentException)
+        catch (Exception e) when (e is CliException or CheckpointFormatException or NotSupportedException or ContextOverflowException or ArgumentException or NonFiniteValueException)
         {
             string message = e.Message.Split(" (Parameter")[0];
             bool usage = e is CliUsageException;

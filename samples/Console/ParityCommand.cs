@@ -11,6 +11,9 @@ internal static class ParityCommand
 {
     public static int Run(string modelPath, string prompt, int tokens, double bound, ActivationPrecision activations)
     {
+        // Checked here, by this command's own flag names (the library would blame --max-new-tokens).
+        if (tokens < 1) throw new CliUsageException($"--tokens must be >= 1 (got {tokens})");
+        if (!double.IsFinite(bound) || bound <= 0) throw new CliUsageException($"--bound must be a positive number (got {bound})");
         var runs = new[] { BackendKind.Cpu, BackendKind.Managed }.Select(kind =>
         {
             using var model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = kind, Activations = activations });

@@ -12,3 +12,4 @@ using System.Runtime.CompilerServices;
 [assembly: InternalsVisibleTo("EdgeShortcut.ManagedBench")]
 [assembly: InternalsVisibleTo("EdgeShortcut.Tests")]
 [assembly: InternalsVisibleTo("EdgeShortcut.Runtime.Tests")]
+[assembly: InternalsVisibleTo("EdgeShortcut.Fuzz")]

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -25,15 +26,19 @@ internal static class Checkpoint
     public static void WriteConfig(string directory, CheckpointConfig config) =>
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), JsonSerializer.Serialize(config, Json));
 
-    /// <summary>Reads and validates config.json (format name, version, model config, tokenizer).</summary>
+    /// <summary>Reads and validates config.json (format name, version, model config, tokenizer), after
+    /// recovering an interrupted commit of the directory (<see cref="CheckpointDirectory.Recover"/>).</summary>
     public static CheckpointConfig ReadConfig(string directory)
     {
+        CheckpointDirectory.Recover(directory);
         string path = Path.Combine(directory, ConfigFile);
         if (!Directory.Exists(directory)) throw new CheckpointFormatException(directory, "checkpoint directory not found");
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "config.json not found: not a checkpoint directory");
         CheckpointConfig? config;
         try { config = JsonSerializer.Deserialize<CheckpointConfig>(File.ReadAllText(path), Json); }
         catch (JsonException e) { throw new CheckpointFormatException(path, $"not valid JSON: {e.Message}", e); }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException or DecoderFallbackException)
+        { throw new CheckpointFormatException(path, $"not a checkpoint config: {e.Message}", e); }
         if (config is null || config.Model is null || config.Tokenizer is null)
             throw new CheckpointFormatException(path, "missing 'model' or 'tokenizer'");
         if (config.Format != FormatName) throw new CheckpointFormatException(path, $"format is '{config.Format}', expected '{FormatName}'");
@@ -56,7 +61,8 @@ internal static class Checkpoint
         return (config, tensors);
     }
 
-    /// <summary>Throws unless <paramref name="tensors"/> holds exactly the tensors of <paramref name="model"/>.</summary>
+    /// <summary>Throws unless <paramref name="tensors"/> holds exactly the tensors of <paramref name="model"/>,
+    /// every value finite (a NaN or infinity is named with its tensor and index).</summary>
     public static void CheckTensors(string path, ModelConfig model, IReadOnlyDictionary<string, NamedTensor> tensors)
     {
         var expected = TensorNames.All(model);
@@ -69,6 +75,17 @@ internal static class Checkpoint
         var names = expected.Select(e => e.Name).ToHashSet();
         var extra = tensors.Keys.FirstOrDefault(k => !names.Contains(k));
         if (extra is not null) throw new CheckpointFormatException(path, $"tensor '{extra}' is not part of the model the config describes");
+        foreach (var (name, _) in expected)
+            if (FirstNonFinite(tensors[name].Data) is int i)
+                throw new CheckpointFormatException(path, $"tensor '{name}' holds a non-finite value ({tensors[name].Data[i]}) at index {i}");
+    }
+
+    /// <summary>Index of the first NaN or infinity, or null when every value is finite.</summary>
+    public static int? FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return null;
     }
 }
 

@@ -70,17 +70,27 @@ public sealed record ModelConfig
     /// <summary>The config of PAPER.md's defaults for a given size: d_ff = m = 4d, S = 1..L-1.</summary>
     public static ModelConfig Create(int layers, int dim, int heads, int contextLength, int vocabSize = 256, bool shortcut = true) => new()
     {
+        // n_layer is checked first: the taps below are an array of layers - 1 entries (int.MaxValue ran out of memory).
+        Taps = shortcut ? [.. Enumerable.Range(1, CheckLayers(layers) - 1)] : [],
         Layers = layers, Dim = dim, Heads = heads, ContextLength = contextLength, VocabSize = vocabSize,
         FeedForwardDim = 4 * dim, FeatureDim = 4 * dim,
-        Taps = shortcut ? [.. Enumerable.Range(1, layers - 1)] : [],
     };
+
+    private static int CheckLayers(int layers)
+    {
+        Require(layers is >= 2 and <= MaxLayers, "n_layer", layers, $"must be in 2..{MaxLayers} (the last block is special)");
+        return layers;
+    }
+
+    /// <summary>Largest n_layer accepted.</summary>
+    public const int MaxLayers = 1024;
 
     /// <summary>Checks every field; throws <see cref="InvalidModelConfigException"/> naming the bad field.</summary>
     public ModelConfig Validate()
     {
         Require(VocabSize is >= 2 and <= 1 << 24, "vocab_size", VocabSize, "must be in 2..16777216");
         Require(ContextLength is >= 1 and <= 1 << 20, "n_ctx", ContextLength, "must be in 1..1048576");
-        Require(Layers is >= 2 and <= 1024, "n_layer", Layers, "must be in 2..1024 (the last block is special)");
+        Require(Layers is >= 2 and <= MaxLayers, "n_layer", Layers, $"must be in 2..{MaxLayers} (the last block is special)");
         Require(Dim is >= 1 and <= 1 << 16, "d_model", Dim, "must be in 1..65536");
         Require(Heads >= 1 && Heads <= Dim, "n_head", Heads, "must be in 1..d_model");
         Require(Heads >= 1 && Dim % Heads == 0, "n_head", Heads, $"must divide d_model ({Dim})");
@@ -102,8 +112,30 @@ public sealed record ModelConfig
             Require(i == 0 || e > ExitDepths[i - 1], "exit_depths", string.Join(",", ExitDepths), "must be strictly increasing");
             Require(Taps[0] <= e, "exit_depths", e, $"needs at least one tapped layer <= it (the first tap is {Taps[0]})");
         }
+        // Each field is in range, but together they can still describe a tensor no reader can hold
+        // (d_model 65536 with d_ff 4d is a 17-billion-element matrix): refuse it by the field that sizes it.
+        foreach (var (name, shape) in Core.TensorNames.All(this))
+        {
+            long elements = shape.Aggregate(1L, (a, b) => a * b);
+            Require(elements <= MaxTensorElements, FieldSizing(name), elements,
+                $"elements in tensor '{name}' [{string.Join(",", shape)}]: at most {MaxTensorElements} (1 GiB of float32) per tensor");
+        }
         return this;
     }
+
+    /// <summary>Largest tensor a model may have, in elements (1 GiB of float32): every reader holds a
+    /// tensor in one array, and a file with larger tensors is past what the formats here are for.</summary>
+    public const long MaxTensorElements = 1L << 28;
+
+    /// <summary>The config key that makes tensor <paramref name="name"/> large, for messages.</summary>
+    private static string FieldSizing(string name) => name switch
+    {
+        _ when name.StartsWith("tok_emb") || name.StartsWith("head") => "vocab_size",
+        _ when name.StartsWith("pos_emb") => "n_ctx",
+        _ when name.Contains(".mlp.") => "d_ff",
+        _ when name.StartsWith("features.") => "d_feature",
+        _ => "d_model",
+    };
 
     private static void Require(bool ok, string field, object value, string rule)
     {

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace EdgeShortcut.Core;
@@ -57,7 +56,10 @@ internal static class Safetensors
     /// truncated or malformed file, a non-F32 dtype, or offsets that do not match the shapes.</summary>
     public static Dictionary<string, NamedTensor> Read(string path) => Read(path, out _);
 
-    /// <summary>Reads every tensor and the <c>__metadata__</c> map.</summary>
+    /// <summary>Reads every tensor and the <c>__metadata__</c> map. The file must be exactly what the
+    /// reference implementation accepts: a header of <see cref="SafetensorsHeader"/>'s rules whose
+    /// tensors tile the data section from byte 0 to its last byte, in offset order, without gap,
+    /// overlap or trailing bytes, each with as many bytes as its dtype and shape imply.</summary>
     public static Dictionary<string, NamedTensor> Read(string path, out Dictionary<string, string> metadata)
     {
         if (!File.Exists(path)) throw new CheckpointFormatException(path, "file not found");
@@ -66,57 +68,37 @@ internal static class Safetensors
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(file);
         if (headerLen > MaxHeaderBytes || headerLen > (ulong)(file.Length - 8))
             throw new CheckpointFormatException(path, $"header length {headerLen} exceeds the file ({file.Length} bytes) or the {MaxHeaderBytes}-byte limit: truncated or not a safetensors file");
-        JsonObject header;
-        try { header = JsonNode.Parse(file.AsSpan(8, (int)headerLen))?.AsObject() ?? throw new JsonException("null header"); }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        { throw new CheckpointFormatException(path, $"header is not a JSON object: {e.Message}", e); }
+        var (entries, meta) = SafetensorsHeader.Parse(file.AsSpan(8, (int)headerLen), path);
+        metadata = meta;
 
         long dataStart = 8 + (long)headerLen, dataLen = file.Length - dataStart;
-        metadata = [];
+        long expectedBegin = 0;
         var result = new Dictionary<string, NamedTensor>(StringComparer.Ordinal);
-        foreach (var (name, node) in header)
+        foreach (var e in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
         {
-            if (name == "__metadata__")
-            {
-                if (node is JsonObject meta)
-                    foreach (var (k, v) in meta) metadata[k] = v is JsonValue jv && jv.TryGetValue(out string? s) ? s : v?.ToJsonString() ?? "";
-                continue;
-            }
-            result[name] = ReadEntry(path, name, node, file, dataStart, dataLen);
-        }
-        return result;
-    }
-
-    private static NamedTensor ReadEntry(string path, string name, JsonNode? node, byte[] file, long dataStart, long dataLen)
-    {
-        try
-        {
-            var o = node!.AsObject();
-            string dtype = o["dtype"]!.GetValue<string>();
-            if (dtype != "F32") throw new CheckpointFormatException(path, $"tensor '{name}' has dtype {dtype}; only F32 is supported");
-            int[] shape = o["shape"]!.AsArray().Select(x => x!.GetValue<int>()).ToArray();
-            var offsets = o["data_offsets"]!.AsArray();
-            long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
+            if (e.Dtype != "F32") throw new CheckpointFormatException(path, $"tensor '{e.Name}' has dtype {e.Dtype}; only F32 is supported");
             long count = 1;
-            foreach (int s in shape)
+            foreach (int s in e.Shape)
             {
-                if (s < 0) throw new CheckpointFormatException(path, $"tensor '{name}' has a negative dimension");
                 count *= s;
-                if (count > int.MaxValue) throw new CheckpointFormatException(path, $"tensor '{name}' is too large");
+                if (count > Array.MaxLength / 4) throw new CheckpointFormatException(path, $"tensor '{e.Name}' shape [{string.Join(",", e.Shape)}] is too large");
             }
-            if (begin < 0 || end < begin || end > dataLen)
-                throw new CheckpointFormatException(path, $"tensor '{name}' data_offsets [{begin},{end}] lie outside the {dataLen}-byte data section (truncated file?)");
-            if (end - begin != 4 * count)
-                throw new CheckpointFormatException(path, $"tensor '{name}' has {end - begin} bytes but shape [{string.Join(",", shape)}] needs {4 * count}");
+            if (e.End < e.Begin) throw new CheckpointFormatException(path, $"tensor '{e.Name}' data_offsets [{e.Begin},{e.End}] end before they begin");
+            if (e.Begin != expectedBegin)
+                throw new CheckpointFormatException(path, $"tensor '{e.Name}' data_offsets [{e.Begin},{e.End}] {(e.Begin < expectedBegin ? "overlap the previous tensor" : "leave a gap after the previous tensor")} (expected it to begin at {expectedBegin})");
+            if (e.End - e.Begin != 4 * count)
+                throw new CheckpointFormatException(path, $"tensor '{e.Name}' has {e.End - e.Begin} bytes but dtype F32 and shape [{string.Join(",", e.Shape)}] needs {4 * count}");
+            if (e.End > dataLen)
+                throw new CheckpointFormatException(path, $"tensor '{e.Name}' data_offsets [{e.Begin},{e.End}] lie outside the {dataLen}-byte data section (truncated file?)");
+            expectedBegin = e.End;
             var data = new float[count];
-            var src = file.AsSpan((int)(dataStart + begin), (int)(end - begin));
+            var src = file.AsSpan((int)(dataStart + e.Begin), (int)(e.End - e.Begin));
             if (BitConverter.IsLittleEndian) src.CopyTo(MemoryMarshal.AsBytes(data.AsSpan()));
             else for (int i = 0; i < data.Length; i++) data[i] = BinaryPrimitives.ReadSingleLittleEndian(src[(4 * i)..]);
-            return new NamedTensor(name, shape, data);
+            result.Add(e.Name, new NamedTensor(e.Name, e.Shape, data));
         }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
-        {
-            throw new CheckpointFormatException(path, $"tensor '{name}' has a malformed header entry ({e.Message})", e);
-        }
+        if (expectedBegin != dataLen)
+            throw new CheckpointFormatException(path, $"{dataLen - expectedBegin} trailing bytes after the last tensor: the data section has {dataLen} bytes, the tensors cover {expectedBegin} (a wrong header length shifts every tensor)");
+        return result;
     }
 }

@@ -6,7 +6,9 @@ using EdgeShortcut.Core;
 using EdgeShortcut.Quantize;
 
 // EdgeShortcut quantizer CLI (issue 3): checkpoint directory -> one self-describing ONNX file.
-// Library code throws typed exceptions; only this entry point catches them, prints one line and exits 2.
+// Library code throws typed exceptions; only this entry point catches them and prints one line, with the
+// exit codes of every tool (CliExitCodes): 2 for a usage error (bad flags), 1 for a runtime error (bad files).
+// Every input is checked before anything is written, and the ONNX file is written atomically.
 
 var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (config.json + model.safetensors).", Required = true };
 var output = new Option<string>("--out") { Description = "ONNX file to write (atomically).", Required = true };
@@ -22,39 +24,45 @@ var root = new RootCommand("Export an EdgeShortcut checkpoint as an int8 (or fp3
 {
     checkpoint, output, precision, validate, validateTokens, validateActivations, adaptiveThreshold, json,
 };
+validateActivations.AcceptOnlyFromAmong("int8", "float32");
 root.SetAction(parse =>
 {
     try
     {
-        var exportPrecision = parse.GetValue(precision) switch
-        {
-            "int8" => ExportPrecision.Int8,
-            "fp32" => ExportPrecision.Fp32,
-            var other => throw new IOException($"--precision must be int8 or fp32, not '{other}'"),
-        };
-        bool floatActivations = parse.GetValue(validateActivations) switch
-        {
-            "int8" => false,
-            "float32" => true,
-            var other => throw new IOException($"--validate-activations must be int8 or float32, not '{other}'"),
-        };
+        var exportPrecision = parse.GetValue(precision) == "fp32" ? ExportPrecision.Fp32 : ExportPrecision.Int8;
+        bool floatActivations = parse.GetValue(validateActivations) == "float32";
         var threshold = parse.GetValue(adaptiveThreshold);
         if (threshold is { } t && !EdgeShortcut.Core.Onnx.OnnxMetadata.IsValidThreshold(t))
-            throw new IOException($"--adaptive-threshold must be a number in (0, 1], not {t.ToString(CultureInfo.InvariantCulture)}");
+            throw new ArgumentException($"--adaptive-threshold must be a number in (0, 1], not {t.ToString(CultureInfo.InvariantCulture)}.", "--adaptive-threshold");
         return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, exportPrecision,
             parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, threshold, parse.GetValue(json));
     }
-    catch (Exception e) when (e is IOException or ArgumentException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+    catch (ArgumentException e)   // a bad flag value, named by its flag
+    {
+        Console.Error.WriteLine($"error: {CliExitCodes.WithoutParameterSuffix(e.Message)}");
+        return CliExitCodes.Usage;
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException or NonFiniteValueException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
     {
         Console.Error.WriteLine($"error: {e.Message}");
-        return 2;
+        return CliExitCodes.Runtime;
     }
 });
-return root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine("(--help lists the flags)");
+    return CliExitCodes.Usage;
+}
+return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 
 static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool floatActivations, float? adaptiveThreshold, bool json)
 {
-    if (validateTokens < 1) throw new IOException($"--validate-tokens must be positive, got {validateTokens}");
+    if (validateTokens < 1) throw new ArgumentException($"--validate-tokens must be >= 1 (got {validateTokens}).", "--validate-tokens");
+    if (Directory.Exists(outPath)) throw new ArgumentException($"--out {outPath} is a directory; give the ONNX file to write.", "--out");
+    // Every input is checked before the output is written: a bad --validate file must not leave a new ONNX file behind.
+    if (validateFile is not null) Validator.CheckInput(checkpointDir, validateFile);
     var ic = CultureInfo.InvariantCulture;
     var result = OnnxExporter.Export(checkpointDir, outPath, precision, adaptiveThreshold);
     Console.WriteLine($"exported {checkpointDir} -> {result.OutputPath} ({result.Metadata.Precision})");

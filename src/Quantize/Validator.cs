@@ -80,6 +80,16 @@ public static class Validator
         return new ValidationResult(nllTorch / positions, nllOnnx / positions, (double)agree / positions, maxDiff, positions, heldOut);
     }
 
+    /// <summary>Checks, before anything is exported, that <paramref name="textFile"/> can validate the checkpoint at
+    /// <paramref name="checkpointDir"/>: it exists, reads with the checkpoint's tokenizer, and holds at least one
+    /// window (n_ctx + 1 tokens). Throws <see cref="CheckpointFormatException"/> naming the file otherwise.</summary>
+    public static void CheckInput(string checkpointDir, string textFile)
+    {
+        var config = Checkpoint.ReadConfig(checkpointDir);
+        int tokens = Tokenize(textFile, config.Tokenizer).Length, needed = config.Model.ContextLength + 1;
+        if (tokens < needed) throw new CheckpointFormatException(textFile, $"--validate needs at least n_ctx + 1 = {needed} tokens to score one window; it has {tokens}");
+    }
+
     /// <summary>Token ids of a file per the checkpoint's tokenizer, read by the trainer's own loader
     /// (so validation sees exactly the ids training saw); its errors surface as the quantizer's
     /// <see cref="CheckpointFormatException"/>.</summary>

@@ -100,7 +100,7 @@ public class SamplerTests
     public void Non_finite_logits_are_an_error_not_a_token()
     {
         var s = new Sampler(3, new GenerationOptions { Seed = 1 });
-        Assert.Throws<InvalidOperationException>(() => s.Sample([0f, float.NaN, 1f], default));
+        Assert.Throws<NonFiniteValueException>(() => s.Sample([0f, float.NaN, 1f], default));
         Assert.Throws<ArgumentException>(() => s.Sample([0f, 1f], default));
     }
 

@@ -81,13 +81,17 @@ public class TrainerCliTests
     }
 
     [Fact]
-    public void Bad_input_exits_with_code_2_and_a_one_line_message()
+    public void Bad_input_exits_with_a_one_line_message_and_the_shared_exit_codes()
     {
+        // A missing file is a runtime error (1) in every tool; a bad flag value is a usage error (2).
         var (code, _, err) = Cli("train", "--data", "/definitely/missing.txt", "--out", Path.GetTempPath());
-        Assert.Equal(2, code);
+        Assert.Equal(1, code);
         Assert.StartsWith("error: /definitely/missing.txt: file not found", err);
-        (code, _, err) = Cli("eval", "--checkpoint", "/definitely/missing-dir");
+        (code, _, err) = Cli("train", "--data", "/definitely/missing.txt", "--out", Path.GetTempPath(), "--steps", "0");
         Assert.Equal(2, code);
+        Assert.StartsWith("error: --steps", err);
+        (code, _, err) = Cli("eval", "--checkpoint", "/definitely/missing-dir");
+        Assert.Equal(1, code);
         Assert.Contains("checkpoint directory not found", err);
     }
 }

@@ -57,7 +57,8 @@ public sealed record GenerationOptions
     public GenerationOptions Validate(ModelConfig? model = null)
     {
         if (MaxNewTokens is < 1 or > 1 << 24) Fail(nameof(MaxNewTokens), MaxNewTokens, "must be in 1..16777216");
-        if (!float.IsFinite(Temperature) || Temperature < 0 || Temperature > 100) Fail(nameof(Temperature), Temperature, "must be in 0..100 (0 = greedy)");
+        // A positive temperature below the minimum would overflow 1/T (1e-40 gave garbage, not greedy text).
+        if (!float.IsFinite(Temperature) || !Core.SamplingLimits.IsValidTemperature(Temperature)) Fail(nameof(Temperature), Temperature, Core.SamplingLimits.TemperatureRule);
         if (TopK < 0) Fail(nameof(TopK), TopK, "must be >= 0 (0 = no limit)");
         if (!float.IsFinite(TopP) || TopP <= 0 || TopP > 1) Fail(nameof(TopP), TopP, "must be in (0, 1] (1 = no limit)");
         if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0 || RepetitionPenalty > 100) Fail(nameof(RepetitionPenalty), RepetitionPenalty, "must be in (0, 100] (1 = off)");

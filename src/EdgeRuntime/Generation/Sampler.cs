@@ -40,7 +40,7 @@ internal sealed class Sampler
         ApplyRepetitionPenalty(recent);
 
         float max = TensorPrimitives.Max<float>(_scores);
-        if (!float.IsFinite(max)) throw new InvalidOperationException($"The model produced non-finite logits (max = {max}); the model file or backend is broken.");
+        if (!float.IsFinite(max)) throw new NonFiniteValueException($"The model produced non-finite logits (max = {max}): its weights overflow on this input, so the model file is numerically broken.");
         if (_options.Temperature == 0) return TensorPrimitives.IndexOfMax<float>(_scores);
 
         int n = _vocab;

@@ -26,12 +26,20 @@ internal sealed class ManagedBackend : IInferenceBackend
     /// the runtime has already read (<see cref="ModelFile.Read"/>); <paramref name="activations"/> chooses the
     /// int8 files' kernels (<see cref="ActivationPrecision"/>).</summary>
     /// <exception cref="CheckpointFormatException">The file is corrupt, or lacks a tensor (named in the message).</exception>
-    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32) =>
-        new(ManagedModelLoader.Load(OnnxReader.ReadFile(file.Path), file, activations));
+    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32)
+    {
+        var model = OnnxReader.ReadFile(file.Path);
+        ModelGraphCheck.Check(model, file, requireGraph: false);   // the same checks as the ONNX Runtime backend: agree or refuse
+        return new(ManagedModelLoader.Load(model, file, activations));
+    }
 
     /// <summary>Builds the engine from an in-memory model (tests, the bench); <paramref name="source"/> names it in errors.</summary>
-    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32) =>
-        new(ManagedModelLoader.Load(model, ModelFile.FromMetadata(model.Metadata(), source), activations));
+    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32)
+    {
+        var file = ModelFile.FromMetadata(model.Metadata(), source);
+        ModelGraphCheck.Check(model, file, requireGraph: false);
+        return new(ManagedModelLoader.Load(model, file, activations));
+    }
 
     /// <inheritdoc />
     public BackendKind Kind => BackendKind.Managed;

@@ -8,20 +8,31 @@ namespace EdgeShortcut.Runtime.Onnx;
 /// An EdgeShortcut ONNX file in one ONNX Runtime session, on the CPU or DirectML execution provider.
 /// The session is shared by every sequence: the CPU provider runs concurrent <c>Run</c> calls on one
 /// session safely; DirectML does not, so its runs go through one lock.
+/// Dispose is safe while sequences run on other threads: every run holds a read lock, Dispose asks the
+/// running ones to terminate, takes the write lock (so no run is inside native code), then frees every
+/// sequence's native objects and the session; later calls throw <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class OnnxRuntimeBackend : IInferenceBackend
 {
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
+    private readonly ReaderWriterLockSlim _runGate = new(LockRecursionPolicy.NoRecursion);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<OnnxRuntimeSequence, byte> _sequences = new();
+    private volatile bool _disposing;
+    private bool _disposed;   // written under the write lock, read under a read lock
 
-    /// <summary>Opens <paramref name="file"/> on <paramref name="kind"/> (Cpu or DirectML) and checks the
-    /// graph's inputs and outputs against FORMAT.md section 5.</summary>
+    /// <summary>Opens <paramref name="file"/> on <paramref name="kind"/> (Cpu or DirectML) after checking the
+    /// file against its metadata (<see cref="ModelGraphCheck"/>: initializers, graph, LayerNorm epsilon), and
+    /// checks the session's inputs and outputs against FORMAT.md section 5.</summary>
     public OnnxRuntimeBackend(ModelFileInfo file, BackendKind kind, EdgeModelOptions options)
     {
         if (kind is not (BackendKind.Cpu or BackendKind.DirectML)) throw new ArgumentException($"ONNX Runtime runs Cpu or DirectML, not {kind}.", nameof(kind));
         Kind = kind;
         Config = file.Config;
+        Path = file.Path;
         Caches = OnnxNames.Caches(file.Config);
+        var model = OnnxReader.ReadFile(file.Path);
+        ModelGraphCheck.Check(model, file, requireGraph: true);
         _sessionOptions = CreateSessionOptions(kind, options);
         try
         {
@@ -32,9 +43,13 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
             _sessionOptions.Dispose();
             throw new CheckpointFormatException(file.Path, $"ONNX Runtime ({kind}) cannot load the model: {e.Message}", e);
         }
-        try { CheckGraphSignature(file.Path); }
-        catch { Dispose(); throw; }
         RunLock = kind == BackendKind.DirectML ? new object() : null;
+        try
+        {
+            CheckGraphSignature(file.Path);
+            GraphAgreementProbe.Verify(this, model, file, options.Activations);
+        }
+        catch { Dispose(); throw; }
     }
 
     /// <inheritdoc />
@@ -51,8 +66,40 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
 
     internal InferenceSession Session => _session;
 
+    /// <summary>The model file (for messages).</summary>
+    internal string Path { get; }
+
+    /// <summary>True once <see cref="Dispose"/> has begun: a run that fails now failed because of it.</summary>
+    internal bool IsDisposing => _disposing;
+
     /// <inheritdoc />
-    public IInferenceSequence CreateSequence() => new OnnxRuntimeSequence(this);
+    public IInferenceSequence CreateSequence()
+    {
+        EnterRun();
+        try
+        {
+            var sequence = new OnnxRuntimeSequence(this);
+            _sequences.TryAdd(sequence, 0);
+            return sequence;
+        }
+        finally { ExitRun(); }
+    }
+
+    /// <summary>Enters a section that uses the session (a run, or creating or freeing a sequence's native
+    /// objects); throws <see cref="ObjectDisposedException"/> once the backend is disposed.</summary>
+    internal void EnterRun()
+    {
+        _runGate.EnterReadLock();
+        if (!_disposed) return;
+        _runGate.ExitReadLock();
+        throw new ObjectDisposedException(nameof(EdgeModel), "The model was disposed.");
+    }
+
+    /// <summary>Leaves the section entered by <see cref="EnterRun"/>.</summary>
+    internal void ExitRun() => _runGate.ExitReadLock();
+
+    /// <summary>A sequence freed its native objects itself.</summary>
+    internal void Forget(OnnxRuntimeSequence sequence) => _sequences.TryRemove(sequence, out _);
 
     /// <summary>ONNX Runtime's execution providers in this process (loads the native library: throws
     /// DllNotFoundException / TypeInitializationException when it is missing).</summary>
@@ -62,7 +109,12 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
     {
         // Memory patterns are planned per input shape and the cache length P grows every step, so
         // most steps would plan a new one (DirectML requires them off anyway).
-        var so = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false };
+        // ONNX Runtime's own log lines are off: every failure reaches the caller as an exception with ORT's message.
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+        };
         if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
         // Without QDQ fusions ORT constant-folds each DequantizeLinear into a float weight and runs a float
         // MatMul (Float32 activations, like the managed engine's). With them it fuses DequantizeLinear +
@@ -101,7 +153,22 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
     /// <inheritdoc />
     public void Dispose()
     {
-        _session?.Dispose();
-        _sessionOptions.Dispose();
+        if (_session is null) { _sessionOptions.Dispose(); return; }   // the constructor failed before the session existed
+        lock (_runGate)
+        {
+            if (_disposing) return;
+            _disposing = true;
+        }
+        foreach (var sequence in _sequences.Keys) sequence.Terminate();   // running Runs stop at their next check
+        _runGate.EnterWriteLock();
+        try
+        {
+            _disposed = true;
+            foreach (var sequence in _sequences.Keys) sequence.ReleaseNative();
+            _sequences.Clear();
+            _session.Dispose();
+            _sessionOptions.Dispose();
+        }
+        finally { _runGate.ExitWriteLock(); }
     }
 }

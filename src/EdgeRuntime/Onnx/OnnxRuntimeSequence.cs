@@ -26,7 +26,7 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
     private readonly OrtValue?[] _presentValues;   // wrappers of _present for the running step
     private readonly long[] _idsShape = [1, 0], _logitsShape = [1, 0, 0], _cacheShape = [1, 0, 0, 0];
     private readonly OrtIoBinding _binding;
-    private readonly RunOptions _runOptions = new();
+    private readonly RunOptions _runOptions = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
     private bool _disposed;
 
     public OnnxRuntimeSequence(OnnxRuntimeBackend backend)
@@ -62,7 +62,26 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
     /// The span is valid until the next call.</summary>
     public ReadOnlySpan<float> AppendAll(ReadOnlySpan<int> tokens)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        _backend.EnterRun();   // throws ObjectDisposedException once the model is disposed
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return Run(tokens);
+        }
+        catch (OnnxRuntimeException) when (_backend.IsDisposing)
+        {
+            throw new ObjectDisposedException(nameof(EdgeModel), "The model was disposed while this sequence was running.");
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // The file passed every load-time check but ONNX Runtime cannot run it: report the file, not a native trace.
+            throw new CheckpointFormatException(_backend.Path, $"ONNX Runtime failed to run the model: {e.Message}", e);
+        }
+        finally { _backend.ExitRun(); }
+    }
+
+    private ReadOnlySpan<float> Run(ReadOnlySpan<int> tokens)
+    {
         int t = tokens.Length, p = Length;
         if (t == 0) throw new ArgumentException("Append needs at least one token.", nameof(tokens));
         if (p + t > _contextLength) throw new ArgumentException($"{p} cached + {t} new tokens exceed n_ctx = {_contextLength}.", nameof(tokens));
@@ -116,10 +135,22 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
     /// <inheritdoc />
     public void Reset()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        foreach (var v in _pastValues) v.Dispose();
-        Length = 0;
-        WrapEmptyPast();
+        _backend.EnterRun();
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            foreach (var v in _pastValues) v.Dispose();
+            Length = 0;
+            WrapEmptyPast();
+        }
+        finally { _backend.ExitRun(); }
+    }
+
+    /// <summary>Asks a run in progress on another thread to stop (the backend is being disposed).</summary>
+    internal void Terminate()
+    {
+        try { _runOptions.Terminate = true; }
+        catch (ObjectDisposedException) { /* already freed by its owner */ }
     }
 
     private void WrapEmptyPast()
@@ -146,6 +177,19 @@ internal sealed class OnnxRuntimeSequence : IInferenceSequence
 
     /// <inheritdoc />
     public void Dispose()
+    {
+        try { _backend.EnterRun(); }
+        catch (ObjectDisposedException) { return; }   // the backend already freed this sequence's native objects
+        try
+        {
+            ReleaseNative();
+            _backend.Forget(this);
+        }
+        finally { _backend.ExitRun(); }
+    }
+
+    /// <summary>Frees the native objects; called by <see cref="Dispose"/> or, with no run in progress, by the backend's Dispose.</summary>
+    internal void ReleaseNative()
     {
         if (_disposed) return;
         _disposed = true;

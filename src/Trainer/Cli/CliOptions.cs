@@ -13,6 +13,12 @@ internal static class CliOptions
     public static Option<T> Plain<T>(string name, string description, bool required = false) =>
         new(name) { Description = description, Required = required };
 
+    /// <summary>Throws an <see cref="ArgumentException"/> (a usage error, exit 2) naming <paramref name="flag"/> unless <paramref name="ok"/>.</summary>
+    public static void Require(bool ok, string flag, string rule)
+    {
+        if (!ok) throw new ArgumentException($"{flag} {rule}.", flag);
+    }
+
     /// <summary>True when the user wrote the option on the command line (not its default).</summary>
     public static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
 }

@@ -22,6 +22,8 @@ internal static class EvalCommand
         cmd.SetAction(r =>
         {
             string dir = r.GetValue(checkpoint)!;
+            Require(r.GetValue(batch) >= 1, "--batch", $"must be >= 1 (got {r.GetValue(batch)})");
+            Require(r.GetValue(threads) >= 0, "--threads", $"must be >= 0 (got {r.GetValue(threads)})");
             if (r.GetValue(threads) is > 0 and var n) TorchSharp.torch.set_num_threads(n);
             using var model = ModelCheckpoint.Load(dir, out var config);
             TokenCorpus corpus;

@@ -26,11 +26,15 @@ internal static class SampleCommand
         var cmd = new Command("sample", "Generate from a checkpoint with the fp32 model.") { checkpoint, maxNewTokens, temperature, topK, seed, prompt };
         cmd.SetAction(r =>
         {
+            // The flags are checked here, by name, before the model loads; TextGenerator checks the same rules.
+            Require(r.GetValue(maxNewTokens) >= 0, "--max-new-tokens", $"must be >= 0 (got {r.GetValue(maxNewTokens)})");
+            Require(SamplingLimits.IsValidTemperature(r.GetValue(temperature)), "--temperature", $"{SamplingLimits.TemperatureRule} (got {r.GetValue(temperature)})");
+            Require(r.GetValue(topK) >= 0, "--top-k", $"must be >= 0, 0 = all tokens (got {r.GetValue(topK)})");
             using var model = ModelCheckpoint.Load(r.GetValue(checkpoint)!, out var config);
             bool bytes = config.Tokenizer.Kind == TokenizerSpec.ByteKind;
             string text = r.GetValue(prompt)!;
             int[] ids = bytes ? ByteTokenizer.Encode(text)
-                : text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int i) ? i : throw new ArgumentException($"prompt: '{s}' is not a token id.")).ToArray();
+                : text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out int i) ? i : throw new ArgumentException($"prompt: '{s}' is not a token id (a token-file model takes space-separated ids).")).ToArray();
             if (ids.Length == 0) throw new ArgumentException("The prompt must not be empty.");
             var decoder = new Utf8StreamDecoder();
             Console.Write(text);

@@ -63,16 +63,19 @@ internal static class TrainCommand
                 WeightDecay = r.GetValue(wd), Dropout = r.GetValue(dropout), Clip = r.GetValue(clip), ScaledFeatureInit = r.GetValue(featureInit) == "scaled", Seed = r.GetValue(seed),
                 EvalEvery = r.GetValue(evalEvery), EvalBatch = r.GetValue(evalBatch), Threads = r.GetValue(threads),
             };
-            bool isResume = r.GetValue(resume);
-            if (isResume)
+            if (r.GetValue(resume))
             {
                 Option[] fixedOnResume = [valData, tokenVocab, arch, layers, dim, heads, context, taps, featureDim, untied, exitDepths, exitLossWeight, tokenExitRate, exitFromStep, batch, accum, lr, minLr, warmup, wd, dropout, clip, featureInit, seed, evalBatch];
                 var given = fixedOnResume.Where(opt => Given(r, opt)).Select(opt => opt.Name).ToList();
                 if (given.Count > 0)
                     throw new ArgumentException($"--resume continues with the settings stored in {Training.Trainer.LastDir(options.OutDir)}; these cannot change: {string.Join(", ", given)}.");
+                // Only what the user wrote replaces the stored value; a default would silently change the run.
+                var overrides = new ResumeOverrides(
+                    Given(r, steps) ? options.Steps : null, Given(r, evalEvery) ? options.EvalEvery : null, Given(r, threads) ? options.Threads : null);
+                return TrainView.Run(Training.Trainer.Resume(options.OutDir, overrides));
             }
-            else options.Validate();
-            return TrainView.Run(new Training.Trainer(options, isResume), options);
+            options.Validate();
+            return TrainView.Run(new Training.Trainer(options));
         });
         return cmd;
     }

@@ -8,7 +8,7 @@ namespace EdgeShortcut.Trainer.Cli;
 /// and still writes <c>last/</c>.</summary>
 internal static class TrainView
 {
-    public static int Run(Training.Trainer trainer, TrainingOptions options)
+    public static int Run(Training.Trainer trainer)
     {
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
@@ -24,7 +24,7 @@ internal static class TrainView
                     .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn())
                     .Start(ctx =>
                     {
-                        var task = ctx.AddTask("starting", maxValue: options.Steps);
+                        var task = ctx.AddTask("starting", maxValue: 1);
                         string val = "-";
                         result = trainer.Run(p =>
                         {
@@ -37,9 +37,9 @@ internal static class TrainView
             }
             else
             {
-                int every = Math.Max(1, options.Steps / 20);
                 result = trainer.Run(p =>
                 {
+                    int every = Math.Max(1, p.TotalSteps / 20);
                     if (p.IsEval) Console.WriteLine($"step {p.Step}/{p.TotalSteps} val_nll {p.Validation!.MeanNll:F4} val_bpb {p.Validation.BitsPerToken:F4} best {p.BestValNll:F4}");
                     else if (p.Step % every == 0 || p.Step == 1)
                         Console.WriteLine($"step {p.Step}/{p.TotalSteps} loss {p.TrainLoss:F4} lr {p.LearningRate:G3} {p.TokensPerSecond:F0} tok/s ETA {p.Eta:hh\\:mm\\:ss}");

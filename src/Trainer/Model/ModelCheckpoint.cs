@@ -22,11 +22,17 @@ public static class ModelCheckpoint
         return model;
     }
 
-    /// <summary>Writes config.json and model.safetensors into <paramref name="directory"/> (each atomically).</summary>
+    /// <summary>Writes config.json and model.safetensors into <paramref name="directory"/> (each atomically).
+    /// A non-finite weight is refused with <see cref="NonFiniteValueException"/> naming it, before anything
+    /// is written: every reader refuses such a file, so it must never be written.</summary>
     public static void Save(string directory, ShortcutGpt model, TokenizerSpec tokenizer)
     {
+        var weights = ModelWeights.Export(model);
+        foreach (var t in weights)
+            if (Checkpoint.FirstNonFinite(t.Data) is int i)
+                throw new NonFiniteValueException($"weight '{t.Name}' holds a non-finite value ({t.Data[i]}) at index {i}: the model diverged, so it is not saved.");
         Directory.CreateDirectory(directory);
-        Safetensors.Write(Path.Combine(directory, Checkpoint.WeightsFile), ModelWeights.Export(model),
+        Safetensors.Write(Path.Combine(directory, Checkpoint.WeightsFile), weights,
             new Dictionary<string, string> { ["format"] = "pt" });
         Checkpoint.WriteConfig(directory, new CheckpointConfig { Model = model.Config, Tokenizer = tokenizer });
     }

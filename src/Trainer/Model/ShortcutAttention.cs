@@ -46,8 +46,11 @@ public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
     public static Tensor BlockCausalMask(long positions, int taps)
     {
         using var scope = NewDisposeScope();
-        var tau = arange(positions * taps, dtype: ScalarType.Int64).div(taps, rounding_mode: RoundingMode.floor);  // [T*S]
-        var t = arange(positions, dtype: ScalarType.Int64).unsqueeze(1);                                          // [T, 1]
+        using var entriesScalar = (positions * taps).ToScalar();   // every Scalar held (issue 12, item 11)
+        using var tapsScalar = taps.ToScalar();
+        using var positionsScalar = positions.ToScalar();
+        var tau = arange(entriesScalar, dtype: ScalarType.Int64).div(tapsScalar, rounding_mode: RoundingMode.floor);  // [T*S]
+        var t = arange(positionsScalar, dtype: ScalarType.Int64).unsqueeze(1);                                       // [T, 1]
         return tau.unsqueeze(0).le(t).MoveToOuterDisposeScope();                                                  // [T, T*S]
     }
 
@@ -108,8 +111,10 @@ public sealed class ShortcutAttention : nn.Module<Tensor, Tensor, Tensor>
         long b = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / _heads, n = memory.shape[1];
         var qh = q.forward(x).view(b, t, _heads, hd).transpose(1, 2);
         var kh = kv.forward(memory).view(b, n, 2, _heads, hd).permute(2, 0, 3, 1, 4)[0];
-        var scores = qh.matmul(kh.transpose(2, 3)).div(Math.Sqrt(hd));
-        scores = scores.masked_fill(BlockCausalMask(t, _taps).logical_not(), double.NegativeInfinity);
+        using var scaleScalar = Math.Sqrt(hd).ToScalar();
+        using var hiddenScalar = double.NegativeInfinity.ToScalar();
+        var scores = qh.matmul(kh.transpose(2, 3)).div(scaleScalar);
+        scores = scores.masked_fill(BlockCausalMask(t, _taps).logical_not(), hiddenScalar);
         return scores.softmax(-1).MoveToOuterDisposeScope();
     }
 }

@@ -61,10 +61,11 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
     {
         using var _ = no_grad();
         double residualStd = 0.02 / Math.Sqrt(2.0 * Config.Layers);
+        using var oneScalar = 1.0.ToScalar();   // held: a temporary Scalar may be finalized mid-call
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith(".bias")) p.zero_();
-            else if (p.dim() == 1) p.fill_(1.0);                      // the only 1-D weights are LayerNorm gains
+            else if (p.dim() == 1) p.fill_(oneScalar);                      // the only 1-D weights are LayerNorm gains
             else if (name.EndsWith("attn.proj.weight") || name.EndsWith("mlp.proj.weight")) nn.init.normal_(p, 0, residualStd);
             else if (_scaledFeatureInit && name.StartsWith("features.") && name.EndsWith(".proj.weight")) nn.init.normal_(p, 0, residualStd);
             else nn.init.normal_(p, 0, 0.02);
@@ -175,7 +176,8 @@ public sealed class ShortcutGpt : nn.Module<Tensor, Tensor>
         if (ids.dim() != 2) throw new ArgumentException($"ids must be [batch, T], got [{string.Join(",", ids.shape)}].", nameof(ids));
         long b = ids.shape[0], t = ids.shape[1];
         if (t < 1 || t > Config.ContextLength) throw new ArgumentException($"sequence length {t} must be in 1..n_ctx ({Config.ContextLength}).", nameof(ids));
-        var positions = arange(t, dtype: ScalarType.Int64, device: ids.device);
+        using var tScalar = t.ToScalar();
+        var positions = arange(tScalar, dtype: ScalarType.Int64, device: ids.device);
         var x = nn.functional.dropout(Residual.Add(tok_emb.forward(ids), pos_emb.forward(positions)), _dropout, training);   // [B, T, d]
 
         var tapped = new Tensor[Config.TapCount];

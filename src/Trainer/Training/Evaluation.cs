@@ -29,6 +29,7 @@ public static class Evaluation
     /// corpus is shorter than one window.</summary>
     public static EvalResult MeanNll(ShortcutGpt model, TokenCorpus tokens, int batch = 16, CancellationToken cancellation = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);   // 0 looped forever, -1 overflowed an allocation
         int t = model.Config.ContextLength, v = model.Config.VocabSize;
         tokens.RequireWindow(t, "evaluation");
         if (tokens.Tokenizer.VocabSize > v) throw new CorpusException(tokens.Source, $"corpus vocab {tokens.Tokenizer.VocabSize} exceeds the model's vocab {v}");

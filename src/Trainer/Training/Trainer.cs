@@ -24,6 +24,7 @@ public sealed class Trainer
 
     private readonly TrainingOptions _requested;
     private readonly bool _resume;
+    private readonly ResumeOverrides? _overrides;
 
     /// <summary>A trainer for <paramref name="options"/>. With <paramref name="resume"/>, the run continues from
     /// <c>OUT/last</c> with the settings stored there, except the step count, evaluation interval and
@@ -33,6 +34,14 @@ public sealed class Trainer
         _requested = options;
         _resume = resume;
     }
+
+    /// <summary>A trainer that continues the run in <paramref name="outDir"/> with every stored setting,
+    /// except those <paramref name="overrides"/> gives (what <c>train --resume</c> does: a flag the user
+    /// did not write keeps the stored value, not the CLI default).</summary>
+    public static Trainer Resume(string outDir, ResumeOverrides overrides) =>
+        new(new TrainingOptions { OutDir = outDir }, resume: true, overrides);
+
+    private Trainer(TrainingOptions options, bool resume, ResumeOverrides overrides) : this(options, resume) => _overrides = overrides;
 
     /// <summary>Path of the <c>last/</c> checkpoint of a run directory.</summary>
     public static string LastDir(string outDir) => Path.Combine(outDir, "last");
@@ -44,10 +53,16 @@ public sealed class Trainer
     public TrainingResult Run(Action<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
         TrainingState? resumed = _resume ? TrainingCheckpoint.ReadState(LastDir(_requested.OutDir)) : null;
-        var o = (resumed is null ? _requested : resumed.Options with
-        {
-            Steps = _requested.Steps, EvalEvery = _requested.EvalEvery, Threads = _requested.Threads, OutDir = _requested.OutDir,
-        }).Validate();
+        var o = (resumed is null ? _requested : _overrides is { } given
+            ? resumed.Options with
+            {
+                Steps = given.Steps ?? resumed.Options.Steps, EvalEvery = given.EvalEvery ?? resumed.Options.EvalEvery,
+                Threads = given.Threads ?? resumed.Options.Threads, OutDir = _requested.OutDir,
+            }
+            : resumed.Options with
+            {
+                Steps = _requested.Steps, EvalEvery = _requested.EvalEvery, Threads = _requested.Threads, OutDir = _requested.OutDir,
+            }).Validate();
         var config = o.ModelConfig();
         torch.set_num_threads(o.Threads > 0 ? o.Threads : Environment.ProcessorCount);
 
@@ -80,8 +95,14 @@ public sealed class Trainer
         var parameters = model.parameters().ToList();
         var exits = config.AllExits;                         // the exit recipe's depths, then L-1
         using var exitWeight = o.ExitLossWeight.ToScalar();
+        using var accumScalar = o.GradAccum.ToScalar();   // held: `l / int` would build a temporary Scalar per call
         int step = startStep;
+        int? savedStep = resumed is null ? null : startStep;   // the last good checkpoint in last/, for divergence messages
         bool cancelled = false;
+        NonFiniteValueException Diverged(string what) => new(
+            $"training diverged at step {step}: {what}. Nothing of this step was saved; " +
+            (savedStep is int s ? $"the last good checkpoint, {LastDir(o.OutDir)} at step {s}, is kept." : "no checkpoint had been written yet.") +
+            " Lower --lr (or keep --clip on) and start again.");
 
         while (step < o.Steps)
         {
@@ -101,7 +122,7 @@ public sealed class Trainer
                     : o.TokenExitRate == 0
                         ? ExitRecipeLoss(model.forward(x, exits), y, config.VocabSize, exitWeight)
                         : ExitRecipeLoss(model.forward(x, exits, TokenExitDepths(config, o.Batch, o.Context, o.TokenExitRate)), y, config.VocabSize, exitWeight);
-                (l / o.GradAccum).backward();
+                (l / accumScalar).backward();
                 loss += l.item<float>() / o.GradAccum;
             }
             if (o.Clip > 0) nn.utils.clip_grad_norm_(parameters, o.Clip);
@@ -111,6 +132,7 @@ public sealed class Trainer
             step++;
             tokensSeen += tokensPerStep;
             losses.Add(loss);
+            if (!double.IsFinite(loss)) throw Diverged($"the training loss is {loss}");
 
             double tps = losses.Count * tokensPerStep / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             var eta = TimeSpan.FromSeconds((o.Steps - step) * clock.Elapsed.TotalSeconds / losses.Count);
@@ -127,13 +149,19 @@ public sealed class Trainer
                     break;
                 }
                 model.train();
+                if (!double.IsFinite(lastEval.MeanNll)) throw Diverged($"the validation NLL is {lastEval.MeanNll}");
                 bool improved = best is null || lastEval.MeanNll < best;
                 if (improved) best = lastEval.MeanNll;
                 double elapsed = elapsedBefore + clock.Elapsed.TotalSeconds;
                 AppendLog(o.OutDir, step, tokensSeen, loss, lastEval, lr, elapsed);
                 var state = State(o, step, tokensSeen, best, lastEval.MeanNll, elapsed);
-                TrainingCheckpoint.Save(LastDir(o.OutDir), model, optimizer, o.Tokenizer, state);
-                if (improved) TrainingCheckpoint.Save(BestDir(o.OutDir), model, optimizer, o.Tokenizer, state);
+                try
+                {
+                    TrainingCheckpoint.Save(LastDir(o.OutDir), model, optimizer, o.Tokenizer, state);
+                    if (improved) TrainingCheckpoint.Save(BestDir(o.OutDir), model, optimizer, o.Tokenizer, state);
+                }
+                catch (NonFiniteValueException e) { throw Diverged(e.Message); }
+                savedStep = step;
                 progress?.Invoke(new TrainingProgress(step, o.Steps, loss, lr, tps, clock.Elapsed, eta, lastEval, best, true));
             }
         }

@@ -124,9 +124,22 @@ public sealed record TrainingOptions
         Require(ExitFromStep >= 0 && ExitFromStep < Steps, "--exit-from-step", $"must be in 0..--steps - 1 (got {ExitFromStep})");
         Require(ExitFromStep == 0 || ExitDepths is { IsDefaultOrEmpty: false }, "--exit-from-step", "requires --exit-depths");
         Require(TokenVocab is null or (>= 2 and <= 65536), "--token-vocab", $"must be in 2..65536 (got {TokenVocab})");
-        try { ModelConfig(); }
+        ModelConfig config;
+        try { config = ModelConfig(); }
         catch (InvalidModelConfigException e) { throw new ArgumentException($"{FlagOf(e.Field)}: {e.Message}", FlagOf(e.Field), e); }
+        RequireMemory(config);
         return this;
+    }
+
+    /// <summary>Weights, gradients and AdamW's two moments are 16 bytes per parameter: refuse a model
+    /// whose parameters alone exceed the memory this process may use, instead of dying in the allocator.</summary>
+    private void RequireMemory(ModelConfig config)
+    {
+        long parameters = TensorNames.ParameterCount(config);
+        double needed = 16.0 * parameters, available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        Require(needed <= available, "--dim",
+            $"{Dim} with --layers {Layers}, --context {Context} and vocab {config.VocabSize} gives {parameters:N0} parameters, which need {needed / (1 << 30):F1} GiB " +
+            $"for weights, gradients and AdamW state; this machine has {available / (1 << 30):F1} GiB");
     }
 
     private static string FlagOf(string field) => field switch
