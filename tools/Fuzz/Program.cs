@@ -42,6 +42,9 @@ try
     foreach (string name in which == "all" ? FuzzTargets.Names : [which])
     {
         using var t = FuzzTargets.Create(name);
+        // Warm-up, not counted: the first load pays for native libraries and JIT, which under load can
+        // exceed the 5-second hang limit on its own.
+        FuzzRunner.Replay(t, t.Seeds, scratch);
         // Each input is written here before it runs: a native crash (no handler survives one) leaves it behind.
         string inProgress = Path.Combine(parsed.GetValue(save)!, name, "crash-candidate.bin");
         Directory.CreateDirectory(Path.GetDirectoryName(inProgress)!);
