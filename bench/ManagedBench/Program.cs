@@ -15,7 +15,8 @@ int IntOpt(string name, int fallback) => Opt(name) is { } v ? int.Parse(v) : fal
 int runs = IntOpt("--runs", 7);
 
 Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores; int8 kernel path: {EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.Best}; " +
-    $".NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+    $".NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {LoadAverage.Read()}; " +
+    $"threads per call: managed {EdgeShortcut.Runtime.ThreadBudget.ForManaged(0)}, ONNX Runtime {EdgeShortcut.Runtime.ThreadBudget.ForOnnxRuntime(0)} (equal by default)");
 if (mode is "all" or "decode")
 {
     Console.WriteLine();

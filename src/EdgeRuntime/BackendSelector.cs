@@ -18,7 +18,7 @@ internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availabl
     /// <summary>The real selector for a model file: ONNX Runtime's provider list and real backends.</summary>
     public static BackendSelector ForFile(ModelFileInfo file, EdgeModelOptions options) => new(
         () => OnnxRuntimeBackend.AvailableProviders(),
-        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file, options.Activations) : new OnnxRuntimeBackend(file, kind, options));
+        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file, options.Activations, options.Threads) : new OnnxRuntimeBackend(file, kind, options));
 
     /// <summary>Creates the backend; returns it with a one-line reason for the choice.</summary>
     public (IInferenceBackend Backend, string Reason) Select(BackendKind requested)

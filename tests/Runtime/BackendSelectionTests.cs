@@ -8,6 +8,7 @@ public class BackendSelectionTests
     private sealed class Named(BackendKind kind) : IInferenceBackend
     {
         public BackendKind Kind => kind;
+        public int Threads => 1;
         public ModelConfig Config => FakeBackend.ByteConfig();
         public IInferenceSequence CreateSequence() => throw new NotSupportedException();
         public void Dispose() { }
