@@ -61,7 +61,7 @@ public sealed class ConsoleSampleTests : IDisposable
         var (exit, output, err) = Run(null, "--model", path, "--temperature", "0", "--max-new-tokens", "20", "ROMEO:");
         Assert.Equal(0, exit);
         Assert.StartsWith("ROMEO:", output);
-        Assert.Matches(@"-- backend cpu \(.*\), float32 activations; 20 tokens, [\d.]+ tokens/s, time to first token [\d.]+ ms", err);
+        Assert.Matches(@"-- backend cpu \(.*\), float32 activations, \d+ threads; 20 tokens, [\d.]+ tokens/s, time to first token [\d.]+ ms", err);
 
         var (exitManaged, outputManaged, errManaged) = Run(null, "--model", path, "--backend", "managed", "-t", "0", "-n", "20", "ROMEO:");
         Assert.Equal(0, exitManaged);
