@@ -8,11 +8,24 @@ using EdgeShortcut.Runtime.Managed;
 
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
+//        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes]  (issue 13's size sweep)
+//        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
 int IntOpt(string name, int fallback) => Opt(name) is { } v ? int.Parse(v) : fallback;
 int runs = IntOpt("--runs", 7);
+if (mode == "load")
+{
+    LoadProbe.RunChild(Opt("--model")!, Opt("--backend") == "managed", Enum.Parse<ActivationPrecision>(Opt("--activations")!, ignoreCase: true), IntOpt("--threads", 0));
+    return;
+}
+if (mode == "sweep")
+{
+    bool quick = args.Contains("--quick");
+    SizeSweep.Run(Opt("--sizes") ?? (quick ? "128x6,256x6,512x8" : SizeSweep.DefaultSizes), IntOpt("--runs", quick ? 1 : 5), IntOpt("--threads", 0), !args.Contains("--no-load-probes"));
+    return;
+}
 
 Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores; int8 kernel path: {EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.Best}; " +
     $".NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {LoadAverage.Read()}; " +
