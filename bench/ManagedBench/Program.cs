@@ -9,6 +9,7 @@ using EdgeShortcut.Runtime.Managed;
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes]  (issue 13's size sweep)
+//        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
 //        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
@@ -18,6 +19,14 @@ int runs = IntOpt("--runs", 7);
 if (mode == "load")
 {
     LoadProbe.RunChild(Opt("--model")!, Opt("--backend") == "managed", Enum.Parse<ActivationPrecision>(Opt("--activations")!, ignoreCase: true), IntOpt("--threads", 0));
+    return;
+}
+if (mode == "write")
+{
+    // The sweep's model of one size as a file (for load and memory checks outside the sweep).
+    var c = SizeSweep.Config(IntOpt("--dim", 768), IntOpt("--layers", 12), shortcut: !args.Contains("--plain"));
+    SizeSweep.Write(c, Opt("--out") ?? "sweep-model.onnx");
+    Console.WriteLine($"wrote {Opt("--out") ?? "sweep-model.onnx"}: {EdgeShortcut.Core.TensorNames.ParameterCount(c) / 1e6:F1}M parameters");
     return;
 }
 if (mode == "sweep")

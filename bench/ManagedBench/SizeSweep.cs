@@ -64,7 +64,7 @@ internal static class SizeSweep
     }
 
     /// <summary>Exports random weights to an int8 file through the real exporter, then lets the in-memory copies go.</summary>
-    private static void Write(ModelConfig c, string path)
+    public static void Write(ModelConfig c, string path)
     {
         var (model, _) = OnnxExporter.BuildModel(new CheckpointConfig { Model = c, Tokenizer = new TokenizerSpec(TokenizerSpec.TokenFileKind, c.VocabSize) },
             RandomModel.Weights(c), ExportPrecision.Int8, new string('0', 64));

@@ -28,8 +28,13 @@ internal sealed class ManagedBackend : IInferenceBackend
     /// int8 files' kernels (<see cref="ActivationPrecision"/>); <paramref name="threads"/> is
     /// <see cref="EdgeModelOptions.Threads"/> (0 = the default, <see cref="ThreadBudget.ForManaged"/>).</summary>
     /// <exception cref="CheckpointFormatException">The file is corrupt, or lacks a tensor (named in the message).</exception>
-    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0) =>
-        new(ManagedModelLoader.Load(OnnxReader.ReadFile(file.Path), file, activations), threads);
+    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0)
+    {
+        // Lean loading: parse and pack straight from a memory map of the file. The packed layout the kernels
+        // read is the only copy of the weights that survives; the map is released before returning.
+        using var mapped = MappedFileMemory.Open(file.Path);
+        return new(ManagedModelLoader.Load(OnnxReader.Read(mapped.Memory, file.Path), file, activations), threads);
+    }
 
     /// <summary>Builds the engine from an in-memory model (tests, the bench); <paramref name="source"/> names it in errors.</summary>
     public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0) =>

@@ -106,6 +106,9 @@ internal sealed class Int8Linear : ManagedLinear
         Matrix = new PackedInt8Matrix(weights, rows, cols, scales, bias);
     }
 
+    /// <summary>Wraps an already packed <paramref name="matrix"/> (the loader packs straight from the file's bytes).</summary>
+    public Int8Linear(string name, PackedInt8Matrix matrix, float[] bias) : base(name, matrix.Rows, matrix.Cols, bias) => Matrix = matrix;
+
     /// <summary>The packed weights, scales and bias.</summary>
     public PackedInt8Matrix Matrix { get; }
 

@@ -22,9 +22,18 @@ internal sealed class PackedInt8Matrix
     /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major, values in [-127, 127]) with
     /// one <paramref name="scales"/> entry per row and an optional <paramref name="bias"/> (<c>[rows]</c> or empty).</summary>
     public PackedInt8Matrix(ReadOnlySpan<sbyte> weights, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
+        : this(weights, rows, cols, rowStride: cols, colStride: 1, scales, bias) { }
+
+    /// <summary>Packs the input-major <c>[cols, rows]</c> layout of the model file (ONNX <c>weight_q</c> <c>[in, out]</c>)
+    /// straight from the file's bytes, with no transposed copy in between (lean loading).</summary>
+    public static PackedInt8Matrix FromInputMajor(ReadOnlySpan<sbyte> weightsT, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias) =>
+        new(weightsT, rows, cols, rowStride: 1, colStride: rows, scales, bias);
+
+    /// <summary>The one packer: <c>w[r, c] = source[r * rowStride + c * colStride]</c>.</summary>
+    private PackedInt8Matrix(ReadOnlySpan<sbyte> source, int rows, int cols, int rowStride, int colStride, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
     {
         if (rows < 1 || cols < 1) throw new ArgumentException($"A matrix needs at least one row and one column (got {rows}x{cols}).");
-        if (weights.Length != (long)rows * cols) throw new ArgumentException($"{weights.Length} weights, expected {rows}x{cols}.", nameof(weights));
+        if (source.Length != (long)rows * cols) throw new ArgumentException($"{source.Length} weights, expected {rows}x{cols}.", "weights");
         if (scales.Length != rows) throw new ArgumentException($"{scales.Length} scales, expected {rows}.", nameof(scales));
         if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"{bias.Length} biases, expected 0 or {rows}.", nameof(bias));
         Rows = rows;
@@ -33,14 +42,20 @@ internal sealed class PackedInt8Matrix
         Groups = (rows + GroupRows - 1) / GroupRows;
         long bytes = (long)Groups * GroupRows * PaddedCols;
         if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
-        Data = new byte[bytes];
+        Data = GC.AllocateUninitializedArray<byte>((int)bytes);
         Array.Fill(Data, (byte)128);                       // w = 0 everywhere, including the padding
-        for (int r = 0; r < rows; r++)
+        // Group by group, column by column, row by row: with the input-major source the innermost reads are contiguous.
+        for (int g = 0; g < Groups; g++)
         {
-            int g = r / GroupRows, rr = r % GroupRows;
-            var row = weights.Slice(r * cols, cols);
+            int groupRows = Math.Min(GroupRows, rows - g * GroupRows);
+            long groupAt = (long)g * (PaddedCols / 4) * GroupRows * 4;
             for (int c = 0; c < cols; c++)
-                Data[((long)(g * (PaddedCols / 4) + c / 4) * GroupRows + rr) * 4 + c % 4] = (byte)(row[c] + 128);
+            {
+                long at = groupAt + (long)(c / 4) * GroupRows * 4 + c % 4;
+                long from = (long)g * GroupRows * rowStride + (long)c * colStride;
+                for (int rr = 0; rr < groupRows; rr++)
+                    Data[at + rr * 4] = (byte)(source[(int)(from + (long)rr * rowStride)] + 128);
+            }
         }
         Scales = new float[Groups * GroupRows];
         scales.CopyTo(Scales);
