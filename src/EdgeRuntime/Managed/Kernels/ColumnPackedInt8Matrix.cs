@@ -38,6 +38,17 @@ internal sealed class ColumnPackedInt8Matrix
         long bytes = (long)Groups * GroupRows * cols;
         if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
         Data = new sbyte[bytes];                           // zeroed: padding rows are w = 0
+        Pack(source, rowStride, colStride);
+        Scales = new float[Groups * GroupRows];
+        scales.CopyTo(Scales);
+        Bias = new float[Groups * GroupRows];
+        bias.CopyTo(Bias);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]   // once per load over every weight
+    private void Pack(ReadOnlySpan<sbyte> source, int rowStride, int colStride)
+    {
+        int rows = Rows, cols = Cols;
         for (int g = 0; g < Groups; g++)
         {
             int groupRows = Math.Min(GroupRows, rows - g * GroupRows);
@@ -49,10 +60,6 @@ internal sealed class ColumnPackedInt8Matrix
                 else for (int rr = 0; rr < groupRows; rr++) Data[at + rr] = source[(int)(from + (long)rr * rowStride)];
             }
         }
-        Scales = new float[Groups * GroupRows];
-        scales.CopyTo(Scales);
-        Bias = new float[Groups * GroupRows];
-        bias.CopyTo(Bias);
     }
 
     /// <summary>Output features.</summary>
