@@ -6,7 +6,7 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
@@ -107,6 +107,11 @@ if (mode is "profile")
             Console.WriteLine();
             ProfileBench.Run(c, IntOpt("--rounds", 3), activations);
         }
+}
+if (mode is "gemm")
+{
+    Console.WriteLine();
+    GemmBench.Run(IntOpt("--rounds", 15));
 }
 if (mode is "kernels")
 {
