@@ -105,7 +105,7 @@ if (mode is "profile")
         foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
         {
             Console.WriteLine();
-            ProfileBench.Run(c, IntOpt("--rounds", 3), activations);
+            ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"));
         }
 }
 if (mode is "gemm")
