@@ -23,7 +23,9 @@ internal static class SizeSweep
 
     /// <summary>Runs the sweep over <paramref name="sizes"/> (<c>DxL</c>, comma-separated) with <paramref name="runs"/>
     /// measured runs per contender after one warm-up, at <paramref name="threads"/> threads (0 = the runtime's default).</summary>
-    public static void Run(string sizes, int runs, int threads, bool loadProbes)
+    /// With <paramref name="alsoOneThread"/>, every contender also runs at one thread, interleaved with the others
+    /// (what to compare when the machine is busy: the two-thread split must not be slower than one thread).</summary>
+    public static void Run(string sizes, int runs, int threads, bool loadProbes, bool alsoOneThread = false)
     {
         threads = threads > 0 ? threads : ThreadBudget.ForManaged(0);
         string startLoad = LoadAverage.Read();
@@ -39,7 +41,7 @@ internal static class SizeSweep
                     var config = Config(dim, layers, shortcut);
                     string path = Path.Combine(dir, $"d{dim}-L{layers}-{(shortcut ? "shortcut" : "plain")}.onnx");
                     Write(config, path);
-                    MeasureModel(config, path, runs, threads, loadProbes, report);
+                    MeasureModel(config, path, runs, threads, loadProbes, alsoOneThread, report);
                     File.Delete(path);
                 }
         }
@@ -71,7 +73,7 @@ internal static class SizeSweep
         OnnxWriter.WriteFile(path, model);
     }
 
-    private static void MeasureModel(ModelConfig c, string path, int runs, int threads, bool loadProbes, SweepReport report)
+    private static void MeasureModel(ModelConfig c, string path, int runs, int threads, bool loadProbes, bool alsoOneThread, SweepReport report)
     {
         var file = ModelFile.Read(path);
         var modes = new[] { ActivationPrecision.Float32, ActivationPrecision.Int8 };
@@ -83,8 +85,9 @@ internal static class SizeSweep
         var contenders = new List<SweepContender>();
         try
         {
-            foreach (bool managed in new[] { true, false })
-                foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed, a, threads));
+            foreach (int n in alsoOneThread && threads > 1 ? new[] { threads, 1 } : [threads])
+                foreach (bool managed in new[] { true, false })
+                    foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed, a, n));
             long weightBytes = ((ManagedBackend)contenders[0].Engine).WeightBytesPerToken;
             double bandwidth = ReadBandwidth.Measure(threads);
             int[] prompt = [.. Enumerable.Range(0, c.ContextLength).Select(i => 32 + i % 95)];
@@ -95,7 +98,7 @@ internal static class SizeSweep
             }
             bandwidth = Math.Max(bandwidth, ReadBandwidth.Measure(threads));   // before and after: the better of the two
             report.Add(c, new FileInfo(path).Length, weightBytes, bandwidth, LoadAverage.Read(), contenders,
-                contenders.Select(k => loads.GetValueOrDefault(Key(k.Backend == "managed", k.Activations))).ToList());
+                contenders.Select(k => k.Engine.Threads == threads ? loads.GetValueOrDefault(Key(k.Backend == "managed", k.Activations)) : null).ToList());
         }
         finally { foreach (var k in contenders) k.Dispose(); }
     }

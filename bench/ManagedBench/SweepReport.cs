@@ -49,7 +49,7 @@ internal sealed class SweepReport(int threads)
         Console.WriteLine();
         Console.WriteLine("| model | int8 weights MB | read BW GB/s | load avg | decode: best managed / best ORT | managed int8 / float32 | prefill: best ORT ms / best managed ms | best managed % of read BW | managed late/early (f32, int8) |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-        foreach (var g in _rows.GroupBy(r => r.Model))
+        foreach (var g in _rows.Where(r => r.Threads == threads).GroupBy(r => r.Model))
         {
             var managed = g.Where(r => r.Backend == "managed").ToList();
             var ort = g.Where(r => r.Backend != "managed").ToList();
@@ -60,6 +60,18 @@ internal sealed class SweepReport(int threads)
                 $"{bestManaged.Whole / ort.Max(r => r.Whole):F2}x ({bestManaged.Activations}) | {i8.Whole / f32.Whole:F2}x | " +
                 $"{ort.Min(r => r.PrefillMs) / managed.Min(r => r.PrefillMs):F2}x | {100 * bestManaged.AchievedGBs / bestManaged.ReadGBs:F0}% | " +
                 $"{f32.Last / f32.First:F2}, {i8.Last / i8.First:F2} |");
+        }
+
+        if (_rows.Any(r => r.Threads != threads))
+        {
+            Console.WriteLine();
+            Console.WriteLine($"| model | contender | decode tok/s at {threads} threads | at 1 thread | {threads} threads / 1 thread | prefill ms at {threads} / at 1 |");
+            Console.WriteLine("|---|---|---|---|---|---|");
+            foreach (var r in _rows.Where(r => r.Threads == threads))
+            {
+                var one = _rows.First(o => o.Model == r.Model && o.Backend == r.Backend && o.Activations == r.Activations && o.Threads == 1);
+                Console.WriteLine($"| {r.Model} | {r.Backend} {r.Activations} | {r.Whole:F0} | {one.Whole:F0} | {r.Whole / one.Whole:F2}x | {r.PrefillMs:F1} / {one.PrefillMs:F1} |");
+            }
         }
 
         var json = new
