@@ -93,8 +93,8 @@ internal static class SizeSweep
             int[] prompt = [.. Enumerable.Range(0, c.ContextLength).Select(i => 32 + i % 95)];
             for (int run = 0; run <= runs; run++)
             {
-                foreach (var k in contenders) k.Decode(record: run > 0);
-                foreach (var k in contenders) k.Prefill(prompt, record: run > 0);
+                foreach (var k in contenders) { Settle(); k.Decode(record: run > 0); }
+                foreach (var k in contenders) { Settle(); k.Prefill(prompt, record: run > 0); }
             }
             bandwidth = Math.Max(bandwidth, ReadBandwidth.Measure(threads));   // before and after: the better of the two
             report.Add(c, new FileInfo(path).Length, weightBytes, bandwidth, LoadAverage.Read(), contenders,
@@ -102,6 +102,10 @@ internal static class SizeSweep
         }
         finally { foreach (var k in contenders) k.Dispose(); }
     }
+
+    /// <summary>A pause between contenders, so the previous one's spinning worker threads (ONNX Runtime's pool spins
+    /// after a run, the managed helper for 200 us) have gone to sleep and do not slow the next one's first tokens.</summary>
+    private static void Settle() => Thread.Sleep(20);
 
     private static string Key(bool managed, ActivationPrecision a) => $"{managed}/{a}";
 
