@@ -6,7 +6,7 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|profile] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
@@ -112,6 +112,15 @@ if (mode is "gemm")
 {
     Console.WriteLine();
     GemmBench.Run(IntOpt("--rounds", 15));
+}
+if (mode is "depth-reports")
+{
+    // Issue 10: the cost of depth policies and reports per token; --model FILE (e.g. an exit-trained file), else a
+    // random model of the default shape with exits {2,4}.
+    var c = (ShortcutConfig(IntOpt("--layers", 6), IntOpt("--dim", 128), IntOpt("--heads", 4), IntOpt("--ctx", 256)) with { ExitDepths = [2, 4] }).Validate();
+    using var engine = Opt("--model") is { } file ? ManagedBackend.Load(ModelFile.Read(file)) : ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random");
+    Console.WriteLine();
+    DepthReportBench.Run(engine, IntOpt("--rounds", 9));
 }
 if (mode is "kernels")
 {

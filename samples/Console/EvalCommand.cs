@@ -55,7 +55,7 @@ internal static class EvalCommand
         var scored = policies.Where(p => p.Kind != DepthPolicyKind.SelfSpeculative).ToList();
         bool anySpeculative = scored.Count < policies.Count;
         if (anySpeculative && !scored.Contains(DepthPolicy.Full)) scored.Insert(0, DepthPolicy.Full);
-        var scorers = new List<(TokenScorer Scorer, ScoreTotal Total)>();
+        var scorers = new List<(DepthPolicy Requested, TokenScorer Scorer, ScoreTotal Total)>();   // Scorer.Depth: the policy resolved for this file
         var others = new List<(string Path, EdgeModel Model, TokenScorer Scorer, ScoreTotal Total)>();
         SpeculativeRace? race = null;
         try
@@ -66,16 +66,16 @@ internal static class EvalCommand
                 try { others.Add((path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.SelfAttentionBlocks + 1))); }
                 catch { other.Dispose(); throw; }
             }
-            foreach (var p in scored) scorers.Add((model.CreateScorer(p), new ScoreTotal(model.Config.SelfAttentionBlocks + 1)));
+            foreach (var p in scored) scorers.Add((p, model.CreateScorer(p), new ScoreTotal(model.Config.SelfAttentionBlocks + 1)));
             if (anySpeculative) race = new SpeculativeRace(model, policies.Where(p => p.Kind == DepthPolicyKind.SelfSpeculative));
             var contenders = new List<Action<int, int>>();   // (window start, positions) -> score or time that window
-            foreach (var (scorer, sum) in scorers)
+            foreach (var (_, scorer, sum) in scorers)
                 contenders.Add((start, count) => sum.Add(scorer.Score(heldOut.AsSpan(start, n + 1), count, null, ct)));
             if (race is not null) contenders.Add((start, _) => race.Window(heldOut.AsSpan(start, n), ct));
             foreach (var o in others) contenders.Add((start, count) => o.Total.Add(o.Scorer.Score(heldOut.AsSpan(start, n + 1), count, null, ct)));
 
             // Warm-up (JIT, caches): each policy scores a few positions of the first window, and each generator runs once, untimed.
-            foreach (var (scorer, _) in scorers) scorer.Score(heldOut.AsSpan(0, n + 1), Math.Min(n, WarmUpPositions), null, ct);
+            foreach (var (_, scorer, _) in scorers) scorer.Score(heldOut.AsSpan(0, n + 1), Math.Min(n, WarmUpPositions), null, ct);
             foreach (var o in others) o.Scorer.Score(heldOut.AsSpan(0, n + 1), Math.Min(n, WarmUpPositions), null, ct);
             race?.Window(heldOut.AsSpan(0, n), ct, record: false);
 
@@ -91,10 +91,11 @@ internal static class EvalCommand
             }
             progress.End();
 
-            ScoreTotal Scored(DepthPolicy p) => scorers.First(s => s.Scorer.Depth == p).Total;
+            ScoreTotal Scored(DepthPolicy p) => scorers.First(s => s.Requested == p).Total;
+            DepthPolicy Resolved(DepthPolicy p) => scorers.First(s => s.Requested == p).Scorer.Depth;   // "adaptive" -> "adaptive:T"
             var rows = policies.Select(p => p.Kind == DepthPolicyKind.SelfSpeculative
                 ? new Row(p, Scored(DepthPolicy.Full).Nll, Scored(DepthPolicy.Full).Top1, race!.TokensPerS(p), race.MeanExitDepth(p), race.Histogram(p), race)
-                : new Row(p, Scored(p).Nll, Scored(p).Top1, Scored(p).TokensPerS, Scored(p).MeanExitDepth, Scored(p).Histogram, null)).ToList();
+                : new Row(Resolved(p), Scored(p).Nll, Scored(p).Top1, Scored(p).TokensPerS, Scored(p).MeanExitDepth, Scored(p).Histogram, null)).ToList();
             rows.AddRange(others.Select(o => new Row(DepthPolicy.Full, o.Total.Nll, o.Total.Top1, o.Total.TokensPerS, o.Total.MeanExitDepth, o.Total.Histogram, null, o.Path)));
             PrintTable(rows, unit, race);
             if (plotPath is not null)
@@ -109,7 +110,7 @@ internal static class EvalCommand
         }
         finally
         {
-            foreach (var (scorer, _) in scorers) scorer.Dispose();
+            foreach (var (_, scorer, _) in scorers) scorer.Dispose();
             foreach (var o in others) { o.Scorer.Dispose(); o.Model.Dispose(); }
             race?.Dispose();
         }

@@ -84,8 +84,13 @@ public sealed class EdgeModel : IDisposable
             throw new NotSupportedException($"Depth policy '{depth}' is not scored: its logits are the full model's by construction (score DepthPolicy.Full; time it by generating).");
         if (_backend is not Managed.ManagedBackend managed)
             throw new NotSupportedException($"Scoring with a depth policy runs on the managed engine; this model runs on {_backend.Kind} (load it with Backend = BackendKind.Managed).");
-        return new TokenScorer(managed.CreateManagedSequence(), Config, depth);
+        return new TokenScorer(managed.CreateManagedSequence(), Config, WithRecommendedThreshold(depth));
     }
+
+    /// <summary><paramref name="depth"/> with an adaptive policy's missing threshold filled in: the file's recommended
+    /// one (<see cref="ModelFileInfo.AdaptiveThreshold"/>), else <see cref="DepthPolicy.DefaultThreshold"/>.</summary>
+    internal DepthPolicy WithRecommendedThreshold(DepthPolicy depth) =>
+        depth is { Kind: DepthPolicyKind.Adaptive, Threshold: null } ? DepthPolicy.Adaptive(File.AdaptiveThreshold ?? DepthPolicy.DefaultThreshold) : depth;
 
     /// <summary>A generator for options already validated by a public entry point.</summary>
     internal Generator NewGenerator(GenerationOptions options)
@@ -93,6 +98,7 @@ public sealed class EdgeModel : IDisposable
         if (options.Depth.Kind != DepthPolicyKind.Full && _backend.Kind != BackendKind.Managed)
             throw new NotSupportedException($"Depth policy '{options.Depth}' runs on the managed engine only; this model runs on {_backend.Kind} " +
                 "(the ONNX graph has no exits: load it with Backend = BackendKind.Managed, or use DepthPolicy.Full).");
+        options = options with { Depth = WithRecommendedThreshold(options.Depth) };
         var sequence = _backend.CreateSequence();
         try { return new Generator(sequence, Config, Tokenizer, options); }
         catch { sequence.Dispose(); throw; }

@@ -12,7 +12,13 @@ namespace EdgeShortcut.Runtime;
 /// <param name="Config">The validated model config.</param>
 /// <param name="Tokenizer">The validated tokenizer spec (its vocab equals the model's).</param>
 /// <param name="Precision"><c>int8</c> or <c>fp32</c>.</param>
-public sealed record ModelFileInfo(string Path, ModelConfig Config, TokenizerSpec Tokenizer, string Precision);
+public sealed record ModelFileInfo(string Path, ModelConfig Config, TokenizerSpec Tokenizer, string Precision)
+{
+    /// <summary>The adaptive-depth threshold the file recommends (metadata <c>edgeshortcut.adaptive_threshold</c>),
+    /// used by <see cref="DepthPolicy.Adaptive"/> without a threshold; null = none recorded
+    /// (<see cref="DepthPolicy.DefaultThreshold"/> applies).</summary>
+    public float? AdaptiveThreshold { get; init; }
+}
 
 /// <summary>
 /// Reads the metadata of an ONNX file without ONNX Runtime and without loading the weights: the
@@ -41,7 +47,7 @@ public static class ModelFile
         var meta = OnnxMetadata.Read(props, path);
         if (meta.Tokenizer.VocabSize != meta.Model.VocabSize)
             throw new CheckpointFormatException(path, $"tokenizer vocab_size {meta.Tokenizer.VocabSize} differs from model vocab_size {meta.Model.VocabSize}");
-        return new ModelFileInfo(path, meta.Model, meta.Tokenizer, meta.Precision);
+        return new ModelFileInfo(path, meta.Model, meta.Tokenizer, meta.Precision) { AdaptiveThreshold = meta.AdaptiveThreshold };
     }
 
     /// <summary>Walks the top-level protobuf fields; returns metadata_props and whether a graph exists.</summary>

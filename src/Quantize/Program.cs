@@ -15,11 +15,12 @@ precision.AcceptOnlyFromAmong("int8", "fp32");
 var validate = new Option<string?>("--validate") { Description = "Held-out text: compare the ONNX model with the fp32 TorchSharp model on it." };
 var validateActivations = new Option<string>("--validate-activations") { Description = "How ORT runs the int8 file in --validate: int8 (its default fused int8 MatMul, activations quantized per block of 32) or float32 (DequantizeLinear folded, float MatMuls; the runtime's default).", DefaultValueFactory = _ => "int8" };
 var validateTokens = new Option<int>("--validate-tokens") { Description = "Score the last N tokens of the --validate file.", DefaultValueFactory = _ => 16384 };
+var adaptiveThreshold = new Option<float?>("--adaptive-threshold") { Description = "Exit-trained models: the adaptive-depth threshold in (0, 1] to recommend in the file's metadata (the runtime's 'adaptive' without a threshold), chosen by measurement with the console's eval (docs/ADAPTIVE.md)." };
 var json = new Option<bool>("--json") { Description = "End the output with one JSON line (validation numbers when --validate is given)." };
 
 var root = new RootCommand("Export an EdgeShortcut checkpoint as an int8 (or fp32) ONNX model with key/value and shortcut caches.")
 {
-    checkpoint, output, precision, validate, validateTokens, validateActivations, json,
+    checkpoint, output, precision, validate, validateTokens, validateActivations, adaptiveThreshold, json,
 };
 root.SetAction(parse =>
 {
@@ -37,10 +38,13 @@ root.SetAction(parse =>
             "float32" => true,
             var other => throw new IOException($"--validate-activations must be int8 or float32, not '{other}'"),
         };
+        var threshold = parse.GetValue(adaptiveThreshold);
+        if (threshold is { } t && !EdgeShortcut.Core.Onnx.OnnxMetadata.IsValidThreshold(t))
+            throw new IOException($"--adaptive-threshold must be a number in (0, 1], not {t.ToString(CultureInfo.InvariantCulture)}");
         return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, exportPrecision,
-            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, parse.GetValue(json));
+            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, threshold, parse.GetValue(json));
     }
-    catch (Exception e) when (e is IOException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+    catch (Exception e) when (e is IOException or ArgumentException or InvalidModelConfigException or UnauthorizedAccessException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
     {
         Console.Error.WriteLine($"error: {e.Message}");
         return 2;
@@ -48,11 +52,11 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool floatActivations, bool json)
+static int Run(string checkpointDir, string outPath, ExportPrecision precision, string? validateFile, int validateTokens, bool floatActivations, float? adaptiveThreshold, bool json)
 {
     if (validateTokens < 1) throw new IOException($"--validate-tokens must be positive, got {validateTokens}");
     var ic = CultureInfo.InvariantCulture;
-    var result = OnnxExporter.Export(checkpointDir, outPath, precision);
+    var result = OnnxExporter.Export(checkpointDir, outPath, precision, adaptiveThreshold);
     Console.WriteLine($"exported {checkpointDir} -> {result.OutputPath} ({result.Metadata.Precision})");
     if (result.Errors.Count > 0)
     {

@@ -82,6 +82,16 @@ public sealed class ConsoleDepthTests : IDisposable
     }
 
     [Fact]
+    public void Eval_of_adaptive_without_a_threshold_reports_the_threshold_it_ran()
+    {
+        var (exit, output, err) = Run(null, "eval", "--model", _model, "--data", _data, "--depth", "adaptive,adaptive:0.5", "--positions", "64", "--json");
+        Assert.True(exit == 0, err);
+        using var doc = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]);
+        var depths = doc.RootElement.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("depth").GetString());
+        Assert.Equal([$"adaptive:{DepthPolicy.DefaultThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}", "adaptive:0.5"], depths);
+    }
+
+    [Fact]
     public void Eval_scores_baseline_models_at_full_depth_in_the_same_turns_and_plots_the_trade_off()
     {
         var (plain, _, _) = _files.Write(shortcut: false, contextLength: 64);

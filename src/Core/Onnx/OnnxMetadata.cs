@@ -32,6 +32,16 @@ public sealed record OnnxMetadata(ModelConfig Model, TokenizerSpec Tokenizer, st
     public const string Int8 = "int8";
     /// <summary>Precision value of fp32 files.</summary>
     public const string Fp32 = "fp32";
+    /// <summary>Key of the recommended adaptive-depth threshold (optional; exit-trained models only).</summary>
+    public const string AdaptiveThresholdKey = "edgeshortcut.adaptive_threshold";
+
+    /// <summary>The confidence threshold this file recommends for adaptive depth (the runtime's
+    /// <c>DepthPolicy.Adaptive()</c> without a threshold), chosen by measuring the model (docs/ADAPTIVE.md);
+    /// null = none recorded (the runtime's default applies). Only files with <c>exit_depths</c> carry one.</summary>
+    public float? AdaptiveThreshold { get; init; }
+
+    /// <summary>Whether <paramref name="threshold"/> is a valid adaptive threshold: finite, in (0, 1].</summary>
+    public static bool IsValidThreshold(float threshold) => threshold > 0 && threshold <= 1;
 
     /// <summary>The key/value pairs to store in <c>metadata_props</c>, in a fixed order.</summary>
     public IEnumerable<KeyValuePair<string, string>> ToProps()
@@ -42,6 +52,7 @@ public sealed record OnnxMetadata(ModelConfig Model, TokenizerSpec Tokenizer, st
         yield return new(PrecisionKey, Precision);
         if (Precision == Int8) yield return new(QuantizationKey, Int8Scheme);
         yield return new(SourceShaKey, SourceSha256);
+        if (AdaptiveThreshold is { } t) yield return new(AdaptiveThresholdKey, t.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Reads and validates the metadata; <paramref name="source"/> names the file in errors.</summary>
@@ -65,6 +76,16 @@ public sealed record OnnxMetadata(ModelConfig Model, TokenizerSpec Tokenizer, st
         if (precision is not (Int8 or Fp32)) throw new CheckpointFormatException(source, $"metadata '{PrecisionKey}' is '{precision}', expected '{Int8}' or '{Fp32}'");
         if (precision == Int8 && Get(QuantizationKey) != Int8Scheme)
             throw new CheckpointFormatException(source, $"metadata '{QuantizationKey}' is '{props[QuantizationKey]}', expected '{Int8Scheme}'");
-        return new OnnxMetadata(model, tokenizer, precision, Get(SourceShaKey));
+        return new OnnxMetadata(model, tokenizer, precision, Get(SourceShaKey)) { AdaptiveThreshold = ReadThreshold(props, model, source) };
+    }
+
+    private static float? ReadThreshold(IReadOnlyDictionary<string, string> props, ModelConfig model, string source)
+    {
+        if (!props.TryGetValue(AdaptiveThresholdKey, out var text)) return null;
+        if (!float.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float t) || !IsValidThreshold(t))
+            throw new CheckpointFormatException(source, $"metadata '{AdaptiveThresholdKey}' is '{text}', expected a number in (0, 1]");
+        if (model.ExitDepths.IsEmpty)
+            throw new CheckpointFormatException(source, $"metadata '{AdaptiveThresholdKey}' is set but the model has no exit_depths (it was not trained with the exit recipe)");
+        return t;
     }
 }

@@ -41,7 +41,8 @@ public sealed record DepthPolicy
     public int Depth { get; }
 
     /// <summary><see cref="DepthPolicyKind.Adaptive"/>: the confidence (top-1 probability of an exit's
-    /// prediction) at or above which a token exits; null = the recommended default. Otherwise null.</summary>
+    /// prediction) at or above which a token exits; null = the model file's recommended threshold
+    /// (<see cref="ModelFileInfo.AdaptiveThreshold"/>), else <see cref="DefaultThreshold"/>. Otherwise null.</summary>
     public float? Threshold { get; }
 
     /// <summary><see cref="DepthPolicyKind.SelfSpeculative"/>: most tokens drafted before a verification.</summary>
@@ -54,7 +55,7 @@ public sealed record DepthPolicy
     public static DepthPolicy Fixed(int depth) => new(DepthPolicyKind.Fixed, depth);
 
     /// <summary>Per token, the first exit whose top-1 probability reaches <paramref name="threshold"/>
-    /// (in (0, 1]; null = <see cref="DefaultThreshold"/>).</summary>
+    /// (in (0, 1]; null = the file's recommended threshold, else <see cref="DefaultThreshold"/>).</summary>
     public static DepthPolicy Adaptive(float? threshold = null) => new(DepthPolicyKind.Adaptive, threshold: threshold);
 
     /// <summary>Drafts up to <paramref name="maxDraft"/> tokens at <paramref name="draftDepth"/> (0 = the
@@ -63,7 +64,7 @@ public sealed record DepthPolicy
     public static DepthPolicy SelfSpeculative(int draftDepth = 0, int maxDraft = 4) =>
         new(DepthPolicyKind.SelfSpeculative, draftDepth, maxDraft: maxDraft);
 
-    /// <summary>The adaptive threshold used when none is given, chosen by measurement (docs/ADAPTIVE.md): on the
+    /// <summary>The adaptive threshold used when none is given and the file recommends none, chosen by measurement (docs/ADAPTIVE.md): on the
     /// exit-trained model of the default shape (exits {2,4}, per-token skipping) the threshold sweep
     /// 0.05..0.9 gave 1.58x the full model's decode speed at +0.67% held-out NLL at 0.2, the lowest
     /// threshold that still sends some tokens to full depth (at 0.1 and below every token exits early).</summary>

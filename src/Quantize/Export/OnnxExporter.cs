@@ -27,27 +27,40 @@ public static class OnnxExporter
     public const string Producer = "edgeshortcut-quantize";
 
     /// <summary>Loads and checks <paramref name="checkpointDir"/> (Checkpoint.Load) and writes <paramref name="outputPath"/>.</summary>
-    public static ExportResult Export(string checkpointDir, string outputPath, ExportPrecision precision)
+    public static ExportResult Export(string checkpointDir, string outputPath, ExportPrecision precision, float? adaptiveThreshold = null)
     {
         var (config, tensors) = Checkpoint.Load(checkpointDir);
+        CheckThreshold(config.Model, adaptiveThreshold);
         string weights = Path.Combine(checkpointDir, Checkpoint.WeightsFile);
         string sha;
         using (var stream = File.OpenRead(weights)) sha = Convert.ToHexStringLower(SHA256.HashData(stream));
-        var (model, errors) = BuildModel(config, tensors, precision, sha);
+        var (model, errors) = BuildModel(config, tensors, precision, sha, adaptiveThreshold);
         OnnxWriter.WriteFile(outputPath, model);
         return new ExportResult(Path.GetFullPath(outputPath), new FileInfo(outputPath).Length, new FileInfo(weights).Length,
             OnnxMetadata.Read(model.Metadata(), outputPath), errors);
     }
 
     /// <summary>Builds the in-memory model for already-loaded weights (names and shapes must match the config).</summary>
-    public static (OnnxModel Model, List<WeightError> Errors) BuildModel(CheckpointConfig config, IReadOnlyDictionary<string, NamedTensor> tensors, ExportPrecision precision, string sourceSha256)
+    /// <paramref name="adaptiveThreshold"/>: the adaptive-depth threshold to recommend in the metadata (exit-trained models only).
+    public static (OnnxModel Model, List<WeightError> Errors) BuildModel(CheckpointConfig config, IReadOnlyDictionary<string, NamedTensor> tensors, ExportPrecision precision, string sourceSha256, float? adaptiveThreshold = null)
     {
         Checkpoint.CheckTensors("<weights>", config.Model, tensors);
+        CheckThreshold(config.Model, adaptiveThreshold);
         var (graph, errors) = ForwardGraph.Build(config.Model, tensors, precision);
         var model = new OnnxModel { IrVersion = IrVersion, ProducerName = Producer, ProducerVersion = "1", Graph = graph };
         model.OpsetImports.Add(("", Opset));
-        var meta = new OnnxMetadata(config.Model, config.Tokenizer, precision == ExportPrecision.Int8 ? OnnxMetadata.Int8 : OnnxMetadata.Fp32, sourceSha256);
+        var meta = new OnnxMetadata(config.Model, config.Tokenizer, precision == ExportPrecision.Int8 ? OnnxMetadata.Int8 : OnnxMetadata.Fp32, sourceSha256)
+            { AdaptiveThreshold = adaptiveThreshold };
         model.MetadataProps.AddRange(meta.ToProps());
         return (model, errors);
+    }
+
+    private static void CheckThreshold(ModelConfig model, float? threshold)
+    {
+        if (threshold is not { } t) return;
+        if (!OnnxMetadata.IsValidThreshold(t))
+            throw new ArgumentOutOfRangeException(nameof(threshold), t, "--adaptive-threshold must be a number in (0, 1].");
+        if (model.ExitDepths.IsEmpty)
+            throw new ArgumentException("--adaptive-threshold needs a model trained with the exit recipe (its config.json has no exit_depths).", nameof(threshold));
     }
 }
