@@ -12,7 +12,8 @@ namespace EdgeShortcut.Runtime;
 /// the file is int8 and the model is no larger than the largest size measured
 /// (<see cref="LargestMeasuredParameters"/>). Measured at equal threads on int8 files of 1.3M-88M
 /// parameters, best mode against best mode: managed decode leads ONNX Runtime's CPU provider at every
-/// size (<see cref="MeasuredDecodeLead"/>) on a 2-core AVX2-only VM (the sweep of docs/BENCHMARKS.md), and
+/// size (<see cref="MeasuredDecodeLead"/>; the lead is smallest at 85-88M, where both engines are bound by the
+/// memory bandwidth and ONNX Runtime's prefill is faster) on a 2-core AVX2-only VM (the sweep of docs/BENCHMARKS.md), and
 /// by 1.6-3.4x on a 2-core Zen 5 with AVX-512 + AVX-VNNI (issue 13's measurements).</item>
 /// <item>ONNX Runtime's CPU provider otherwise: without AVX2 + FMA the managed engine's float32-activation
 /// kernel runs its scalar reference path (no ARM vector path yet), fp32 files were not measured, and
@@ -28,7 +29,7 @@ internal sealed record CpuBackendChoice(BackendKind Kind, string Why)
     public const long LargestMeasuredParameters = 90_000_000;
 
     /// <summary>The sweep's decode ratio, managed over ONNX Runtime, best mode against best mode, equal threads.</summary>
-    public const string MeasuredDecodeLead = "1.7-11x";
+    public const string MeasuredDecodeLead = "1.03-11x";
 
     /// <summary>The faster CPU backend for a model of <paramref name="parameters"/> parameters stored as
     /// <paramref name="precision"/> (<see cref="OnnxMetadata.Int8"/> or <see cref="OnnxMetadata.Fp32"/>) on <paramref name="cpu"/>.</summary>
