@@ -7,12 +7,14 @@ namespace EdgeShortcut.ManagedBench;
 /// <summary>
 /// Where a decode step's time goes: decodes a full context through the engine's own forward pass with a
 /// probe (<see cref="IForwardProbe"/>) that sums the thread CPU time of each <see cref="ForwardPhase"/>.
+/// With <c>prefill</c>, the whole context is appended in one call instead, on one thread (so the calling
+/// thread's CPU time is all of the work).
 /// </summary>
 internal static class ProfileBench
 {
-    public static void Run(ModelConfig c, int rounds, ActivationPrecision activations)
+    public static void Run(ModelConfig c, int rounds, ActivationPrecision activations, bool prefill = false)
     {
-        using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations);
+        using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads: prefill ? 1 : 0);
         using var sequence = engine.CreateManagedSequence();
         var timer = new PhaseTimer { Seconds = new double[Enum.GetValues<ForwardPhase>().Length] };
         var discard = new PhaseTimer { Seconds = new double[timer.Seconds.Length] };
@@ -20,6 +22,13 @@ internal static class ProfileBench
         for (int round = 0; round <= rounds; round++)   // round 0 warms up and is not counted
         {
             sequence.Reset();
+            if (prefill)
+            {
+                int[] prompt = [.. Enumerable.Range(0, c.ContextLength).Select(p => (p * 31 + 7) % c.VocabSize)];
+                if (round > 0) sequence.Append(prompt, ref timer);
+                else sequence.Append(prompt, ref discard);
+                continue;
+            }
             for (int p = 0; p < c.ContextLength; p++)
             {
                 token[0] = (p * 31 + 7) % c.VocabSize;
@@ -28,7 +37,7 @@ internal static class ProfileBench
             }
         }
         double tokens = rounds * (double)c.ContextLength;
-        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations: thread CPU us per token, averaged over positions 0..{c.ContextLength - 1}");
+        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations{(prefill ? ", prefill in one call, 1 thread" : "")}: thread CPU us per token, averaged over positions 0..{c.ContextLength - 1}");
         Console.WriteLine();
         Console.WriteLine("| phase | us/token | share |");
         Console.WriteLine("|---|---|---|");

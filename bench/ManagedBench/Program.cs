@@ -6,8 +6,11 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|profile|depth-reports] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
+//        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread]  (issue 13's size sweep)
+//        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
+//        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 // Exit codes of every tool (CliExitCodes): a bad flag value is a usage error (2), a bad model file a
 // runtime error (1); both print one line instead of a stack trace.
@@ -28,9 +31,29 @@ string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i
 int IntOpt(string name, int fallback) => Opt(name) is not { } v ? fallback
     : int.TryParse(v, out int n) && n > 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a positive integer.");
 int runs = IntOpt("--runs", 7);
+if (mode == "load")
+{
+    LoadProbe.RunChild(Opt("--model")!, Opt("--backend") == "managed", Enum.Parse<ActivationPrecision>(Opt("--activations")!, ignoreCase: true), IntOpt("--threads", 0));
+    return;
+}
+if (mode == "write")
+{
+    // The sweep's model of one size as a file (for load and memory checks outside the sweep).
+    var c = SizeSweep.Config(IntOpt("--dim", 768), IntOpt("--layers", 12), shortcut: !args.Contains("--plain"));
+    SizeSweep.Write(c, Opt("--out") ?? "sweep-model.onnx");
+    Console.WriteLine($"wrote {Opt("--out") ?? "sweep-model.onnx"}: {EdgeShortcut.Core.TensorNames.ParameterCount(c) / 1e6:F1}M parameters");
+    return;
+}
+if (mode == "sweep")
+{
+    bool quick = args.Contains("--quick");
+    SizeSweep.Run(Opt("--sizes") ?? (quick ? "128x6,256x6,512x8" : SizeSweep.DefaultSizes), IntOpt("--runs", quick ? 1 : 5), IntOpt("--threads", 0), !args.Contains("--no-load-probes"), args.Contains("--also-one-thread"));
+    return;
+}
 
 Console.WriteLine($"CPU: {Environment.ProcessorCount} logical cores; int8 kernel path: {EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.Best}; " +
-    $".NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+    $".NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {LoadAverage.Read()}; " +
+    $"threads per call: managed {EdgeShortcut.Runtime.ThreadBudget.ForManaged(0)}, ONNX Runtime {EdgeShortcut.Runtime.ThreadBudget.ForOnnxRuntime(0)} (equal by default)");
 if (mode is "all" or "decode")
 {
     Console.WriteLine();
@@ -97,8 +120,13 @@ if (mode is "profile")
         foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
         {
             Console.WriteLine();
-            ProfileBench.Run(c, IntOpt("--rounds", 3), activations);
+            ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"));
         }
+}
+if (mode is "gemm")
+{
+    Console.WriteLine();
+    GemmBench.Run(IntOpt("--rounds", 15));
 }
 if (mode is "depth-reports")
 {

@@ -17,7 +17,7 @@ internal static class BenchCommand
     private const int DecodeTokens = 256, PrefillTokens = 256, PrefillRuns = 7, DecodeRuns = 7;
     private static readonly int[] OneToken = [10];   // a newline: the 1-token prompt decoding starts from
 
-    private sealed record Result(string Backend, double DecodeTokensPerS, double PrefillMs, double AllocBytesPerToken);
+    private sealed record Result(string Backend, int Threads, double DecodeTokensPerS, double PrefillMs, double AllocBytesPerToken);
 
     /// <summary>One opened backend with its generator and the samples taken so far.</summary>
     private sealed class Contender(EdgeModel model, Generator generator) : IDisposable
@@ -71,17 +71,19 @@ internal static class BenchCommand
                     c.AllocPerToken.Add(allocPerToken);
                 }
 
-            var results = contenders.Select(c => new Result(Name(c.Model.Backend), Stats.Median(c.TokensPerS), Stats.Median(c.PrefillMs), Stats.Median(c.AllocPerToken))).ToList();
+            Console.Error.WriteLine($"load average before: {LoadAverage.Read()}");
+            var results = contenders.Select(c => new Result(Name(c.Model.Backend), c.Model.Threads, Stats.Median(c.TokensPerS), Stats.Median(c.PrefillMs), Stats.Median(c.AllocPerToken))).ToList();
             foreach (var r in results)
-                Console.Error.WriteLine($"{r.Backend,-9} decode {r.DecodeTokensPerS,9:F1} tokens/s   prefill({prompt.Length}) {r.PrefillMs,8:F2} ms   alloc {r.AllocBytesPerToken,8:F1} B/token");
+                Console.Error.WriteLine($"{r.Backend,-9} {r.Threads} threads   decode {r.DecodeTokensPerS,9:F1} tokens/s   prefill({prompt.Length}) {r.PrefillMs,8:F2} ms   alloc {r.AllocBytesPerToken,8:F1} B/token");
             foreach (var note in notes.Distinct()) Console.Error.WriteLine($"note: {note}");
             if (json)
             {
                 var doc = new
                 {
                     model = modelPath,
+                load_average = LoadAverage.Read(),
                     activations = activations.ToString().ToLowerInvariant(),
-                    results = results.Select(r => new { backend = r.Backend, decode_tokens_per_s = Math.Round(r.DecodeTokensPerS, 2), prefill_ms = Math.Round(r.PrefillMs, 3), alloc_bytes_per_token = Math.Round(r.AllocBytesPerToken, 1) }),
+                    results = results.Select(r => new { backend = r.Backend, threads = r.Threads, decode_tokens_per_s = Math.Round(r.DecodeTokensPerS, 2), prefill_ms = Math.Round(r.PrefillMs, 3), alloc_bytes_per_token = Math.Round(r.AllocBytesPerToken, 1) }),
                 };
                 Console.WriteLine(JsonSerializer.Serialize(doc));
             }

@@ -46,7 +46,7 @@ internal static class GenerateCommand
         else summary = await Task.Run(() => Stepwise(model, prompt, options, colors, ct), ct);
         Console.WriteLine();
         Console.Out.Flush();
-        Console.Error.WriteLine($"-- backend {model.Backend.ToString().ToLowerInvariant()} ({model.BackendReason}), {model.Activations.ToString().ToLowerInvariant()} activations" +
+        Console.Error.WriteLine($"-- backend {model.Backend.ToString().ToLowerInvariant()} ({model.BackendReason}), {model.Activations.ToString().ToLowerInvariant()} activations, {model.Threads} threads" +
             (options.Depth.Kind == DepthPolicyKind.Full ? "" : $", depth {options.Depth}") + "; " +
             $"{summary.Tokens} tokens, {summary.TokensPerS:F1} tokens/s, time to first token {summary.FirstTokenMs:F1} ms" +
             (summary.Slides > 0 ? $", context window slid {summary.Slides}x" : "") + summary.DepthNote);

@@ -12,7 +12,7 @@ var topP = new Option<float>("--top-p") { Description = "nucleus sampling mass i
 var repetition = new Option<float>("--repetition-penalty") { Description = "1 = off, > 1 discourages repeats", DefaultValueFactory = _ => 1.1f };
 var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "new tokens per prompt", DefaultValueFactory = _ => 300 };
 var seed = new Option<int?>("--seed", "-s") { Description = "same seed, same text (default: random)" };
-var threads = new Option<int>("--threads") { Description = "threads per model call (0 = backend default)" };
+var threads = new Option<int>("--threads") { Description = "threads per model call (0 = default: the managed engine's count, min(cores, 2), on every CPU backend; the managed engine uses at most 2)" };
 var activations = new Option<ActivationPrecision>("--activations") { Description = "float32 (default: every backend gives the same text) | int8 (int8 activations: fastest on CPUs)", DefaultValueFactory = _ => ActivationPrecision.Float32 };
 var depth = new Option<string?>("--depth") { Description = $"{CliDepth.Spelling} (default full; not full: the managed engine)" };
 var showDepth = new Option<bool>("--show-depth") { Description = "colour each generated token by its exit depth (legend on stderr)" };

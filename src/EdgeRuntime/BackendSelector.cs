@@ -6,19 +6,22 @@ namespace EdgeShortcut.Runtime;
 
 /// <summary>
 /// Chooses the backend for <see cref="EdgeModelOptions.Backend"/> and says why. Auto: DirectML when
-/// ONNX Runtime lists <c>DmlExecutionProvider</c> and the session is created, else the CPU provider,
-/// else (ONNX Runtime's native library cannot load) the managed engine. An explicit choice that is
-/// not available throws <see cref="NotSupportedException"/> instead of silently running elsewhere.
-/// The provider list and the backend factory are injected so the logic is testable anywhere.
+/// ONNX Runtime lists <c>DmlExecutionProvider</c> and the session is created; else the CPU backend that is
+/// faster for this model on this CPU (<paramref name="cpuChoice"/>, from the size sweep's measurements:
+/// the managed engine on x64 with AVX2 + FMA); the CPU provider falls back to the managed engine when
+/// ONNX Runtime's native library cannot load. An explicit choice that is not available throws
+/// <see cref="NotSupportedException"/> instead of silently running elsewhere. The provider list, the
+/// backend factory and the CPU choice are injected so the logic is testable anywhere.
 /// </summary>
-internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availableProviders, Func<BackendKind, IInferenceBackend> create)
+internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availableProviders, Func<BackendKind, IInferenceBackend> create, CpuBackendChoice cpuChoice)
 {
     public const string DirectMLProvider = "DmlExecutionProvider";
 
     /// <summary>The real selector for a model file: ONNX Runtime's provider list and real backends.</summary>
     public static BackendSelector ForFile(ModelFileInfo file, EdgeModelOptions options) => new(
         () => OnnxRuntimeBackend.AvailableProviders(),
-        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file, options.Activations) : new OnnxRuntimeBackend(file, kind, options));
+        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file, options.Activations, options.Threads) : new OnnxRuntimeBackend(file, kind, options),
+        CpuBackendChoice.For(file));
 
     /// <summary>Creates the backend; returns it with a one-line reason for the choice.</summary>
     public (IInferenceBackend Backend, string Reason) Select(BackendKind requested)
@@ -61,7 +64,9 @@ internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availabl
         }
         else why = $"DirectML is not available (providers: {string.Join(", ", providers)})";
 
-        try { return (create(BackendKind.Cpu), $"ONNX Runtime CPU provider: {why}"); }
+        if (cpuChoice.Kind == BackendKind.Managed)
+            return (create(BackendKind.Managed), $"managed engine: {why}; {cpuChoice.Why}");
+        try { return (create(BackendKind.Cpu), $"ONNX Runtime CPU provider: {why}; {cpuChoice.Why}"); }
         catch (Exception e) when (IsNativeLoadFailure(e))
         {
             return (create(BackendKind.Managed), $"managed engine: {why}; the CPU provider cannot load ({Describe(e)})");

@@ -55,6 +55,10 @@ public sealed class EdgeModel : IDisposable
     /// <summary>The backend in use (never <see cref="BackendKind.Auto"/>).</summary>
     public BackendKind Backend => _backend.Kind;
 
+    /// <summary>CPU threads one model call uses (<see cref="EdgeModelOptions.Threads"/>): equal on the managed engine and
+    /// the ONNX Runtime CPU provider by default.</summary>
+    public int Threads => _backend.Threads;
+
     /// <summary>Why this backend was chosen, in one line (e.g. why DirectML was not used).</summary>
     public string BackendReason { get; }
 

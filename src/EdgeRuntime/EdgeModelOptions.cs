@@ -7,8 +7,11 @@ public sealed record EdgeModelOptions
     /// provider, then the managed engine, and reports its choice in <see cref="EdgeModel.BackendReason"/>.</summary>
     public BackendKind Backend { get; init; } = BackendKind.Auto;
 
-    /// <summary>ONNX Runtime intra-op threads per model call (0 = ONNX Runtime's default). The
-    /// managed engine sizes itself: one helper thread for large matrices on multi-core machines.</summary>
+    /// <summary>Threads per model call on the CPU backends. 0 (the default) gives every CPU backend the same
+    /// count: the managed engine's, <c>min(logical cores, 2)</c> (the calling thread plus one helper; on a
+    /// 2-core machine, all cores), and ONNX Runtime's CPU provider that many intra-op threads. A positive
+    /// value is ONNX Runtime's intra-op thread count; the managed engine takes <c>min(value, 2)</c> (1 runs
+    /// without the helper thread). <see cref="EdgeModel.Threads"/> reports the count in use.</summary>
     public int Threads { get; init; }
 
     /// <summary>How int8 model files multiply: float32 activations (the default; every backend agrees) or int8

@@ -15,6 +15,10 @@ internal interface IInferenceBackend : IDisposable
     /// <summary>The model config read from the ONNX metadata.</summary>
     ModelConfig Config { get; }
 
+    /// <summary>CPU threads one model call may use (<see cref="ThreadBudget"/>); for DirectML, the intra-op threads
+    /// of its session's CPU-side nodes.</summary>
+    int Threads { get; }
+
     /// <summary>Creates an empty sequence with its own caches (allocated once, up to n_ctx).</summary>
     IInferenceSequence CreateSequence();
 }

@@ -8,6 +8,7 @@ public class BackendSelectionTests
     private sealed class Named(BackendKind kind) : IInferenceBackend
     {
         public BackendKind Kind => kind;
+        public int Threads => 1;
         public ModelConfig Config => FakeBackend.ByteConfig();
         public IInferenceSequence CreateSequence() => throw new NotSupportedException();
         public void Dispose() { }
@@ -16,8 +17,12 @@ public class BackendSelectionTests
     private static readonly string[] CpuOnly = ["CPUExecutionProvider"];
     private static readonly string[] WithDml = ["DmlExecutionProvider", "CPUExecutionProvider"];
 
+    /// <summary>The CPU choice of a machine where ONNX Runtime's CPU provider is the faster CPU backend.</summary>
+    private static readonly CpuBackendChoice OrtFaster = new(BackendKind.Cpu, "ONNX Runtime is faster here (test)");
+
     /// <summary>A selector whose factory fails for the kinds in <paramref name="failing"/>.</summary>
-    private static (BackendSelector Selector, List<BackendKind> Tried) Selector(Func<IReadOnlyCollection<string>> providers, Dictionary<BackendKind, Exception>? failing = null)
+    private static (BackendSelector Selector, List<BackendKind> Tried) Selector(Func<IReadOnlyCollection<string>> providers,
+        Dictionary<BackendKind, Exception>? failing = null, CpuBackendChoice? cpuChoice = null)
     {
         var tried = new List<BackendKind>();
         var selector = new BackendSelector(providers, kind =>
@@ -25,7 +30,7 @@ public class BackendSelectionTests
             tried.Add(kind);
             if (failing is not null && failing.TryGetValue(kind, out var e)) throw e;
             return new Named(kind);
-        });
+        }, cpuChoice ?? OrtFaster);
         return (selector, tried);
     }
 

@@ -61,7 +61,7 @@ public sealed class ConsoleSampleTests : IDisposable
         var (exit, output, err) = Run(null, "--model", path, "--temperature", "0", "--max-new-tokens", "20", "ROMEO:");
         Assert.Equal(0, exit);
         Assert.StartsWith("ROMEO:", output);
-        Assert.Matches(@"-- backend cpu \(.*\), float32 activations; 20 tokens, [\d.]+ tokens/s, time to first token [\d.]+ ms", err);
+        Assert.Matches(@"-- backend cpu \(.*\), float32 activations, \d+ threads; 20 tokens, [\d.]+ tokens/s, time to first token [\d.]+ ms", err);
 
         var (exitManaged, outputManaged, errManaged) = Run(null, "--model", path, "--backend", "managed", "-t", "0", "-n", "20", "ROMEO:");
         Assert.Equal(0, exitManaged);
@@ -100,6 +100,11 @@ public sealed class ConsoleSampleTests : IDisposable
         Assert.Equal("float32", doc.RootElement.GetProperty("activations").GetString());
         var results = doc.RootElement.GetProperty("results").EnumerateArray().ToDictionary(r => r.GetProperty("backend").GetString()!);
         Assert.Equal(["managed", "cpu"], results.Keys);   // no DirectML here
+        Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("load_average").GetString()));
+        // Equal threads by default (issue 13): every contender names its count, and they match.
+        Assert.Equal(results["managed"].GetProperty("threads").GetInt32(), results["cpu"].GetProperty("threads").GetInt32());
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 2), results["cpu"].GetProperty("threads").GetInt32());
+        Assert.Contains("threads", err);
         foreach (var r in results.Values)
         {
             Assert.True(r.GetProperty("decode_tokens_per_s").GetDouble() > 0);

@@ -19,6 +19,7 @@ internal sealed class FakeBackend(ModelConfig config, Func<IReadOnlyList<int>, f
     public bool Disposed;
 
     public BackendKind Kind => BackendKind.Cpu;
+    public int Threads => 1;
     public ModelConfig Config { get; } = config;
 
     public IInferenceSequence CreateSequence()

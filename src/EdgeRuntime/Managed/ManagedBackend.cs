@@ -14,31 +14,36 @@ internal sealed class ManagedBackend : IInferenceBackend
     private readonly ManagedWeights _weights;
     private readonly bool _useHelperThread;
 
-    private ManagedBackend(ManagedWeights weights)
+    private ManagedBackend(ManagedWeights weights, int threads)
     {
         _weights = weights;
+        Threads = ThreadBudget.ForManaged(threads);
         // A helper thread pays off only for matrices above the split threshold, and only with a second core.
-        _useHelperThread = Environment.ProcessorCount > 1 &&
+        _useHelperThread = Threads > 1 &&
             weights.Linears().Any(l => (long)l.Rows * l.Cols >= ManagedLinear.ParallelThreshold);
     }
 
     /// <summary>Loads the weights of an ONNX model file written by the quantizer (int8 or fp32) whose metadata
     /// the runtime has already read (<see cref="ModelFile.Read"/>); <paramref name="activations"/> chooses the
-    /// int8 files' kernels (<see cref="ActivationPrecision"/>).</summary>
+    /// int8 files' kernels (<see cref="ActivationPrecision"/>); <paramref name="threads"/> is
+    /// <see cref="EdgeModelOptions.Threads"/> (0 = the default, <see cref="ThreadBudget.ForManaged"/>).</summary>
     /// <exception cref="CheckpointFormatException">The file is corrupt, or lacks a tensor (named in the message).</exception>
-    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32)
+    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0)
     {
-        var model = OnnxReader.ReadFile(file.Path);
+        // Lean loading: parse and pack straight from a memory map of the file. The packed layout the kernels
+        // read is the only copy of the weights that survives; the map is released before returning.
+        using var mapped = MappedFileMemory.Open(file.Path);
+        var model = OnnxReader.Read(mapped.Memory, file.Path);
         ModelGraphCheck.Check(model, file, requireGraph: false);   // the same checks as the ONNX Runtime backend: agree or refuse
-        return new(ManagedModelLoader.Load(model, file, activations));
+        return new(ManagedModelLoader.Load(model, file, activations), threads);
     }
 
     /// <summary>Builds the engine from an in-memory model (tests, the bench); <paramref name="source"/> names it in errors.</summary>
-    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32)
+    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0)
     {
         var file = ModelFile.FromMetadata(model.Metadata(), source);
         ModelGraphCheck.Check(model, file, requireGraph: false);
-        return new(ManagedModelLoader.Load(model, file, activations));
+        return new(ManagedModelLoader.Load(model, file, activations), threads);
     }
 
     /// <inheritdoc />
@@ -46,6 +51,10 @@ internal sealed class ManagedBackend : IInferenceBackend
 
     /// <inheritdoc />
     public ModelConfig Config => _weights.Config;
+
+    /// <summary>The engine's thread budget per call: 2 (the caller and one helper) or 1 (<see cref="ThreadBudget.ForManaged"/>).
+    /// The helper takes part only in matrices of at least <see cref="ManagedLinear.ParallelThreshold"/> weights.</summary>
+    public int Threads { get; }
 
     /// <summary>True when the Linear layers run on the int8 kernels (an int8 file with int8 activations).</summary>
     public bool IsInt8 => _weights.IsInt8;

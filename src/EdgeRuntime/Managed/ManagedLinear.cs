@@ -106,6 +106,9 @@ internal sealed class Int8Linear : ManagedLinear
         Matrix = new PackedInt8Matrix(weights, rows, cols, scales, bias);
     }
 
+    /// <summary>Wraps an already packed <paramref name="matrix"/> (the loader packs straight from the file's bytes).</summary>
+    public Int8Linear(string name, PackedInt8Matrix matrix, float[] bias) : base(name, matrix.Rows, matrix.Cols, bias) => Matrix = matrix;
+
     /// <summary>The packed weights, scales and bias.</summary>
     public PackedInt8Matrix Matrix { get; }
 
@@ -124,11 +127,15 @@ internal sealed class Int8Linear : ManagedLinear
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
-            for (int t = 0; t < count; t++)
+            if (count > 1)
             {
-                scratch.Row(t, Cols, out var q, out var scales, out var offsets);
-                Int8MatVec.Compute(Matrix, g0, g1, q, scales, offsets, y.Slice(t * Rows, Rows));
+                // Prefill: the GEMM tiles tokens over this chunk of weights (bit-identical to the per-token calls below).
+                scratch.Rows(count, Cols, out var qs, out var scaleRows, out var offsetRows);
+                Int8MatVec.ComputeBatch(Matrix, g0, g1, qs, scaleRows, offsetRows, count, y[..(count * Rows)]);
+                continue;
             }
+            scratch.Row(0, Cols, out var q, out var scales, out var offsets);
+            Int8MatVec.Compute(Matrix, g0, g1, q, scales, offsets, y[..Rows]);
         }
     }
 }

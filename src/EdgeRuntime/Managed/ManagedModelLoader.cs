@@ -1,5 +1,6 @@
 using EdgeShortcut.Core;
 using EdgeShortcut.Core.Onnx;
+using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
 
@@ -84,10 +85,10 @@ internal static class ManagedModelLoader
             var scales = Floats(scaleName, rows);
             int badScale = Array.FindIndex(scales, s => !(s > 0));
             if (badScale >= 0) throw new CheckpointFormatException(source, $"initializer '{scaleName}' holds a non-positive scale ({scales[badScale]}) at index {badScale}");
+            // Packed straight from the file's [in, out] bytes: no transposed copy (lean loading).
             var q = Get(OnnxNames.QuantizedWeight(prefix), OnnxDataType.Int8, cols, rows).AsInt8();
-            var w = OnnxLinearWeights.Transpose<sbyte>(q, cols, rows);
-            if (activations == ActivationPrecision.Int8) return new Int8Linear(prefix, rows, cols, w, scales, bias);
-            return new WeightOnlyInt8Linear(prefix, rows, cols, w, scales, bias);
+            if (activations == ActivationPrecision.Int8) return new Int8Linear(prefix, PackedInt8Matrix.FromInputMajor(q, rows, cols, scales, bias), bias);
+            return new WeightOnlyInt8Linear(prefix, ColumnPackedInt8Matrix.FromInputMajor(q, rows, cols, scales, bias), bias);
         }
 
         private static int IndexOfNonFinite(ReadOnlySpan<float> values)

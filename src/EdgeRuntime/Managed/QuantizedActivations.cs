@@ -40,6 +40,16 @@ internal sealed class QuantizedActivations
         }
     }
 
+    /// <summary>Rows 0..<paramref name="count"/>-1 of a layer with <paramref name="cols"/> inputs, contiguous:
+    /// values <c>[count, PaddedLength(cols)]</c>, scales and offsets <c>[count, PaddedLength(cols) / 32]</c>.</summary>
+    public void Rows(int count, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
+    {
+        int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
+        q = Q.AsSpan(0, count * padded);
+        scales = Scales.AsSpan(0, count * blocks);
+        offsets = Offsets.AsSpan(0, count * blocks);
+    }
+
     /// <summary>Row <paramref name="t"/> of a layer with <paramref name="cols"/> inputs: its quantized values
     /// <c>[PaddedLength(cols)]</c> and its per-block scales and offsets.</summary>
     public void Row(int t, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)

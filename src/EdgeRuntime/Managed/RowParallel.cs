@@ -9,11 +9,50 @@ namespace EdgeShortcut.Runtime.Managed;
 /// the chunks and waits at most for one chunk in flight. The helper spins briefly after each job,
 /// because decode issues a job every few microseconds and a kernel wake-up costs more than that; after
 /// the spin budget it blocks, so an idle sequence costs no CPU.
+/// <para>
+/// A busy machine (issue 13): when the helper is descheduled in the middle of a chunk, the caller has to wait
+/// for that chunk until the scheduler runs the helper again, often far longer than the job. Measured at load
+/// average ~12 on 2 cores, that made two-thread decode 2-3x slower than one thread. So the caller times its
+/// wait: a wait longer than its own share of the work (and than <see cref="StallTicks"/>) is a stall, after which the next jobs run on the caller alone (<see cref="SoloJobsAfterStall"/>,
+/// doubling while stalls repeat, up to 64 times that), and then the helper is tried again. On an idle machine
+/// the helper answers within microseconds and nothing changes. Results are identical either way (every row
+/// is computed by the same code whichever thread runs it).
+/// </para>
+/// <para>
+/// The other way two threads lose on a busy machine: Linux schedules each session as a group (autogroup), so a
+/// helper that spins between jobs takes CPU from its own caller whenever the group gets less than two cores;
+/// measured at load ~10 on 2 cores, two-thread decode ran at 0.4-0.8x of one thread without a single stall.
+/// So every <see cref="ContentionWindowJobs"/> jobs the caller also reads how long it waited runnable
+/// (<see cref="RunQueueWait"/>): waiting more than <see cref="ContendedWaitShare"/> of the window's wall time
+/// means the cores are oversubscribed, and it goes solo the same way.
+/// </para>
 /// </summary>
 internal sealed unsafe class RowParallel : IDisposable
 {
     /// <summary>How long the helper spins for the next job before it blocks.</summary>
     private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;   // 200 us
+
+    /// <summary>A wait for the helper longer than this and than the caller's own share of the job is a stall. On an
+    /// idle machine the caller waits for at most the one chunk in flight, about a quarter of its share; the floor keeps
+    /// timer noise on tiny jobs from counting.</summary>
+    public static readonly long StallTicks = System.Diagnostics.Stopwatch.Frequency / 50_000;   // 20 us
+
+    /// <summary>Jobs run on the caller alone after a first stall (about one token of a large model).</summary>
+    public const int SoloJobsAfterStall = 64;
+
+    /// <summary>Two-thread jobs per contention check (a few tokens of a small model, about one of a large one): short, so
+    /// that re-trying two threads on a busy machine costs little.</summary>
+    public const int ContentionWindowJobs = 64;
+
+    /// <summary>Share of a window's wall time the caller may wait on the run queue before the machine counts as busy.</summary>
+    public const double ContendedWaitShare = 0.2;
+
+    private int _windowJobs;           // two-thread jobs since the window opened
+    private int _windowThread;         // the managed thread that opened it (a sequence may move between threads)
+    private long _windowStart, _windowWait;
+
+    private int _soloJobs;             // jobs left to run without the helper
+    private int _stallStreak;          // stalls in a row (the solo stretch doubles with each, up to 2^6)
 
     private readonly Thread _helper;
     private readonly SemaphoreSlim _wake = new(0);
@@ -45,6 +84,13 @@ internal sealed unsafe class RowParallel : IDisposable
     public void Run(delegate*<void*, int, int, void> job, void* context, int rows)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_soloJobs > 0)
+        {
+            _soloJobs--;
+            Interlocked.Increment(ref _soloRuns);
+            job(context, 0, rows);
+            return;
+        }
         int ticket = _posted + 1;
         _job = job;
         _context = context;
@@ -57,15 +103,45 @@ internal sealed unsafe class RowParallel : IDisposable
         // helper does the mirror image, so one of the two always sees the other.
         Interlocked.Exchange(ref _posted, ticket);
         if (Volatile.Read(ref _sleeping) == 1) _wake.Release();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         RunChunks(ticket);
+        long ownDone = System.Diagnostics.Stopwatch.GetTimestamp();
         var spin = new SpinWait();
         while (Volatile.Read(ref _done) != _chunks) spin.SpinOnce(sleep1Threshold: -1);
         Volatile.Write(ref _claim, ((long)ticket << 32) | int.MaxValue);   // close the job
+        long waited = System.Diagnostics.Stopwatch.GetTimestamp() - ownDone;
+        bool stalled = waited > StallTicks && waited > ownDone - start;
+        if (stalled) Interlocked.Increment(ref _stalls);
+        if (WindowShowsContention() || stalled)
+        {
+            _soloJobs = SoloJobsAfterStall << Math.Min(_stallStreak, 6);
+            _stallStreak++;
+            _windowJobs = 0;
+        }
         if (_failure is { } failure)
         {
             _failure = null;
             throw new InvalidOperationException("The managed engine's helper thread failed.", failure);
         }
+    }
+
+    /// <summary>Counts a two-thread job into the contention window; at the window's end, whether the caller waited on the
+    /// run queue for more than <see cref="ContendedWaitShare"/> of it. Opens the next window.</summary>
+    private bool WindowShowsContention()
+    {
+        int thread = Environment.CurrentManagedThreadId;
+        if (_windowJobs > 0 && thread == _windowThread && ++_windowJobs < ContentionWindowJobs) return false;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp(), wait = RunQueueWait.Nanoseconds();
+        bool contended = _windowJobs >= ContentionWindowJobs && thread == _windowThread && wait >= 0 && _windowWait >= 0 &&
+            (wait - _windowWait) * 1e-9 > ContendedWaitShare * (now - _windowStart) / System.Diagnostics.Stopwatch.Frequency;
+        bool completedCalm = !contended && _windowJobs >= ContentionWindowJobs && thread == _windowThread && wait >= 0;
+        _windowThread = thread;
+        _windowStart = now;
+        _windowWait = wait;
+        _windowJobs = 1;
+        if (contended) Interlocked.Increment(ref _contendedWindows);
+        if (completedCalm) _stallStreak = 0;   // a whole window on two threads went well
+        return contended;
     }
 
     /// <summary>Claims and runs chunks of job <paramref name="ticket"/> until none is left (both threads run this).
@@ -110,6 +186,17 @@ internal sealed unsafe class RowParallel : IDisposable
             RunChunks(seen);   // a stale ticket finds the job closed or replaced and returns at once
         }
     }
+
+    private int _stalls, _soloRuns, _contendedWindows;
+
+    /// <summary>Windows in which the caller waited on the run queue too long (diagnostics and tests).</summary>
+    public int ContendedWindows => Volatile.Read(ref _contendedWindows);
+
+    /// <summary>Stalls detected so far: waits for a descheduled helper (diagnostics and tests).</summary>
+    public int Stalls => Volatile.Read(ref _stalls);
+
+    /// <summary>Jobs run on the caller alone after a stall (diagnostics and tests).</summary>
+    public int SoloRuns => Volatile.Read(ref _soloRuns);
 
     /// <summary>Stops the helper thread.</summary>
     public void Dispose()

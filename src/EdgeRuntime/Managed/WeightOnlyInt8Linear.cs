@@ -19,6 +19,9 @@ internal sealed class WeightOnlyInt8Linear : ManagedLinear
         Matrix = new ColumnPackedInt8Matrix(weights, rows, cols, scales, bias);
     }
 
+    /// <summary>Wraps an already packed <paramref name="matrix"/> (the loader packs straight from the file's bytes).</summary>
+    public WeightOnlyInt8Linear(string name, ColumnPackedInt8Matrix matrix, float[] bias) : base(name, matrix.Rows, matrix.Cols, bias) => Matrix = matrix;
+
     /// <summary>The packed weights, scales and bias.</summary>
     public ColumnPackedInt8Matrix Matrix { get; }
 

@@ -33,6 +33,7 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
         Caches = OnnxNames.Caches(file.Config);
         var model = OnnxReader.ReadFile(file.Path);
         ModelGraphCheck.Check(model, file, requireGraph: true);
+        Threads = ThreadBudget.ForOnnxRuntime(options.Threads);
         _sessionOptions = CreateSessionOptions(kind, options);
         try
         {
@@ -57,6 +58,9 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
 
     /// <inheritdoc />
     public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public int Threads { get; }
 
     /// <summary>The cache tensors, in binding order.</summary>
     internal OnnxCache[] Caches { get; }
@@ -115,7 +119,9 @@ internal sealed class OnnxRuntimeBackend : IInferenceBackend
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = false,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
-        if (options.Threads > 0) so.IntraOpNumThreads = options.Threads;
+        // Always explicit (ThreadBudget): ONNX Runtime's own default (0) would size the pool by physical cores
+        // and pin its workers, and would not match the managed engine's count on larger machines.
+        so.IntraOpNumThreads = ThreadBudget.ForOnnxRuntime(options.Threads);
         // Without QDQ fusions ORT constant-folds each DequantizeLinear into a float weight and runs a float
         // MatMul (Float32 activations, like the managed engine's). With them it fuses DequantizeLinear +
         // MatMul into MatMulNBits (bits 8, block 32, accuracy_level 4), which quantizes activations per block.

@@ -53,9 +53,9 @@ internal static class ManagedTestModels
 
     /// <summary>Loads an engine straight from <see cref="Build"/> via the ONNX bytes (writer and reader included).
     /// An int8 file runs on the int8 kernels (int8 activations) unless <paramref name="activations"/> says otherwise.</summary>
-    public static ManagedBackend Engine(ModelConfig config, IReadOnlyDictionary<string, NamedTensor> weights, bool int8, ActivationPrecision? activations = null) =>
+    public static ManagedBackend Engine(ModelConfig config, IReadOnlyDictionary<string, NamedTensor> weights, bool int8, ActivationPrecision? activations = null, int threads = 0) =>
         ManagedBackend.FromOnnx(OnnxReader.Read(OnnxWriter.ToBytes(Build(config, weights, int8)), "test.onnx"), "test.onnx",
-            activations ?? (int8 ? ActivationPrecision.Int8 : ActivationPrecision.Float32));
+            activations ?? (int8 ? ActivationPrecision.Int8 : ActivationPrecision.Float32), threads);
 
     /// <summary>Normalized mean squared error <c>sum (a - r)^2 / sum r^2</c> over all rows.</summary>
     public static double Nmse(IEnumerable<float[]> actual, IEnumerable<float[]> reference)

@@ -17,9 +17,19 @@ internal sealed class ColumnPackedInt8Matrix
     /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major) with one <paramref name="scales"/>
     /// entry per row and an optional <paramref name="bias"/> (<c>[rows]</c> or empty).</summary>
     public ColumnPackedInt8Matrix(ReadOnlySpan<sbyte> weights, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
+        : this(weights, rows, cols, rowStride: cols, colStride: 1, scales, bias) { }
+
+    /// <summary>Packs the input-major <c>[cols, rows]</c> layout of the model file (ONNX <c>weight_q</c> <c>[in, out]</c>)
+    /// straight from the file's bytes, with no transposed copy in between (lean loading): each packed column of a
+    /// group is 16 contiguous bytes of the source.</summary>
+    public static ColumnPackedInt8Matrix FromInputMajor(ReadOnlySpan<sbyte> weightsT, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias) =>
+        new(weightsT, rows, cols, rowStride: 1, colStride: rows, scales, bias);
+
+    /// <summary>The one packer: <c>w[r, k] = source[r * rowStride + k * colStride]</c>.</summary>
+    private ColumnPackedInt8Matrix(ReadOnlySpan<sbyte> source, int rows, int cols, int rowStride, int colStride, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
     {
         if (rows < 1 || cols < 1) throw new ArgumentException($"A matrix needs at least one row and one column (got {rows}x{cols}).");
-        if (weights.Length != (long)rows * cols) throw new ArgumentException($"{weights.Length} weights, expected {rows}x{cols}.", nameof(weights));
+        if (source.Length != (long)rows * cols) throw new ArgumentException($"{source.Length} weights, expected {rows}x{cols}.", "weights");
         if (scales.Length != rows) throw new ArgumentException($"{scales.Length} scales, expected {rows}.", nameof(scales));
         if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"{bias.Length} biases, expected 0 or {rows}.", nameof(bias));
         Rows = rows;
@@ -27,14 +37,29 @@ internal sealed class ColumnPackedInt8Matrix
         Groups = (rows + GroupRows - 1) / GroupRows;
         long bytes = (long)Groups * GroupRows * cols;
         if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
-        Data = new sbyte[bytes];
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < cols; k++)
-                Data[((long)(r / GroupRows) * cols + k) * GroupRows + r % GroupRows] = weights[r * cols + k];
+        Data = new sbyte[bytes];                           // zeroed: padding rows are w = 0
+        Pack(source, rowStride, colStride);
         Scales = new float[Groups * GroupRows];
         scales.CopyTo(Scales);
         Bias = new float[Groups * GroupRows];
         bias.CopyTo(Bias);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]   // once per load over every weight
+    private void Pack(ReadOnlySpan<sbyte> source, int rowStride, int colStride)
+    {
+        int rows = Rows, cols = Cols;
+        for (int g = 0; g < Groups; g++)
+        {
+            int groupRows = Math.Min(GroupRows, rows - g * GroupRows);
+            for (int k = 0; k < cols; k++)
+            {
+                long at = ((long)g * cols + k) * GroupRows;
+                long from = (long)g * GroupRows * rowStride + (long)k * colStride;
+                if (rowStride == 1) source.Slice((int)from, groupRows).CopyTo(Data.AsSpan((int)at, groupRows));
+                else for (int rr = 0; rr < groupRows; rr++) Data[at + rr] = source[(int)(from + (long)rr * rowStride)];
+            }
+        }
     }
 
     /// <summary>Output features.</summary>

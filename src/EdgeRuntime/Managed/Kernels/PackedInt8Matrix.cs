@@ -1,3 +1,8 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace EdgeShortcut.Runtime.Managed.Kernels;
 
 /// <summary>
@@ -22,9 +27,18 @@ internal sealed class PackedInt8Matrix
     /// <summary>Packs <paramref name="weights"/> (<c>[rows, cols]</c>, row-major, values in [-127, 127]) with
     /// one <paramref name="scales"/> entry per row and an optional <paramref name="bias"/> (<c>[rows]</c> or empty).</summary>
     public PackedInt8Matrix(ReadOnlySpan<sbyte> weights, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
+        : this(weights, rows, cols, rowStride: cols, colStride: 1, scales, bias) { }
+
+    /// <summary>Packs the input-major <c>[cols, rows]</c> layout of the model file (ONNX <c>weight_q</c> <c>[in, out]</c>)
+    /// straight from the file's bytes, with no transposed copy in between (lean loading).</summary>
+    public static PackedInt8Matrix FromInputMajor(ReadOnlySpan<sbyte> weightsT, int rows, int cols, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias) =>
+        new(weightsT, rows, cols, rowStride: 1, colStride: rows, scales, bias);
+
+    /// <summary>The one packer: <c>w[r, c] = source[r * rowStride + c * colStride]</c>.</summary>
+    private PackedInt8Matrix(ReadOnlySpan<sbyte> source, int rows, int cols, int rowStride, int colStride, ReadOnlySpan<float> scales, ReadOnlySpan<float> bias)
     {
         if (rows < 1 || cols < 1) throw new ArgumentException($"A matrix needs at least one row and one column (got {rows}x{cols}).");
-        if (weights.Length != (long)rows * cols) throw new ArgumentException($"{weights.Length} weights, expected {rows}x{cols}.", nameof(weights));
+        if (source.Length != (long)rows * cols) throw new ArgumentException($"{source.Length} weights, expected {rows}x{cols}.", "weights");
         if (scales.Length != rows) throw new ArgumentException($"{scales.Length} scales, expected {rows}.", nameof(scales));
         if (bias.Length != 0 && bias.Length != rows) throw new ArgumentException($"{bias.Length} biases, expected 0 or {rows}.", nameof(bias));
         Rows = rows;
@@ -33,19 +47,54 @@ internal sealed class PackedInt8Matrix
         Groups = (rows + GroupRows - 1) / GroupRows;
         long bytes = (long)Groups * GroupRows * PaddedCols;
         if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
-        Data = new byte[bytes];
+        Data = GC.AllocateUninitializedArray<byte>((int)bytes);
         Array.Fill(Data, (byte)128);                       // w = 0 everywhere, including the padding
-        for (int r = 0; r < rows; r++)
-        {
-            int g = r / GroupRows, rr = r % GroupRows;
-            var row = weights.Slice(r * cols, cols);
-            for (int c = 0; c < cols; c++)
-                Data[((long)(g * (PaddedCols / 4) + c / 4) * GroupRows + rr) * 4 + c % 4] = (byte)(row[c] + 128);
-        }
+        Pack(source, rowStride, colStride);
         Scales = new float[Groups * GroupRows];
         scales.CopyTo(Scales);
         Bias = new float[Groups * GroupRows];
         bias.CopyTo(Bias);
+    }
+
+    /// <summary>Group by group, column by column, row by row (with the input-major source the innermost reads are
+    /// contiguous). From the input-major layout on x86, a whole 8-row x 4-column step is one 32-byte interleave of
+    /// four 8-byte column pieces; anything else (partial groups or column blocks, other sources) runs the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // runs once per load over every weight: no tier-0 loop
+    private void Pack(ReadOnlySpan<sbyte> source, int rowStride, int colStride)
+    {
+        int rows = Rows, cols = Cols;
+        for (int g = 0; g < Groups; g++)
+        {
+            int groupRows = Math.Min(GroupRows, rows - g * GroupRows);
+            long groupAt = (long)g * (PaddedCols / 4) * GroupRows * 4;
+            int c = 0;
+            if (rowStride == 1 && groupRows == GroupRows && Sse2.IsSupported)
+            {
+                ref sbyte src = ref MemoryMarshal.GetReference(source);
+                ref byte dst = ref MemoryMarshal.GetArrayDataReference(Data);
+                var flip = Vector128.Create((byte)0x80);   // w + 128 on the two's complement byte
+                for (; c + 4 <= cols; c += 4)
+                {
+                    nint from = (nint)((long)c * colStride + (long)g * GroupRows);
+                    var c0 = Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref src, from)))).AsByte();
+                    var c1 = Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref src, from + colStride)))).AsByte();
+                    var c2 = Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref src, from + 2 * (nint)colStride)))).AsByte();
+                    var c3 = Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref src, from + 3 * (nint)colStride)))).AsByte();
+                    var c01 = Sse2.UnpackLow(c0, c1).AsUInt16();   // r0c0 r0c1 r1c0 r1c1 ...
+                    var c23 = Sse2.UnpackLow(c2, c3).AsUInt16();   // r0c2 r0c3 r1c2 r1c3 ...
+                    nint at = (nint)(groupAt + (long)(c / 4) * GroupRows * 4);
+                    (Sse2.UnpackLow(c01, c23).AsByte() ^ flip).StoreUnsafe(ref dst, (nuint)at);         // rows 0-3, 4 columns each
+                    (Sse2.UnpackHigh(c01, c23).AsByte() ^ flip).StoreUnsafe(ref dst, (nuint)(at + 16)); // rows 4-7
+                }
+            }
+            for (; c < cols; c++)
+            {
+                long at = groupAt + (long)(c / 4) * GroupRows * 4 + c % 4;
+                long from = (long)g * GroupRows * rowStride + (long)c * colStride;
+                for (int rr = 0; rr < groupRows; rr++)
+                    Data[at + rr * 4] = (byte)(source[(int)(from + (long)rr * rowStride)] + 128);
+            }
+        }
     }
 
     /// <summary>Output features.</summary>

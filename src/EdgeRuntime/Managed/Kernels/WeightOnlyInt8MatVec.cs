@@ -19,7 +19,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// This is the dequantized product <c>sum_k (w scale) x</c> up to float rounding (it factors the row's
 /// scale out), which is what ONNX Runtime and DirectML compute from the same file.
 /// </summary>
-internal static class WeightOnlyInt8MatVec
+internal static partial class WeightOnlyInt8MatVec
 {
     private const int GroupRows = ColumnPackedInt8Matrix.GroupRows;
 
@@ -66,72 +66,6 @@ internal static class WeightOnlyInt8MatVec
             case Path.Avx512: ComputeAvx512(m, g0, g1, x, y); break;
             case Path.Avx2: ComputeAvx2(m, g0, g1, x, y); break;
             default: ComputeScalar(m, g0, g1, x, y); break;
-        }
-    }
-
-    /// <summary>As <see cref="Compute(ColumnPackedInt8Matrix, int, int, ReadOnlySpan{float}, Span{float})"/> for
-    /// <paramref name="count"/> token rows at once (x <c>[count, cols]</c>, y <c>[count, rows]</c>), bit-identical to
-    /// one call per row. With AVX-512 two tokens share each widened weight column, halving the conversions.</summary>
-    public static void ComputeBatch(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, int count, Span<float> y)
-    {
-        int rows = m.Rows, cols = m.Cols, t = 0;
-        if (count < 1 || x.Length != (long)count * cols || y.Length != (long)count * rows) throw new ArgumentException($"x and y must hold {count} token rows each.", nameof(x));
-        Validate(m, g0, g1, cols, rows);
-        if (Best == Path.Avx512)
-            for (; t + 2 <= count; t += 2)
-                ComputeAvx512Pair(m, g0, g1, x.Slice(t * cols, 2 * cols), y.Slice(t * rows, 2 * rows));
-        for (; t < count; t++) Compute(m, g0, g1, x.Slice(t * cols, cols), y.Slice(t * rows, rows));
-    }
-
-    /// <summary>Two tokens per group pass: each widened column feeds both tokens' four partial sums.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeAvx512Pair(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
-    {
-        int rows = m.Rows, cols = m.Cols;
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
-        ref float xa = ref MemoryMarshal.GetReference(x);
-        ref float xb = ref Unsafe.Add(ref xa, cols);
-        nint groupBytes = (nint)cols * GroupRows;
-        for (int g = g0; g < g1; g++)
-        {
-            ref sbyte a = ref Unsafe.Add(ref d0, g * groupBytes);
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
-            int k = 0;
-            ref sbyte wk = ref a;
-            ref float pa = ref xa, pb = ref xb;
-            for (; k + 4 <= cols; k += 4)
-            {
-                var w0 = Widen512(ref wk, 0);
-                a0 = Avx512F.FusedMultiplyAdd(w0, Vector512.Create(pa), a0);
-                b0 = Avx512F.FusedMultiplyAdd(w0, Vector512.Create(pb), b0);
-                var w1 = Widen512(ref wk, 1);
-                a1 = Avx512F.FusedMultiplyAdd(w1, Vector512.Create(Unsafe.Add(ref pa, 1)), a1);
-                b1 = Avx512F.FusedMultiplyAdd(w1, Vector512.Create(Unsafe.Add(ref pb, 1)), b1);
-                var w2 = Widen512(ref wk, 2);
-                a2 = Avx512F.FusedMultiplyAdd(w2, Vector512.Create(Unsafe.Add(ref pa, 2)), a2);
-                b2 = Avx512F.FusedMultiplyAdd(w2, Vector512.Create(Unsafe.Add(ref pb, 2)), b2);
-                var w3 = Widen512(ref wk, 3);
-                a3 = Avx512F.FusedMultiplyAdd(w3, Vector512.Create(Unsafe.Add(ref pa, 3)), a3);
-                b3 = Avx512F.FusedMultiplyAdd(w3, Vector512.Create(Unsafe.Add(ref pb, 3)), b3);
-                wk = ref Unsafe.Add(ref wk, 4 * GroupRows);
-                pa = ref Unsafe.Add(ref pa, 4);
-                pb = ref Unsafe.Add(ref pb, 4);
-            }
-            for (int j = 0; k + j < cols; j++)
-            {
-                var w = Widen512(ref a, k + j);
-                var ta = Avx512F.FusedMultiplyAdd(w, Vector512.Create(Unsafe.Add(ref xa, k + j)), j == 0 ? a0 : j == 1 ? a1 : a2);
-                var tb = Avx512F.FusedMultiplyAdd(w, Vector512.Create(Unsafe.Add(ref xb, k + j)), j == 0 ? b0 : j == 1 ? b1 : b2);
-                if (j == 0) { a0 = ta; b0 = tb; } else if (j == 1) { a1 = ta; b1 = tb; } else { a2 = ta; b2 = tb; }
-            }
-            var sa = (a0 + a1) + (a2 + a3);
-            var sb = (b0 + b1) + (b2 + b3);
-            var ya = y[..rows];
-            var yb = y[rows..];
-            RowEpilogue.Store8(sa.GetLower(), m.Scales, m.Bias, g * GroupRows, ya);
-            RowEpilogue.Store8(sa.GetUpper(), m.Scales, m.Bias, g * GroupRows + 8, ya);
-            RowEpilogue.Store8(sb.GetLower(), m.Scales, m.Bias, g * GroupRows, yb);
-            RowEpilogue.Store8(sb.GetUpper(), m.Scales, m.Bias, g * GroupRows + 8, yb);
         }
     }
 

@@ -1,0 +1,62 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.ManagedBench;
+
+/// <summary>
+/// Prefill's matrix products, one thread: 32 token rows through one Linear (the engine's prefill chunk),
+/// as 32 per-token matvecs against the token-tiled GEMM (<c>ComputeBatch</c>), in both activation modes,
+/// interleaved, thread CPU time (so other processes on a busy machine count less). GMAC/s = rows x cols x tokens / time.
+/// </summary>
+internal static class GemmBench
+{
+    public static void Run(int rounds)
+    {
+        Console.WriteLine($"| rows x cols | tokens | mode | per-token matvecs: us (GMAC/s) | GEMM: us (GMAC/s) | speedup |   (thread CPU, best of {rounds}, load average {LoadAverage.Read()})");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        const int T = 32;
+        foreach (var (rows, cols) in new[] { (512, 512), (2048, 512), (512, 2048), (3072, 768), (768, 3072) })
+        {
+            var rng = new Random(5);
+            var w = new sbyte[rows * cols];
+            for (int i = 0; i < w.Length; i++) w[i] = (sbyte)rng.Next(-127, 128);
+            var scales = Enumerable.Range(0, rows).Select(_ => 0.01f).ToArray();
+            var bias = new float[rows];
+            var x = Enumerable.Range(0, T * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var y = new float[T * rows];
+
+            var packed = new PackedInt8Matrix(w, rows, cols, scales, bias);
+            int P = packed.PaddedCols, blocks = P / ActivationQuantizer.BlockSize;
+            var q = new sbyte[T * P]; var xs = new float[T * blocks]; var xo = new int[T * blocks];
+            for (int t = 0; t < T; t++) ActivationQuantizer.Quantize(x.AsSpan(t * cols, cols), q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks));
+            var column = new ColumnPackedInt8Matrix(w, rows, cols, scales, bias);
+
+            Report(rows, cols, T, "int8 x int8", rounds,
+                () => { for (int t = 0; t < T; t++) Int8MatVec.Compute(packed, 0, packed.Groups, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks), y.AsSpan(t * rows, rows)); },
+                () => Int8MatVec.ComputeBatch(packed, 0, packed.Groups, q, xs, xo, T, y));
+            Report(rows, cols, T, "int8 weights x float32", rounds,
+                () => { for (int t = 0; t < T; t++) WeightOnlyInt8MatVec.Compute(column, 0, column.Groups, x.AsSpan(t * cols, cols), y.AsSpan(t * rows, rows)); },
+                () => WeightOnlyInt8MatVec.ComputeBatch(column, 0, column.Groups, x, T, y));
+        }
+    }
+
+    private static void Report(int rows, int cols, int tokens, string mode, int rounds, Action perToken, Action gemm)
+    {
+        double bestA = double.MaxValue, bestB = double.MaxValue;
+        for (int r = 0; r <= rounds; r++)
+        {
+            double a = Time(perToken), b = Time(gemm);
+            if (r == 0) continue;
+            bestA = Math.Min(bestA, a);
+            bestB = Math.Min(bestB, b);
+        }
+        double macs = (double)rows * cols * tokens;
+        Console.WriteLine($"| {rows} x {cols} | {tokens} | {mode} | {bestA:F0} ({macs / bestA / 1e3:F1}) | {bestB:F0} ({macs / bestB / 1e3:F1}) | {bestA / bestB:F2}x |");
+    }
+
+    private static double Time(Action a)
+    {
+        double t0 = ThreadClock.Seconds();
+        a();
+        return (ThreadClock.Seconds() - t0) * 1e6;
+    }
+}
