@@ -95,24 +95,12 @@ public sealed class AdaptiveThresholdMetadataTests : IDisposable
     public void The_quantizer_flag_records_the_threshold_and_refuses_bad_values()
     {
         string ckpt = Checkpoint(ExitConfig), good = Path.Combine(_dir, "cli.onnx"), bad = Path.Combine(_dir, "cli-bad.onnx");
-        var (code, _, err) = Quantizer("--checkpoint", ckpt, "--out", good, "--adaptive-threshold", "0.25");
+        var (code, _, err) = QuantizeCliTests.Cli("--checkpoint", ckpt, "--out", good, "--adaptive-threshold", "0.25");
         Assert.True(code == 0, err);
         Assert.Equal(0.25f, ModelFile.Read(good).AdaptiveThreshold);
-        (code, _, err) = Quantizer("--checkpoint", ckpt, "--out", bad, "--adaptive-threshold", "1.5");
+        (code, _, err) = QuantizeCliTests.Cli("--checkpoint", ckpt, "--out", bad, "--adaptive-threshold", "1.5");
         Assert.Equal(2, code);
         Assert.Contains("--adaptive-threshold", err);
         Assert.False(File.Exists(bad));
-    }
-
-    private static (int Code, string Out, string Err) Quantizer(params string[] args)
-    {
-        var main = System.Reflection.Assembly.Load("EdgeShortcut.Quantize").EntryPoint!;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return ((int)main.Invoke(null, [args])!, stdout.ToString(), stderr.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
     }
 }

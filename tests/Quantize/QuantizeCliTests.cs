@@ -13,17 +13,8 @@ public sealed class QuantizeCliTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, true);
 
     /// <summary>Runs the quantizer's entry point in process.</summary>
-    private static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var main = System.Reflection.Assembly.Load("EdgeShortcut.Quantize").EntryPoint!;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return ((int)main.Invoke(null, [args])!, stdout.ToString(), stderr.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    internal static (int Code, string Out, string Err) Cli(params string[] args) =>
+        InProcessCli.Run(System.Reflection.Assembly.Load("EdgeShortcut.Quantize"), args);
 
     private static void AssertError(int code, string err, int expected, params string[] mentions)
     {

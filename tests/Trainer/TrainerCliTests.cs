@@ -1,3 +1,4 @@
+using EdgeShortcut.Tests.Support;
 using System.Text.Json;
 
 namespace EdgeShortcut.Tests.Trainer;
@@ -7,17 +8,8 @@ namespace EdgeShortcut.Tests.Trainer;
 public class TrainerCliTests
 {
     /// <summary>Runs the trainer's CLI in process; returns its exit code and what it printed.</summary>
-    internal static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var main = typeof(EdgeShortcut.Trainer.Training.Trainer).Assembly.EntryPoint!;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return ((int)main.Invoke(null, [args])!, stdout.ToString(), stderr.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    internal static (int Code, string Out, string Err) Cli(params string[] args) =>
+        InProcessCli.Run(typeof(EdgeShortcut.Trainer.Training.Trainer).Assembly, args);
 
     [Fact]
     public void Train_then_eval_json_and_sample_work_end_to_end()
