@@ -31,11 +31,8 @@ root.SetAction(parse =>
     {
         var exportPrecision = parse.GetValue(precision) == "fp32" ? ExportPrecision.Fp32 : ExportPrecision.Int8;
         bool floatActivations = parse.GetValue(validateActivations) == "float32";
-        var threshold = parse.GetValue(adaptiveThreshold);
-        if (threshold is { } t && !EdgeShortcut.Core.Onnx.OnnxMetadata.IsValidThreshold(t))
-            throw new ArgumentException($"--adaptive-threshold must be a number in (0, 1], not {t.ToString(CultureInfo.InvariantCulture)}.", "--adaptive-threshold");
         return Run(parse.GetValue(checkpoint)!, parse.GetValue(output)!, exportPrecision,
-            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, threshold, parse.GetValue(json));
+            parse.GetValue(validate), parse.GetValue(validateTokens), floatActivations, parse.GetValue(adaptiveThreshold), parse.GetValue(json));
     }
     catch (ArgumentException e)   // a bad flag value, named by its flag
     {
