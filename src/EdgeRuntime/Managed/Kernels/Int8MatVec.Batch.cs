@@ -6,14 +6,14 @@ using System.Runtime.Intrinsics.X86;
 namespace EdgeShortcut.Runtime.Managed.Kernels;
 
 // Prefill as a GEMM: Y [count, rows] = X [count, cols] W^T for several token rows at once, tiled over
-// tokens so that each 32-byte weight step (8 rows x 4 columns) is loaded and widened once per tile of
+// tokens so that each 32-byte weight step (8 rows x 4 columns) is loaded and sign-split once per tile of
 // BatchTileTokens tokens instead of once per token. The block sums are exact integers whatever the tiling,
 // and each token's float epilogue runs block by block in the same order as Compute, so every token's
 // outputs are bit-identical to a Compute call on its own row (tests compare them on every supported path).
 internal static partial class Int8MatVec
 {
-    /// <summary>Tokens per GEMM tile: 4 tokens x (2 int32 sums + 1 float sum) + 2 widened weights + 1 broadcast
-    /// fill the 16 AVX2 registers.</summary>
+    /// <summary>Tokens per GEMM tile: 4 tokens x (1 int32 sum + 1 float sum) + the step's weights, their magnitudes,
+    /// the ones and two temporaries stay within the 16 AVX2 registers.</summary>
     public const int BatchTileTokens = 4;
 
     /// <summary>Whether <see cref="ComputeBatch"/> has a GEMM tile here (AVX2, which every AVX-512/VNNI x86 also has);
@@ -37,16 +37,15 @@ internal static partial class Int8MatVec
         if (HasBatchTile)
             for (; t + BatchTileTokens <= count; t += BatchTileTokens)
                 Tile4Avx2(m, g0, g1, x.Slice(t * P, BatchTileTokens * P), xScales.Slice(t * blocks, BatchTileTokens * blocks),
-                    xOffsets.Slice(t * blocks, BatchTileTokens * blocks), y.Slice(t * rows, BatchTileTokens * rows));
+                    y.Slice(t * rows, BatchTileTokens * rows));
         for (; t < count; t++)
             Compute(m, g0, g1, x.Slice(t * P, P), xScales.Slice(t * blocks, blocks), xOffsets.Slice(t * blocks, blocks), y.Slice(t * rows, rows));
     }
 
-    /// <summary>Four tokens per pass over each row group: the AVX2 path's <c>vpmaddwd</c> steps with the widened weights
-    /// shared by the four tokens.</summary>
+    /// <summary>Four tokens per pass over each row group: each step's signed weights and their magnitudes
+    /// (<see cref="ComputeAvx2"/>'s sign trick) are computed once and shared by the four tokens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4Avx2(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
-        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
+    private static void Tile4Avx2(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, Span<float> y)
     {
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
         nint groupBytes = (nint)P * PackedInt8Matrix.GroupRows;
@@ -56,37 +55,28 @@ internal static partial class Int8MatVec
         ref int xc = ref Unsafe.Add(ref xb, P / 4);
         ref int xd = ref Unsafe.Add(ref xc, P / 4);
         ref float s0 = ref MemoryMarshal.GetReference(xScales);
-        ref int o0 = ref MemoryMarshal.GetReference(xOffsets);
+        var ones = Vector256.Create((short)1);
         for (int g = g0; g < g1; g++)
         {
             ref byte wg = ref Unsafe.Add(ref w0, g * groupBytes);
             Vector256<float> fa = default, fb = default, fc = default, fd = default;
             for (int b = 0; b < blocks; b++)
             {
-                Vector256<int> la = default, ha = default, lb = default, hb = default, lc = default, hc = default, ld = default, hd = default;
+                Vector256<int> sa = default, sb = default, sc = default, sd = default;
                 for (int j = 0; j < 8; j++)
                 {
                     int k = b * 8 + j;
-                    var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref wg, b * 256 + j * 32));
-                    var wl = Avx2.ConvertToVector256Int16(w.GetLower()).AsInt16();
-                    var wh = Avx2.ConvertToVector256Int16(w.GetUpper()).AsInt16();
-                    var xs = Avx2.ConvertToVector256Int16(Vector128.Create(Unsafe.Add(ref xa, k)).AsSByte());
-                    la += Avx2.MultiplyAddAdjacent(wl, xs);
-                    ha += Avx2.MultiplyAddAdjacent(wh, xs);
-                    xs = Avx2.ConvertToVector256Int16(Vector128.Create(Unsafe.Add(ref xb, k)).AsSByte());
-                    lb += Avx2.MultiplyAddAdjacent(wl, xs);
-                    hb += Avx2.MultiplyAddAdjacent(wh, xs);
-                    xs = Avx2.ConvertToVector256Int16(Vector128.Create(Unsafe.Add(ref xc, k)).AsSByte());
-                    lc += Avx2.MultiplyAddAdjacent(wl, xs);
-                    hc += Avx2.MultiplyAddAdjacent(wh, xs);
-                    xs = Avx2.ConvertToVector256Int16(Vector128.Create(Unsafe.Add(ref xd, k)).AsSByte());
-                    ld += Avx2.MultiplyAddAdjacent(wl, xs);
-                    hd += Avx2.MultiplyAddAdjacent(wh, xs);
+                    var w = LoadSigned(ref Unsafe.Add(ref wg, b * 256 + j * 32));
+                    var magnitude = Avx2.Abs(w);
+                    sa += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xa, k)).AsSByte(), w)), ones);
+                    sb += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xb, k)).AsSByte(), w)), ones);
+                    sc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xc, k)).AsSByte(), w)), ones);
+                    sd += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xd, k)).AsSByte(), w)), ones);
                 }
-                fa = BlockEpilogue(la, ha, ref s0, ref o0, b, fa);
-                fb = BlockEpilogue(lb, hb, ref s0, ref o0, blocks + b, fb);
-                fc = BlockEpilogue(lc, hc, ref s0, ref o0, 2 * blocks + b, fc);
-                fd = BlockEpilogue(ld, hd, ref s0, ref o0, 3 * blocks + b, fd);
+                fa = BlockEpilogue(sa, ref s0, b, fa);
+                fb = BlockEpilogue(sb, ref s0, blocks + b, fb);
+                fc = BlockEpilogue(sc, ref s0, 2 * blocks + b, fc);
+                fd = BlockEpilogue(sd, ref s0, 3 * blocks + b, fd);
             }
             int r0 = g * PackedInt8Matrix.GroupRows;
             RowEpilogue.Store8(fa, m.Scales, m.Bias, r0, y[..rows]);
@@ -96,9 +86,9 @@ internal static partial class Int8MatVec
         }
     }
 
-    /// <summary>One token's block epilogue, exactly as the per-token paths: <c>f = fma((float)(s_b - offset_b), scale_b, f)</c>.</summary>
+    /// <summary>One token's block epilogue, exactly as the per-token paths: <c>f = fma((float)s_b, scale_b, f)</c>, where
+    /// <paramref name="sums"/> holds the block's exact <c>sum w x</c> per row (the other paths' <c>s_b - offset_b</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockEpilogue(Vector256<int> lo, Vector256<int> hi, ref float scales, ref int offsets, int at, Vector256<float> f) =>
-        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(PairsToRows(lo, hi) - Vector256.Create(Unsafe.Add(ref offsets, at))),
-            Vector256.Create(Unsafe.Add(ref scales, at)), f);
+    private static Vector256<float> BlockEpilogue(Vector256<int> sums, ref float scales, int at, Vector256<float> f) =>
+        Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(sums), Vector256.Create(Unsafe.Add(ref scales, at)), f);
 }

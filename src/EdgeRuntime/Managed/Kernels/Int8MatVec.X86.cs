@@ -107,7 +107,15 @@ internal static partial class Int8MatVec
         }
     }
 
-    /// <summary>AVX2: as <see cref="ComputeAvx512BW"/> with 256-bit registers, rows 0-3 and 4-7 in separate accumulators.</summary>
+    /// <summary>
+    /// AVX2 (no VNNI): the sign trick. <c>vpmaddubsw</c> multiplies unsigned by signed bytes and adds adjacent
+    /// pairs into int16; with <c>|w|</c> (at most 128) as the unsigned side and <c>x * sign(w)</c> (at most 127 in
+    /// magnitude, activations never being -128) as the signed side, a pair is at most 2 * 128 * 127 = 32512, so
+    /// the int16 never saturates, even for a -128 weight from a hand-made file. <c>vpmaddwd</c> with ones then
+    /// adds the pairs into one int32 per row, exactly what <c>vpdpbusd</c> gives, with no widening shuffles.
+    /// The block sums are the exact <c>sum w x</c>, which is what the other paths reach after subtracting the
+    /// offset, so the floats that follow are the same.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ComputeAvx2(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
@@ -115,26 +123,36 @@ internal static partial class Int8MatVec
         nint groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
         ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
         ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
+        ref float sc0 = ref MemoryMarshal.GetReference(xScales);
+        int blocks = xScales.Length;
         for (int g = g0; g < g1; g++)
         {
             ref byte wg = ref Unsafe.Add(ref w0, g * groupBytes);
             Vector256<float> f = default;
-            for (int b = 0; b < xScales.Length; b++)
+            for (int b = 0; b < blocks; b++)
             {
-                Vector256<int> lo = default, hi = default;
-                for (int j = 0; j < 8; j++)
+                Vector256<int> a0 = default, a1 = default;   // two chains (even and odd steps) hide the multiply latency
+                for (int j = 0; j < 8; j += 2)
                 {
-                    var xs = Avx2.ConvertToVector256Int16(Vector128.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
-                    var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref wg, b * 256 + j * 32));
-                    lo += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w.GetLower()).AsInt16(), xs);
-                    hi += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w.GetUpper()).AsInt16(), xs);
+                    nint at = b * 256 + j * 32;
+                    a0 += SignedStep(LoadSigned(ref Unsafe.Add(ref wg, at)), Vector256.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
+                    a1 += SignedStep(LoadSigned(ref Unsafe.Add(ref wg, at + 32)), Vector256.Create(Unsafe.Add(ref x4, b * 8 + j + 1)).AsSByte());
                 }
-                var rows = PairsToRows(lo, hi) - Vector256.Create(xOffsets[b]);
-                f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(rows), Vector256.Create(xScales[b]), f);
+                f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(a0 + a1), Vector256.Create(Unsafe.Add(ref sc0, b)), f);
             }
             RowEpilogue.Store8(f, m.Scales, m.Bias, g * PackedInt8Matrix.GroupRows, y);
         }
     }
+
+    /// <summary>One packed step (8 rows x 4 columns, stored as <c>w + 128</c>) as signed weights.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> LoadSigned(ref byte step) => (Vector256.LoadUnsafe(ref step) ^ Vector256.Create((byte)0x80)).AsSByte();
+
+    /// <summary>Row sums of one step: lane r = <c>sum_c w[r, c] x[c]</c> over the step's 4 columns, for signed
+    /// weights <paramref name="w"/> and 4 activations repeated in <paramref name="x4"/> (see <see cref="ComputeAvx2"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SignedStep(Vector256<sbyte> w, Vector256<sbyte> x4) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(x4, w)), Vector256.Create((short)1));
 
     private static readonly Vector256<int> PairOrder = Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7);
 
