@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Issue 10: which confidence signal should decide an early exit? An offline comparison.
 
 For every held-out position (non-overlapping n_ctx windows from the start of the trainer's split), one
@@ -23,18 +23,20 @@ with per-token skipping sees both in training, so the ranking of signals is what
 exact NLL of an Adaptive run (the console's `eval` measures that).
 
 Usage (Debian's Python, which has torch):
-  PYTHONPATH=python /usr/bin/python3 scripts/exit-signals.py --checkpoint runs/exit-token/best \
+  /usr/bin/python3 python/exit_signals.py --checkpoint runs/exit-token/best \
       --data ../shared/data/tinyshakespeare.txt [--exit 2] [--positions 20480] [--json]
 """
 import argparse
 import json
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
-from edgeshortcut.checkpoint import load_model
-from edgeshortcut.data import TokenCorpus
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from edgeshortcut.checkpoint import load_model  # noqa: E402
+from edgeshortcut.data import TokenCorpus  # noqa: E402
 
 FRACTIONS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 
