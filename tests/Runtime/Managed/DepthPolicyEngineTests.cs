@@ -147,14 +147,24 @@ public class DepthPolicyEngineTests
     [InlineData("speculative:1:4")]
     public void Decoding_with_a_policy_allocates_nothing_per_token_when_depth_reports_are_off(string policy)
     {
-        var w = TinyCheckpoint.RandomWeights(Config, seed: 12);
-        using var model = Model(Config, w);
+        var config = (Config with { ContextLength = 128 }).Validate();   // room for several windows of tokens
+        var w = TinyCheckpoint.RandomWeights(config, seed: 12);
+        using var model = Model(config, w);
         using var g = model.CreateGenerator(GenerationOptions.Greedy with { MaxNewTokens = 100, Depth = DepthPolicy.Parse(policy), ContextOverflow = ContextOverflowPolicy.Stop });
         g.AppendTokens([1]);
         for (int i = 0; i < 3; i++) g.NextToken();   // JIT and first-call paths
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        while (!g.IsDone) g.NextToken();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // Windows of 16 tokens: an allocation per token shows in every window, while the runtime's own one-time work
+        // (a tier-up or on-stack replacement that lands late on a loaded machine: it allocated 2,864 B once in a full
+        // run under load) shows in one window at most.
+        var windows = new List<long>();
+        while (!g.IsDone)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 16 && !g.IsDone; i++) g.NextToken();
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(windows.Count >= 5, $"{windows.Count} windows");
+        Assert.True(windows.Count(b => b != 0) <= 1, $"bytes allocated per 16-token window: {string.Join(", ", windows)}");
     }
 
     private static int[] Generate(EdgeModel model, GenerationOptions options, out int slides) =>
