@@ -13,7 +13,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 internal static partial class Int8MatVec
 {
     /// <summary>Tokens per GEMM tile: 4 tokens x (1 int32 sum + 1 float sum) + the step's weights, their magnitudes,
-    /// the ones and two temporaries stay within the 16 AVX2 registers.</summary>
+    /// a ones constant and two temporaries stay within the 16 AVX2 registers.</summary>
     public const int BatchTileTokens = 4;
 
     /// <summary>Tokens per wide GEMM tile: the int32 sums of 8 tokens fill half the registers, the float sums wait on
@@ -62,8 +62,7 @@ internal static partial class Int8MatVec
         ref int xb = ref Unsafe.Add(ref xa, P / 4);
         ref int xc = ref Unsafe.Add(ref xb, P / 4);
         ref int xd = ref Unsafe.Add(ref xc, P / 4);
-        ref float s0 = ref MemoryMarshal.GetReference(xScales);
-        var ones = Vector256.Create((short)1);
+        ref float scales = ref MemoryMarshal.GetReference(xScales);
         for (int g = g0; g < g1; g++)
         {
             ref byte wg = ref Unsafe.Add(ref w0, g * groupBytes);
@@ -76,15 +75,15 @@ internal static partial class Int8MatVec
                     int k = b * 8 + j;
                     var w = LoadSigned(ref Unsafe.Add(ref wg, b * 256 + j * 32));
                     var magnitude = Avx2.Abs(w);
-                    sa += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xa, k)).AsSByte(), w)), ones);
-                    sb += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xb, k)).AsSByte(), w)), ones);
-                    sc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xc, k)).AsSByte(), w)), ones);
-                    sd += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xd, k)).AsSByte(), w)), ones);
+                    sa += SignedStep(magnitude, w, Unsafe.Add(ref xa, k));
+                    sb += SignedStep(magnitude, w, Unsafe.Add(ref xb, k));
+                    sc += SignedStep(magnitude, w, Unsafe.Add(ref xc, k));
+                    sd += SignedStep(magnitude, w, Unsafe.Add(ref xd, k));
                 }
-                fa = BlockEpilogue(sa, ref s0, b, fa);
-                fb = BlockEpilogue(sb, ref s0, blocks + b, fb);
-                fc = BlockEpilogue(sc, ref s0, 2 * blocks + b, fc);
-                fd = BlockEpilogue(sd, ref s0, 3 * blocks + b, fd);
+                fa = BlockEpilogue(sa, ref scales, b, fa);
+                fb = BlockEpilogue(sb, ref scales, blocks + b, fb);
+                fc = BlockEpilogue(sc, ref scales, 2 * blocks + b, fc);
+                fd = BlockEpilogue(sd, ref scales, 3 * blocks + b, fd);
             }
             int r0 = g * PackedInt8Matrix.GroupRows;
             RowEpilogue.Store8(fa, m.Scales, m.Bias, r0, y[..rows]);
@@ -103,8 +102,7 @@ internal static partial class Int8MatVec
         nint xRow = P / 4;
         ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
         ref int x0 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));   // 4 activations per int
-        ref float s0 = ref MemoryMarshal.GetReference(xScales);
-        var ones = Vector256.Create((short)1);
+        ref float scales = ref MemoryMarshal.GetReference(xScales);
         Span<Vector256<float>> f = stackalloc Vector256<float>[8];
         for (int g = g0; g < g1; g++)
         {
@@ -112,30 +110,30 @@ internal static partial class Int8MatVec
             f.Clear();
             for (int b = 0; b < blocks; b++)
             {
-                Vector256<int> s0i = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
                 ref int xk = ref Unsafe.Add(ref x0, b * 8);
                 for (int j = 0; j < 8; j++)
                 {
                     var w = LoadSigned(ref Unsafe.Add(ref wg, b * 256 + j * 32));
                     var magnitude = Avx2.Abs(w);
                     ref int xj = ref Unsafe.Add(ref xk, j);
-                    s0i += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(xj).AsSByte(), w)), ones);
-                    s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, xRow)).AsSByte(), w)), ones);
-                    s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, 2 * xRow)).AsSByte(), w)), ones);
-                    s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, 3 * xRow)).AsSByte(), w)), ones);
-                    s4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, 4 * xRow)).AsSByte(), w)), ones);
-                    s5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, 5 * xRow)).AsSByte(), w)), ones);
-                    s6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, 6 * xRow)).AsSByte(), w)), ones);
-                    s7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(Unsafe.Add(ref xj, 7 * xRow)).AsSByte(), w)), ones);
+                    s0 += SignedStep(magnitude, w, xj);
+                    s1 += SignedStep(magnitude, w, Unsafe.Add(ref xj, xRow));
+                    s2 += SignedStep(magnitude, w, Unsafe.Add(ref xj, 2 * xRow));
+                    s3 += SignedStep(magnitude, w, Unsafe.Add(ref xj, 3 * xRow));
+                    s4 += SignedStep(magnitude, w, Unsafe.Add(ref xj, 4 * xRow));
+                    s5 += SignedStep(magnitude, w, Unsafe.Add(ref xj, 5 * xRow));
+                    s6 += SignedStep(magnitude, w, Unsafe.Add(ref xj, 6 * xRow));
+                    s7 += SignedStep(magnitude, w, Unsafe.Add(ref xj, 7 * xRow));
                 }
-                f[0] = BlockEpilogue(s0i, ref s0, b, f[0]);
-                f[1] = BlockEpilogue(s1, ref s0, blocks + b, f[1]);
-                f[2] = BlockEpilogue(s2, ref s0, 2 * blocks + b, f[2]);
-                f[3] = BlockEpilogue(s3, ref s0, 3 * blocks + b, f[3]);
-                f[4] = BlockEpilogue(s4, ref s0, 4 * blocks + b, f[4]);
-                f[5] = BlockEpilogue(s5, ref s0, 5 * blocks + b, f[5]);
-                f[6] = BlockEpilogue(s6, ref s0, 6 * blocks + b, f[6]);
-                f[7] = BlockEpilogue(s7, ref s0, 7 * blocks + b, f[7]);
+                f[0] = BlockEpilogue(s0, ref scales, b, f[0]);
+                f[1] = BlockEpilogue(s1, ref scales, blocks + b, f[1]);
+                f[2] = BlockEpilogue(s2, ref scales, 2 * blocks + b, f[2]);
+                f[3] = BlockEpilogue(s3, ref scales, 3 * blocks + b, f[3]);
+                f[4] = BlockEpilogue(s4, ref scales, 4 * blocks + b, f[4]);
+                f[5] = BlockEpilogue(s5, ref scales, 5 * blocks + b, f[5]);
+                f[6] = BlockEpilogue(s6, ref scales, 6 * blocks + b, f[6]);
+                f[7] = BlockEpilogue(s7, ref scales, 7 * blocks + b, f[7]);
             }
             int r0 = g * PackedInt8Matrix.GroupRows;
             for (int t = 0; t < 8; t++) RowEpilogue.Store8(f[t], m.Scales, m.Bias, r0, y.Slice(t * rows, rows));

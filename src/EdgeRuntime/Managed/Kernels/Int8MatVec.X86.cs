@@ -135,8 +135,10 @@ internal static partial class Int8MatVec
                 for (int j = 0; j < 8; j += 2)
                 {
                     nint at = b * 256 + j * 32;
-                    a0 += SignedStep(LoadSigned(ref Unsafe.Add(ref wg, at)), Vector256.Create(Unsafe.Add(ref x4, b * 8 + j)).AsSByte());
-                    a1 += SignedStep(LoadSigned(ref Unsafe.Add(ref wg, at + 32)), Vector256.Create(Unsafe.Add(ref x4, b * 8 + j + 1)).AsSByte());
+                    var w = LoadSigned(ref Unsafe.Add(ref wg, at));
+                    var v = LoadSigned(ref Unsafe.Add(ref wg, at + 32));
+                    a0 += SignedStep(Avx2.Abs(w), w, Unsafe.Add(ref x4, b * 8 + j));
+                    a1 += SignedStep(Avx2.Abs(v), v, Unsafe.Add(ref x4, b * 8 + j + 1));
                 }
                 f = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(a0 + a1), Vector256.Create(Unsafe.Add(ref sc0, b)), f);
             }
@@ -149,10 +151,11 @@ internal static partial class Int8MatVec
     private static Vector256<sbyte> LoadSigned(ref byte step) => (Vector256.LoadUnsafe(ref step) ^ Vector256.Create((byte)0x80)).AsSByte();
 
     /// <summary>Row sums of one step: lane r = <c>sum_c w[r, c] x[c]</c> over the step's 4 columns, for signed
-    /// weights <paramref name="w"/> and 4 activations repeated in <paramref name="x4"/> (see <see cref="ComputeAvx2"/>).</summary>
+    /// weights <paramref name="w"/>, their <paramref name="magnitude"/> <c>|w|</c> (computed once when several tokens
+    /// share the step) and the 4 activations packed in <paramref name="x4"/> (see <see cref="ComputeAvx2"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedStep(Vector256<sbyte> w, Vector256<sbyte> x4) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(x4, w)), Vector256.Create((short)1));
+    private static Vector256<int> SignedStep(Vector256<byte> magnitude, Vector256<sbyte> w, int x4) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(x4).AsSByte(), w)), Vector256.Create((short)1));
 
     private static readonly Vector256<int> PairOrder = Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7);
 
