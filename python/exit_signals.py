@@ -37,6 +37,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from edgeshortcut.checkpoint import load_model  # noqa: E402
 from edgeshortcut.data import TokenCorpus  # noqa: E402
+from edgeshortcut.evaluation import window_count  # noqa: E402
 
 FRACTIONS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 
@@ -44,8 +45,7 @@ FRACTIONS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 def per_position(model, ids, targets, exit_depth):
     """nll at exit and at full depth, and every signal, for one batch of windows [B, T]; all [B*T]."""
     with torch.no_grad():
-        _, _, states = model._trunk(ids)
-        exit_logits, full_logits = model(ids, exits=[exit_depth, model.config.n_layer - 1])
+        (exit_logits, full_logits), states = model.exit_logits(ids, [exit_depth, model.config.n_layer - 1])
     nll = lambda logits: F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
     p = torch.softmax(exit_logits.reshape(-1, exit_logits.shape[-1]).double(), dim=-1)
     top2 = p.topk(2, dim=-1).values
@@ -62,10 +62,11 @@ def per_position(model, ids, targets, exit_depth):
     return nll(exit_logits).double(), nll(full_logits).double(), signals, features
 
 
-def positions_of(model, tokens, count, exit_depth):
-    """(nll_exit, nll_full, signals, features) over the first `count` positions of `tokens` in n_ctx windows."""
+def positions_of(model, corpus, count, exit_depth):
+    """(nll_exit, nll_full, signals, features) over the first `count` positions of `corpus` in n_ctx windows."""
     n = model.config.n_ctx
-    windows = min(count // n, (len(tokens) - 1) // n)
+    tokens = torch.from_numpy(corpus.tokens.astype("int64"))
+    windows = min(count // n, window_count(corpus, n))
     if windows < 1:
         sys.exit(f"error: {count} positions is less than one window of {n}")
     parts = []
@@ -113,12 +114,11 @@ def main():
     c = model.config
     if model.shortcut is None:
         sys.exit("error: a plain GPT has no exit head to compare signals on")
-    exit_depth = args.exit if args.exit is not None else (min(c.exit_depths) if getattr(c, "exit_depths", None) else c.taps[0])
+    exit_depth = args.exit if args.exit is not None else (min(c.exit_depths) if c.exit_depths else c.taps[0])
     train, held_out = TokenCorpus.load(args.data, tokenizer).split_last_tenth()
-    as_ids = lambda corpus: torch.from_numpy(corpus.tokens.astype("int64"))
-    nll_exit, nll_full, signals, features = positions_of(model, as_ids(held_out), args.positions, exit_depth)
+    nll_exit, nll_full, signals, features = positions_of(model, held_out, args.positions, exit_depth)
     # The probe learns from the start of the training split, as many positions as are scored.
-    t_exit, t_full, t_signals, t_features = positions_of(model, as_ids(train), args.positions, exit_depth)
+    t_exit, t_full, t_signals, t_features = positions_of(model, train, args.positions, exit_depth)
     probe = fit_probe(probe_inputs(t_signals, t_features), t_full - t_exit)
     signals["probe"] = probe(probe_inputs(signals, features))
     states_probe = fit_probe(t_features, t_full - t_exit)

@@ -64,6 +64,11 @@ class ShortcutGpt(nn.Module):
             if self.shortcut is not None:
                 h = self.shortcut(h, memory, exit_mask(ids.shape[1], self.config.taps, self.config.n_layer - 1, ids.device))
             return self._logits(h)
+        return self.exit_logits(ids, exits, depths)[0]
+
+    def exit_logits(self, ids, exits, depths=None):
+        """As forward with exits, also returning the trunk's states x_0..x_B (each [B, T, d]) of the same run:
+        (list of logits [B, T, V], one per exit; states)."""
         c = self.config
         if self.shortcut is None:
             raise ValueError("The baseline model (no taps) has no shortcut block to exit through.")
@@ -77,7 +82,7 @@ class ShortcutGpt(nn.Module):
             mask = torch.cat([exit_mask(t, c.taps, e, ids.device) for e in exits], dim=0)         # [nE*T, T*S]
         else:
             mask = torch.cat([token_exit_mask(depths, c.taps, e) for e in exits], dim=1).unsqueeze(1)   # [B, 1, nE*T, T*S]
-        return list(self._logits(self.shortcut(queries, memory, mask)).split(t, dim=1))
+        return list(self._logits(self.shortcut(queries, memory, mask)).split(t, dim=1)), states
 
     def _trunk(self, ids, depths=None):
         """Embeddings, ordinary blocks and features. Returns the last block's output [B, T, d], the
