@@ -36,6 +36,17 @@ internal static class KernelBench
         Row("weighted sum hd32 n1280, rotating (beyond L2)", () => { next = (next + 1) & 31; AttentionKernels.WeightedSum(scores, vs[next], o32); });
         Row("scores hd32 n640", () => AttentionKernels.Scores(q32, kt, 1280, scores.AsSpan(0, 640)));
         Row("weighted sum hd32 n640", () => AttentionKernels.WeightedSum(scores.AsSpan(0, 640), v, o32));
+        // A prefill's four causal queries of one hd-64 head over 128 positions (the 85M model's mid-prompt shape), one
+        // query at a time against one query block (2 x 4 x 64 x ~130 MACs = 66.6 kMAC either way).
+        var kt64 = R(64 * 256); var v64 = R(256 * 64); var q4 = R(4 * 192); var o4 = new float[4 * 64];
+        var scores4 = new float[4 * 256];
+        Row("4 queries hd64 n128-131, one at a time", () =>
+        {
+            for (int i = 0; i < 4; i++)
+                AttentionKernels.Attend(q4.AsSpan(i * 192, 64), kt64, 256, v64, scores4.AsSpan(0, 128 + i), o4.AsSpan(i * 64, 64));
+        });
+        Row("softmax 4 x 128-131", () => { for (int i = 0; i < 4; i++) Softmax.Apply(scores4.AsSpan(i * 131, 128 + i)); });
+        Row("4 queries hd64 n128-131, one query block", () => QueryBlockAttention.Attend(q4, 192, 64, kt64, 256, v64, 128, scores4, o4, 64, default));
     }
 
     private static void Row(string name, Action call)

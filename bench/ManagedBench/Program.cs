@@ -6,7 +6,7 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
@@ -122,6 +122,13 @@ if (mode is "profile")
             Console.WriteLine();
             ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"));
         }
+}
+if (mode is "prefill")
+{
+    // Prefill wall time at 1 and 2 threads, interleaved: --dim 768 --layers 12 --rounds 5 [--activations int8]
+    Console.WriteLine();
+    foreach (var activations in Opt("--activations") is null ? [ActivationPrecision.Int8] : ActivationModes())
+        PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations);
 }
 if (mode is "gemm")
 {

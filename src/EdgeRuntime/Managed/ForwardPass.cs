@@ -22,7 +22,7 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </code>
 /// At the full depth this is the model as trained; at a shallower exit e (issue 10) the same shortcut
 /// block is the exit head. Buffers are <see cref="RunState"/>'s (allocated once); weights are
-/// <see cref="ManagedWeights"/>. The <typeparamref name="TProbe"/> hook brackets each phase
+/// <see cref="ManagedWeights"/>. The <c>TProbe</c> hook of its methods brackets each phase
 /// (<see cref="ForwardPhase"/>) for the profiler; <see cref="NoForwardProbe"/> compiles to nothing.
 /// </summary>
 internal static class ForwardPass

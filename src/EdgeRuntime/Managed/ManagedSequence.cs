@@ -34,6 +34,9 @@ internal sealed class ManagedSequence : IInferenceSequence
     /// <inheritdoc />
     public int Length { get; private set; }
 
+    /// <summary>The helper thread this sequence shares work with, or null on one thread (its counters are diagnostics).</summary>
+    internal RowParallel? Parallel => _s.Parallel;
+
     /// <inheritdoc />
     public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens)
     {

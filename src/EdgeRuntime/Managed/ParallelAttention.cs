@@ -4,14 +4,16 @@ using EdgeShortcut.Runtime.Managed.Kernels;
 namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
-/// The attention of T new tokens of one ordinary block (prefill), one item per (token, head), shared with the
-/// helper thread through <see cref="RowParallel"/> like the rows of a Linear:
+/// The attention of T new tokens of one ordinary block (prefill), one item per (head, block of four tokens), on the
+/// calling thread alone or shared with the helper thread through <see cref="RowParallel"/> like the rows of a Linear:
 /// <code>
-/// item i = t * H + h:   o[t, h] = softmax_u(q[t, h] . k_h[u], u &lt;= p0 + t) v_h[u]      # q already scaled by 1/sqrt(hd)
+/// item i = h * B + b, B = ceil(T / 4):   o[t, h] = softmax_u(q[t, h] . k_h[u], u &lt;= p0 + t) v_h[u],  t in 4b..4b+3
 /// </code>
-/// Every item runs <see cref="AttentionKernels.Attend"/> exactly as the one-thread loop does, so the outputs are
-/// bit-identical whichever thread computes them. Each thread has its own score scratch (<c>[n]</c>, allocated
-/// once per thread), since two items run at once.
+/// (queries already scaled by 1/sqrt(hd)). Head-major items give each thread a run of heads, so a head's keys and
+/// values stay in its L2 across the token blocks. A full block runs <see cref="QueryBlockAttention"/>; a partial last
+/// block, or a head width that kernel does not support, runs <c>AttentionKernels.Attend</c> per token. Both
+/// give the same bits, so the outputs are identical to token-by-token decode whichever thread computes them. Each
+/// thread has its own score scratch (<c>[4, n]</c>, allocated once per thread).
 /// </summary>
 internal static unsafe class ParallelAttention
 {
@@ -20,37 +22,56 @@ internal static unsafe class ParallelAttention
     private struct Job
     {
         public float* Qkv, Keys, Values, Output, Mask;
-        public int D, Hd, Heads, N, P0, MaskLength;
+        public int D, Hd, Heads, Blocks, T, N, P0, MaskLength;
     }
 
-    /// <summary>Runs the T x H items of one block on both threads. <paramref name="qkv"/> <c>[T, 3d]</c> with scaled
-    /// queries, <paramref name="keys"/> <c>[H, hd, n]</c>, <paramref name="values"/> <c>[H, n, hd]</c>, <paramref name="output"/>
-    /// <c>[T, d]</c>, <paramref name="keyMask"/> <c>[n]</c> or empty.</summary>
-    public static void Run(RowParallel parallel, ReadOnlySpan<float> qkv, float[] keys, float[] values, Span<float> output,
+    /// <summary>Runs the items of one block: on both threads when <paramref name="parallel"/> is given, else on this one.
+    /// <paramref name="qkv"/> <c>[T, 3d]</c> with scaled queries, <paramref name="keys"/> <c>[H, hd, n]</c>,
+    /// <paramref name="values"/> <c>[H, n, hd]</c>, <paramref name="output"/> <c>[T, d]</c>, <paramref name="keyMask"/>
+    /// <c>[n]</c> or empty. Positions p0..p0+T-1 must already be in the caches.</summary>
+    public static void Run(RowParallel? parallel, ReadOnlySpan<float> qkv, float[] keys, float[] values, Span<float> output,
         ReadOnlySpan<float> keyMask, int T, int heads, int p0, int n)
     {
-        int d = output.Length / T;
+        int d = output.Length / T, blocks = (T + QueryBlockAttention.Queries - 1) / QueryBlockAttention.Queries;
         fixed (float* q = qkv) fixed (float* k = keys) fixed (float* v = values) fixed (float* o = output) fixed (float* m = keyMask)
         {
-            var job = new Job { Qkv = q, Keys = k, Values = v, Output = o, Mask = m, MaskLength = keyMask.Length, D = d, Hd = d / heads, Heads = heads, N = n, P0 = p0 };
-            parallel.Run(&Items, Unsafe.AsPointer(ref job), T * heads);
+            var job = new Job
+            {
+                Qkv = q, Keys = k, Values = v, Output = o, Mask = m, MaskLength = keyMask.Length,
+                D = d, Hd = d / heads, Heads = heads, Blocks = blocks, T = T, N = n, P0 = p0,
+            };
+            if (parallel is null) Items(Unsafe.AsPointer(ref job), 0, heads * blocks);
+            else parallel.Run(&Items, Unsafe.AsPointer(ref job), heads * blocks, rowAlignment: 1);   // ~8 chunks even for one 32-token chunk
         }
     }
 
     private static void Items(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
-        int d = j.D, hd = j.Hd, n = j.N;
-        var scratch = t_scores ??= new float[n];
-        if (scratch.Length < n) scratch = t_scores = new float[n];
+        int d = j.D, hd = j.Hd, n = j.N, queries = QueryBlockAttention.Queries;
+        var scratch = t_scores ??= new float[queries * n];
+        if (scratch.Length < queries * n) scratch = t_scores = new float[queries * n];
+        bool blocked = QueryBlockAttention.Supports(hd);
         for (int i = start; i < end; i++)
         {
-            int t = i / j.Heads, h = i % j.Heads, positions = j.P0 + t + 1;
-            var q = new ReadOnlySpan<float>(j.Qkv + (long)t * 3 * d + h * hd, hd);
+            int h = i / j.Blocks, t0 = i % j.Blocks * queries, length0 = j.P0 + t0 + 1;
             var keys = new ReadOnlySpan<float>(j.Keys + (long)h * hd * n, hd * n);
             var values = new ReadOnlySpan<float>(j.Values + (long)h * n * hd, n * hd);
-            var mask = j.MaskLength == 0 ? default : new ReadOnlySpan<float>(j.Mask, positions);
-            AttentionKernels.Attend(q, keys, n, values, scratch.AsSpan(0, positions), new Span<float>(j.Output + (long)t * d + h * hd, hd), mask);
+            var mask = j.MaskLength == 0 ? default : new ReadOnlySpan<float>(j.Mask, j.MaskLength);
+            if (blocked && t0 + queries <= j.T)
+            {
+                var q = new ReadOnlySpan<float>(j.Qkv + (long)t0 * 3 * d + h * hd, 3 * 3 * d + hd);
+                var o = new Span<float>(j.Output + (long)t0 * d + h * hd, 3 * d + hd);
+                QueryBlockAttention.Attend(q, 3 * d, hd, keys, n, values, length0, scratch, o, d, mask);
+                continue;
+            }
+            for (int t = t0; t < Math.Min(t0 + queries, j.T); t++)
+            {
+                int positions = j.P0 + t + 1;
+                var q = new ReadOnlySpan<float>(j.Qkv + (long)t * 3 * d + h * hd, hd);
+                var o = new Span<float>(j.Output + (long)t * d + h * hd, hd);
+                AttentionKernels.Attend(q, keys, n, values, scratch.AsSpan(0, positions), o, mask.IsEmpty ? default : mask[..positions]);
+            }
         }
     }
 }

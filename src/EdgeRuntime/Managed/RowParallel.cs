@@ -13,9 +13,11 @@ namespace EdgeShortcut.Runtime.Managed;
 /// A busy machine (issue 13): when the helper is descheduled in the middle of a chunk, the caller has to wait
 /// for that chunk until the scheduler runs the helper again, often far longer than the job. Measured at load
 /// average ~12 on 2 cores, that made two-thread decode 2-3x slower than one thread. So the caller times its
-/// wait: a wait longer than its own share of the work (and than <see cref="StallTicks"/>) is a stall, after which the next jobs run on the caller alone (<see cref="SoloJobsAfterStall"/>,
-/// doubling while stalls repeat, up to 64 times that), and then the helper is tried again. On an idle machine
-/// the helper answers within microseconds and nothing changes. Results are identical either way (every row
+/// wait: a wait longer than its own share of the work (and than <see cref="StallTicks"/>) is a stall, after which the jobs run on the caller alone for a
+/// while (<see cref="SoloTicksAfterStall"/>, doubling while stalls repeat, up to 64 times that), and then the helper is
+/// tried again. The stretch is wall time, not a job count: 64 jobs were one decode token but a sixth of a prefill, whose
+/// jobs are a thousand times longer, and a single scheduler hiccup on an idle machine cost a prefill 13%. On an idle
+/// machine the helper answers within microseconds and nothing changes. Results are identical either way (every row
 /// is computed by the same code whichever thread runs it).
 /// </para>
 /// <para>
@@ -37,8 +39,9 @@ internal sealed unsafe class RowParallel : IDisposable
     /// timer noise on tiny jobs from counting.</summary>
     public static readonly long StallTicks = System.Diagnostics.Stopwatch.Frequency / 50_000;   // 20 us
 
-    /// <summary>Jobs run on the caller alone after a first stall (about one token of a large model).</summary>
-    public const int SoloJobsAfterStall = 64;
+    /// <summary>How long jobs run on the caller alone after a first stall: a few tokens of a small model's decode,
+    /// a quarter token of an 85M one, two 32-token prefill layers.</summary>
+    public static readonly long SoloTicksAfterStall = System.Diagnostics.Stopwatch.Frequency / 500;   // 2 ms
 
     /// <summary>Two-thread jobs per contention check (a few tokens of a small model, about one of a large one): short, so
     /// that re-trying two threads on a busy machine costs little.</summary>
@@ -51,7 +54,7 @@ internal sealed unsafe class RowParallel : IDisposable
     private int _windowThread;         // the managed thread that opened it (a sequence may move between threads)
     private long _windowStart, _windowWait;
 
-    private int _soloJobs;             // jobs left to run without the helper
+    private long _soloUntil;           // timestamp until which jobs run without the helper
     private int _stallStreak;          // stalls in a row (the solo stretch doubles with each, up to 2^6)
 
     private readonly Thread _helper;
@@ -70,23 +73,30 @@ internal sealed unsafe class RowParallel : IDisposable
     private volatile bool _disposed;
     private Exception? _failure;       // a helper-side exception, rethrown on the caller
 
-    /// <summary>Starts the helper thread (a background thread: it never keeps the process alive).</summary>
-    public RowParallel()
+    private readonly long _soloTicks;
+
+    /// <summary>Starts the helper thread (a background thread: it never keeps the process alive).
+    /// <paramref name="soloTicksAfterStall"/> overrides <see cref="SoloTicksAfterStall"/> (tests use a longer stretch,
+    /// so that a slow test host cannot let it run out unseen).</summary>
+    public RowParallel(long soloTicksAfterStall = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(soloTicksAfterStall);
+        _soloTicks = soloTicksAfterStall == 0 ? SoloTicksAfterStall : soloTicksAfterStall;
         _helper = new Thread(HelperLoop) { IsBackground = true, Name = "EdgeShortcut managed engine helper" };
         _helper.Start();
     }
 
     /// <summary>
     /// Runs <c>job(context, start, end)</c> over row chunks covering <c>0..rows-1</c> on both threads and
-    /// returns when all are done. Chunks are multiples of 16 rows (the int8 kernels' row groups), about 8 per job.
+    /// returns when all are done. Chunks are multiples of <paramref name="rowAlignment"/> rows (16: the int8 kernels'
+    /// row groups; 1 for independent items such as attention heads), at least two of them, about 8 chunks per job.
     /// </summary>
-    public void Run(delegate*<void*, int, int, void> job, void* context, int rows)
+    public void Run(delegate*<void*, int, int, void> job, void* context, int rows, int rowAlignment = 16)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowAlignment, 1);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_soloJobs > 0)
+        if (_soloUntil != 0 && System.Diagnostics.Stopwatch.GetTimestamp() < _soloUntil)
         {
-            _soloJobs--;
             Interlocked.Increment(ref _soloRuns);
             job(context, 0, rows);
             return;
@@ -95,7 +105,7 @@ internal sealed unsafe class RowParallel : IDisposable
         _job = job;
         _context = context;
         _rows = rows;
-        _chunkRows = Math.Max(32, (rows / 8 + 15) & ~15);
+        _chunkRows = Math.Max(2 * rowAlignment, (rows / 8 + rowAlignment - 1) / rowAlignment * rowAlignment);
         _chunks = (rows + _chunkRows - 1) / _chunkRows;
         _done = 0;
         Volatile.Write(ref _claim, (long)ticket << 32);
@@ -114,7 +124,7 @@ internal sealed unsafe class RowParallel : IDisposable
         if (stalled) Interlocked.Increment(ref _stalls);
         if (WindowShowsContention() || stalled)
         {
-            _soloJobs = SoloJobsAfterStall << Math.Min(_stallStreak, 6);
+            _soloUntil = System.Diagnostics.Stopwatch.GetTimestamp() + (_soloTicks << Math.Min(_stallStreak, 6));
             _stallStreak++;
             _windowJobs = 0;
         }

@@ -47,11 +47,11 @@ internal static class TransformerBlock
         }
         float scale = 1f / MathF.Sqrt(hd);
         var attention = s.Attention.AsSpan(0, T * d);
-        if (T > 1 && s.Parallel is { } parallel)
+        if (T > 1)
         {
-            // Prefill: the T x H (token, head) items on both threads (bit-identical to the loop below).
+            // Prefill: (head, four-token block) items, on both threads when there are two (bit-identical to the loop below).
             for (int t = 0; t < T; t++) TensorPrimitives.Multiply(qkv.Slice(t * 3 * d, d), scale, qkv.Slice(t * 3 * d, d));
-            ParallelAttention.Run(parallel, qkv, keys, values, attention, keyMask, T, heads, p0, n);
+            ParallelAttention.Run(s.Parallel, qkv, keys, values, attention, keyMask, T, heads, p0, n);
         }
         else for (int t = 0; t < T; t++)
         {

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using EdgeShortcut.Core;
+using EdgeShortcut.Runtime;
+using EdgeShortcut.Runtime.Managed;
+
+namespace EdgeShortcut.ManagedBench;
+
+/// <summary>
+/// Where a prefill's wall time goes between one and two threads: the sweep's plain and shortcut models of one size
+/// (int8 file, int8 activations), one prefill of the full context per contender per round, the four contenders
+/// interleaved round by round. Prints the median wall ms, the process CPU ms (both threads), and the speedup of two
+/// threads over one: the share of the work the helper thread takes.
+/// </summary>
+internal static class PrefillBench
+{
+    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations)
+    {
+        var contenders = new List<(string Name, ManagedBackend Engine, ManagedSequence Sequence, List<double> Wall, List<double> Cpu)>();
+        foreach (bool shortcut in new[] { false, true })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var c = SizeSweep.Config(dim, layers, shortcut);
+                var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads);
+                contenders.Add(($"{(shortcut ? "shortcut" : "plain")} d{dim}/L{layers}, {threads} thread{(threads > 1 ? "s" : "")}", engine, engine.CreateManagedSequence(), [], []));
+            }
+        var config = SizeSweep.Config(dim, layers, shortcut: false);
+        int[] prompt = [.. Enumerable.Range(0, config.ContextLength).Select(p => (p * 31 + 7) % config.VocabSize)];
+        var process = Process.GetCurrentProcess();
+        for (int round = 0; round <= rounds; round++)   // round 0 warms up
+            foreach (var (_, _, sequence, wall, cpu) in contenders)
+            {
+                sequence.Reset();
+                process.Refresh();
+                var cpu0 = process.TotalProcessorTime;
+                long t0 = Stopwatch.GetTimestamp();
+                sequence.Append(prompt);
+                double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                process.Refresh();
+                if (round == 0) continue;
+                wall.Add(ms);
+                cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
+            }
+        Console.WriteLine($"Prefill of {prompt.Length} tokens, {activations} activations, {rounds} interleaved rounds, load average {LoadAverage.Read()}");
+        Console.WriteLine();
+        Console.WriteLine("| contender | wall ms (median / best) | process CPU ms (median) | 1 thread / 2 threads, wall |");
+        Console.WriteLine("|---|---|---|---|");
+        for (int i = 0; i < contenders.Count; i++)
+        {
+            var (name, _, _, wall, cpu) = contenders[i];
+            string speedup = i % 2 == 1 ? $"{EdgeShortcut.Measure.Stats.Median(contenders[i - 1].Wall) / EdgeShortcut.Measure.Stats.Median(wall):F2}x" : "";
+            Console.WriteLine($"| {name} | {EdgeShortcut.Measure.Stats.Median(wall):F1} / {wall.Min():F1} | {EdgeShortcut.Measure.Stats.Median(cpu):F1} | {speedup} |");
+        }
+        Console.WriteLine();
+        foreach (var (name, _, sequence, _, _) in contenders)
+            if (sequence.Parallel is { } p)
+                Console.WriteLine($"{name}: helper stalls {p.Stalls}, jobs run solo after them {p.SoloRuns}, contended windows {p.ContendedWindows}");
+        foreach (var (_, engine, sequence, _, _) in contenders)
+        {
+            sequence.Dispose();
+            engine.Dispose();
+        }
+    }
+}
