@@ -4,8 +4,9 @@ using EdgeShortcut.Runtime.Managed.Kernels;
 namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
-/// The attention of T new tokens of one ordinary block (prefill), one item per (head, block of four tokens), on the
-/// calling thread alone or shared with the helper thread through <see cref="RowParallel"/> like the rows of a Linear:
+/// The attention of T new tokens of one ordinary block (a prefill, or a decode step over a long cache; also the
+/// shortcut block's decode step), one item per (head, block of four tokens), on the calling thread alone or shared
+/// with the helper thread through <see cref="RowParallel"/> like the rows of a Linear:
 /// <code>
 /// item i = h * B + b, B = ceil(T / 4):   o[t, h] = softmax_u(q[t, h] . k_h[u], u &lt;= p0 + t) v_h[u],  t in 4b..4b+3
 /// </code>
@@ -18,6 +19,15 @@ namespace EdgeShortcut.Runtime.Managed;
 internal static unsafe class ParallelAttention
 {
     [ThreadStatic] private static float[]? t_scores;
+
+    /// <summary>Cached floats (keys plus values, per layer) from which a decode step's heads are shared with the helper
+    /// thread: 2 x 2^16 floats = 512 KiB, beyond L2, where one thread's attention waits on memory (late tokens of the
+    /// 85M model ran at 0.63-0.69x the speed of early ones). Below it a hand-off costs more than it saves.</summary>
+    public const long SharedDecodeCacheFloats = 2L << 16;
+
+    /// <summary>Whether a decode step attending over <paramref name="positions"/> cached positions (or shortcut entries)
+    /// of width <paramref name="d"/> should share its heads with the helper thread.</summary>
+    public static bool WorthSharing(int positions, int d) => 2L * positions * d >= SharedDecodeCacheFloats;
 
     private struct Job
     {

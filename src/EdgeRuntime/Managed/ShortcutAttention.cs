@@ -74,7 +74,12 @@ internal static class ShortcutAttention
         var scores = s.Scores.AsSpan(0, entries);
         var mask = entryMask.IsEmpty ? default : entryMask[..entries];
         var attention = s.Attention.AsSpan(0, d);
-        for (int h = 0; h < heads; h++)
+        if (tapMass.IsEmpty && s.Parallel is not null && ParallelAttention.WorthSharing(entries, d))
+        {
+            // A long memory (|S| entries per position): the heads on both threads, as an ordinary block's decode step.
+            ParallelAttention.Run(s.Parallel, q, s.ShortcutKeys, s.ShortcutValues, attention, mask, 1, heads, entries - 1, capacity);
+        }
+        else for (int h = 0; h < heads; h++)
         {
             AttentionKernels.Attend(q.Slice(h * hd, hd), s.ShortcutKeys.AsSpan(h * hd * capacity, hd * capacity), capacity,
                 s.ShortcutValues.AsSpan(h * capacity * hd, capacity * hd), scores, attention.Slice(h * hd, hd), mask);

@@ -47,9 +47,10 @@ internal static class TransformerBlock
         }
         float scale = 1f / MathF.Sqrt(hd);
         var attention = s.Attention.AsSpan(0, T * d);
-        if (T > 1)
+        if (T > 1 || (s.Parallel is not null && ParallelAttention.WorthSharing(p0 + 1, d)))
         {
-            // Prefill: (head, four-token block) items, on both threads when there are two (bit-identical to the loop below).
+            // Prefill: (head, four-token block) items, on both threads when there are two; a decode step over a long
+            // cache: its heads on both threads. Bit-identical to the loop below either way.
             for (int t = 0; t < T; t++) TensorPrimitives.Multiply(qkv.Slice(t * 3 * d, d), scale, qkv.Slice(t * 3 * d, d));
             ParallelAttention.Run(s.Parallel, qkv, keys, values, attention, keyMask, T, heads, p0, n);
         }
