@@ -19,6 +19,10 @@ internal static class KernelBench
         Row("LayerNorm d128", () => LayerNorm.Apply(x128, w128, b128, 1e-5f, y128));
         Row("GELU 512", () => { h512.AsSpan().CopyTo(scores); Gelu.Apply(scores.AsSpan(0, 512)); });
         Row("quantize 512", () => ActivationQuantizer.Quantize(h512, q512, s16, o16));
+        // The MLP hidden row of the 85M model (d_ff 3072): the serial work the fc layer's fused epilogue now shares.
+        var h3072 = R(3072); var g3072 = new float[3072]; var q3072 = new sbyte[3072]; var s96 = new float[96]; var o96 = new int[96];
+        Row("GELU 3072", () => { h3072.AsSpan().CopyTo(g3072); Gelu.Apply(g3072); });
+        Row("quantize 3072", () => ActivationQuantizer.Quantize(h3072, q3072, s96, o96));
         Row("softmax 1280", () => { Softmax.Apply(scores); });
         var fresh = R(1280); var tmp = new float[1280];
         Row("TP.Max 1280", () => System.Numerics.Tensors.TensorPrimitives.Max(fresh));

@@ -43,29 +43,37 @@ internal abstract unsafe class ManagedLinear
     public abstract long WeightBytes { get; }
 
     /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>; the int8 path quantizes the rows of x
-    /// into <paramref name="scratch"/> first.</summary>
+    /// into <paramref name="scratch"/> first, unless <paramref name="inputQuantized"/> says the op before did (a
+    /// <see cref="LinearEpilogue"/> into <paramref name="scratch"/>; only layers with <see cref="UsesQuantizedInput"/>).
+    /// <paramref name="epilogue"/> runs on each finished chunk of output rows, on the thread that computed it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, QuantizedActivations scratch, RowParallel? parallel)
+    public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, QuantizedActivations scratch, RowParallel? parallel,
+        LinearEpilogue epilogue = default, bool inputQuantized = false)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
         if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
         if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
-        Prepare(x, count, scratch);
+        if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
+        if (!inputQuantized) Prepare(x, count, scratch);
         bool split = parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 64;
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
         if (!split)
         {
             ComputeRows(x, scratch, y, count, 0, Rows, chunkRows);
+            epilogue.Apply(y, Rows, count, 0, Rows);
             return;
         }
         fixed (float* xp = x) fixed (float* yp = y)
         {
-            var job = new Job { Layer = this, Scratch = scratch, X = xp, Y = yp, Count = count, ChunkRows = chunkRows };
+            var job = new Job { Layer = this, Scratch = scratch, X = xp, Y = yp, Count = count, ChunkRows = chunkRows, Epilogue = epilogue };
             // The job lives on this stack frame until Run returns (the GC keeps reporting and updating
             // its references; the helper only reads them while this thread waits inside Run).
-            parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows);
+            parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows, epilogue.RowAlignment);
         }
     }
+
+    /// <summary>Whether this layer multiplies int8-quantized activations (so a producer may quantize them for it).</summary>
+    public virtual bool UsesQuantizedInput => false;
 
     /// <summary>Precision-specific preparation of the input rows (int8: quantize each row).</summary>
     protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch);
@@ -78,6 +86,7 @@ internal abstract unsafe class ManagedLinear
     private struct Job
     {
         public ManagedLinear Layer; public QuantizedActivations Scratch; public float* X; public float* Y; public int Count; public int ChunkRows;
+        public LinearEpilogue Epilogue;
     }
 
     private static void RunJob(void* context, int start, int end)
@@ -85,8 +94,9 @@ internal abstract unsafe class ManagedLinear
         ref Job j = ref System.Runtime.CompilerServices.Unsafe.AsRef<Job>(context);
         var layer = j.Layer;
         int count = j.Count;
-        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), j.Scratch,
-            new Span<float>(j.Y, count * layer.Rows), count, start, end, j.ChunkRows);
+        var y = new Span<float>(j.Y, count * layer.Rows);
+        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), j.Scratch, y, count, start, end, j.ChunkRows);
+        j.Epilogue.Apply(y, layer.Rows, count, start, end - start);
     }
 }
 
@@ -114,6 +124,9 @@ internal sealed class Int8Linear : ManagedLinear
 
     /// <inheritdoc />
     public override long WeightBytes => (long)Rows * Cols + 4L * Rows;
+
+    /// <inheritdoc />
+    public override bool UsesQuantizedInput => true;
 
     /// <inheritdoc />
     protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) => scratch.Quantize(x, count, Cols);

@@ -40,6 +40,20 @@ internal sealed class QuantizedActivations
         }
     }
 
+    /// <summary>Quantizes columns <c>c0..c0+x.Length-1</c> of row <paramref name="t"/> of a layer with <paramref name="cols"/>
+    /// inputs (the same bytes, scales and offsets as quantizing the whole row: blocks are independent). <paramref name="c0"/>
+    /// must start a block and the range must end on a block boundary or at the row's end, so that two threads quantizing
+    /// neighbouring ranges never write the same block.</summary>
+    public void QuantizeColumns(ReadOnlySpan<float> x, int t, int cols, int c0)
+    {
+        const int b = ActivationQuantizer.BlockSize;
+        if (c0 < 0 || c0 % b != 0 || c0 + x.Length > cols || (x.Length % b != 0 && c0 + x.Length != cols))
+            throw new ArgumentException($"Columns {c0}..{c0 + x.Length - 1} of {cols} are not whole blocks of {b}.");
+        Row(t, cols, out var q, out var scales, out var offsets);
+        int padded = ActivationQuantizer.PaddedLength(x.Length);
+        ActivationQuantizer.Quantize(x, q.Slice(c0, padded), scales.Slice(c0 / b, padded / b), offsets.Slice(c0 / b, padded / b));
+    }
+
     /// <summary>Rows 0..<paramref name="count"/>-1 of a layer with <paramref name="cols"/> inputs, contiguous:
     /// values <c>[count, PaddedLength(cols)]</c>, scales and offsets <c>[count, PaddedLength(cols) / 32]</c>.</summary>
     public void Rows(int count, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)

@@ -29,6 +29,7 @@ internal sealed class RunState : IDisposable
         Kv = new float[rows * 2 * d];
         Logits = new float[c.VocabSize];
         Quantized = new QuantizedActivations(rows, Math.Max(d, hidden));
+        QuantizedHidden = new QuantizedActivations(rows, hidden);
         ShortcutCapacity = n * c.TapCount;
         Scores = new float[Math.Max(n, ShortcutCapacity)];
         KeyCache = new float[c.SelfAttentionBlocks][];
@@ -67,6 +68,9 @@ internal sealed class RunState : IDisposable
     public float[] Logits { get; }
     /// <summary>int8 activation rows for the int8 kernels, up to <c>[C, max(d, d_ff, m)]</c>.</summary>
     public QuantizedActivations Quantized { get; }
+    /// <summary>The MLP hidden rows (after GELU) quantized by the fc layer's epilogue for the proj layer (int8
+    /// activations), kept apart from <see cref="Quantized"/>, which holds the fc layer's own input meanwhile.</summary>
+    public QuantizedActivations QuantizedHidden { get; }
     /// <summary>Attention scores/probabilities <c>[max(n, n |S|)]</c>.</summary>
     public float[] Scores { get; }
     /// <summary>Per ordinary block, transposed keys <c>[H, hd, n]</c>.</summary>

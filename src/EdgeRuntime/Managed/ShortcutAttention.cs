@@ -30,9 +30,9 @@ internal static class ShortcutAttention
         var normed = s.Normed.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) LayerNorm.Apply(s.X.AsSpan(t * d, d), f.Ln.Weight, f.Ln.Bias, eps, normed.Slice(t * d, d));
         var hidden = s.Hidden.AsSpan(0, T * f.Fc.Rows);
-        f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel);
-        Gelu.Apply(hidden);
-        f.Proj.Apply(hidden, s.Branch.AsSpan(0, T * d), T, s.Quantized, s.Parallel);
+        bool fused = f.Proj.UsesQuantizedInput;   // as in TransformerBlock.Mlp
+        f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null));
+        f.Proj.Apply(hidden, s.Branch.AsSpan(0, T * d), T, fused ? s.QuantizedHidden : s.Quantized, s.Parallel, inputQuantized: fused);
     }
 
     /// <summary>Projects the T features z_j in <see cref="RunState.Branch"/> to keys and values and appends them

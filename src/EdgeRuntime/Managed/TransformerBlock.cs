@@ -78,10 +78,11 @@ internal static class TransformerBlock
         var normed = s.Normed.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), ln.Weight, ln.Bias, eps, normed.Slice(t * d, d));
         var hidden = s.Hidden.AsSpan(0, T * fc.Rows);
-        fc.Apply(normed, hidden, T, s.Quantized, s.Parallel);
-        Gelu.Apply(hidden);
+        // GELU, and with int8 activations the proj's quantization, run in the fc job on the rows each thread computed.
+        bool fused = proj.UsesQuantizedInput;
+        fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null));
         var branch = s.Branch.AsSpan(0, T * d);
-        proj.Apply(hidden, branch, T, s.Quantized, s.Parallel);
+        proj.Apply(hidden, branch, T, fused ? s.QuantizedHidden : s.Quantized, s.Parallel, inputQuantized: fused);
         TensorPrimitives.Add(x, branch, x);
     }
 }

@@ -1,0 +1,34 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// What a <see cref="ManagedLinear"/> does to its output rows inside its own job, chunk by chunk, so the work runs on
+/// both threads while the chunk is still in cache (issue 13: fuse the activation quantization into the op before it):
+/// <code>
+/// y[t, r0..r1) = GELU(y[t, r0..r1))                    # when Gelu
+/// QuantizeInto row t, blocks r0/32..r1/32 = quantize(y[t, r0..r1))   # int8 activations: the next Linear's input
+/// </code>
+/// The next Linear's input blocks of 32 columns are 32 output rows of this one, so a quantizing epilogue needs chunks
+/// aligned to 32 rows (<see cref="RowAlignment"/>). Per element the arithmetic is that of the separate passes (GELU
+/// in 8-lane vectors for every element of a row whose length is a multiple of 8; quantization block by block), so
+/// fusing changes no bits.
+/// </summary>
+internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? QuantizeInto)
+{
+    /// <summary>Row alignment of the chunks this epilogue can be applied to.</summary>
+    public int RowAlignment => QuantizeInto is null ? 16 : ActivationQuantizer.BlockSize;
+
+    /// <summary>Applies the epilogue to rows <c>r0..r0+n-1</c> of each of the <paramref name="count"/> token rows of
+    /// <paramref name="y"/> <c>[count, rows]</c>.</summary>
+    public void Apply(Span<float> y, int rows, int count, int r0, int n)
+    {
+        if (!Gelu && QuantizeInto is null) return;
+        for (int t = 0; t < count; t++)
+        {
+            var chunk = y.Slice(t * rows + r0, n);
+            if (Gelu) Kernels.Gelu.Apply(chunk);
+            QuantizeInto?.QuantizeColumns(chunk, t, rows, r0);
+        }
+    }
+}
