@@ -138,21 +138,28 @@ internal static partial class WeightOnlyInt8MatVec
     private static Vector512<float> Widen512(ref sbyte group, int k) =>
         Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref group, (nuint)(k * GroupRows))));
 
+    /// <summary>How far ahead of its loads the AVX2 kernel prefetches weights (as <c>Int8MatVec</c>'s AVX2 kernel: in decode
+    /// the weights stream from DRAM; at 85M, float-activation decode ran 1.31-1.53x faster in four interleaved rounds
+    /// against none, docs/BENCHMARKS.md "Prefetching the weights").</summary>
+    private const int PrefetchBytes = 4096;
+
     /// <summary>One group per iteration as two 8-lane halves, each with four partial sums (eight FMA chains).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ComputeAvx2(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
+    private static unsafe void ComputeAvx2(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int cols = x.Length;
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
+        fixed (sbyte* pinned = m.Data)   // a raw address for the prefetches, which may point past the array's end
         for (int g = g0; g < g1; g++)
         {
-            ref sbyte a = ref Unsafe.Add(ref d0, g * groupBytes);
+            sbyte* group = pinned + g * groupBytes;
+            ref sbyte a = ref *group;
             Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
             int k = 0;
             for (; k + 4 <= cols; k += 4)
             {
+                Sse.Prefetch0(group + k * GroupRows + PrefetchBytes);   // one cache line per iteration, 4 KiB ahead
                 Step(ref a, ref x0, k, ref l0, ref h0);
                 Step(ref a, ref x0, k + 1, ref l1, ref h1);
                 Step(ref a, ref x0, k + 2, ref l2, ref h2);
