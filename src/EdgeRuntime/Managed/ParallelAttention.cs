@@ -4,8 +4,8 @@ using EdgeShortcut.Runtime.Managed.Kernels;
 namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
-/// The attention of T new tokens of one ordinary block (a prefill, or a decode step over a long cache; also the
-/// shortcut block's decode step), one item per (head, block of four tokens), on the calling thread alone or shared
+/// The attention of T new tokens of one ordinary block (a prefill or a decode step; also the shortcut block's decode
+/// step over a long memory), one item per (head, block of four tokens), on the calling thread alone or shared
 /// with the helper thread through <see cref="RowParallel"/> like the rows of a Linear:
 /// <code>
 /// item i = h * B + b, B = ceil(T / 4):   o[t, h] = softmax_u(q[t, h] . k_h[u], u &lt;= p0 + t) v_h[u],  t in 4b..4b+3

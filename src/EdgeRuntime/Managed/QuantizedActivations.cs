@@ -33,11 +33,7 @@ internal sealed class QuantizedActivations
     {
         if ((long)count * ActivationQuantizer.PaddedLength(cols) > Q.Length)
             throw new ArgumentException($"Scratch holds {Q.Length} quantized values, {count} rows of {cols} need {(long)count * ActivationQuantizer.PaddedLength(cols)}.");
-        for (int t = 0; t < count; t++)
-        {
-            Row(t, cols, out var q, out var scales, out var offsets);
-            ActivationQuantizer.Quantize(x.Slice(t * cols, cols), q, scales, offsets);
-        }
+        for (int t = 0; t < count; t++) QuantizeColumns(x.Slice(t * cols, cols), t, cols, 0);
     }
 
     /// <summary>Quantizes columns <c>c0..c0+x.Length-1</c> of row <paramref name="t"/> of a layer with <paramref name="cols"/>

@@ -47,23 +47,11 @@ internal static class TransformerBlock
         }
         float scale = 1f / MathF.Sqrt(hd);
         var attention = s.Attention.AsSpan(0, T * d);
-        if (T > 1 || (s.Parallel is not null && ParallelAttention.WorthSharing(p0 + 1, d)))
-        {
-            // Prefill: (head, four-token block) items, on both threads when there are two; a decode step over a long
-            // cache: its heads on both threads. Bit-identical to the loop below either way.
-            for (int t = 0; t < T; t++) TensorPrimitives.Multiply(qkv.Slice(t * 3 * d, d), scale, qkv.Slice(t * 3 * d, d));
-            ParallelAttention.Run(s.Parallel, qkv, keys, values, attention, keyMask, T, heads, p0, n);
-        }
-        else for (int t = 0; t < T; t++)
-        {
-            var q = qkv.Slice(t * 3 * d, d);
-            TensorPrimitives.Multiply(q, scale, q);
-            var scores = s.Scores.AsSpan(0, p0 + t + 1);
-            var mask = keyMask.IsEmpty ? default : keyMask[..(p0 + t + 1)];
-            for (int h = 0; h < heads; h++)
-                AttentionKernels.Attend(q.Slice(h * hd, hd), keys.AsSpan(h * hd * n, hd * n), n,
-                    values.AsSpan(h * n * hd, n * hd), scores, attention.Slice(t * d + h * hd, hd), mask);
-        }
+        for (int t = 0; t < T; t++) TensorPrimitives.Multiply(qkv.Slice(t * 3 * d, d), scale, qkv.Slice(t * 3 * d, d));
+        // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
+        // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
+        var helper = T > 1 || ParallelAttention.WorthSharing(p0 + 1, d) ? s.Parallel : null;
+        ParallelAttention.Run(helper, qkv, keys, values, attention, keyMask, T, heads, p0, n);
         var branch = s.Branch.AsSpan(0, T * d);
         w.AttnProj.Apply(attention, branch, T, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);
