@@ -13,7 +13,12 @@ namespace EdgeShortcut.Tests.Trainer;
 public class ExitRecipeTrainingTests
 {
     /// <summary>Step losses of <c>TempRun.Options(4)</c> (shortcut, dropout 0.1) with the trainer as it was
-    /// before the exit recipe (commit ebff0e8), printed with "R" precision.</summary>
+    /// before the exit recipe (commit ebff0e8), printed with "R" precision on an AVX2 CPU. libtorch picks other
+    /// kernels on an AVX-512 CPU, which moves the last bits (the first loss by 2.4e-7 on a Zen 5), so the test
+    /// allows <see cref="CpuKernelTolerance"/>; anything the recipe could leak into training (an extra loss term,
+    /// extra random draws) moves the losses by more than 1e-4.</summary>
+    private const double CpuKernelTolerance = 1e-6;
+
     private static readonly double[] LossesBeforeTheRecipe = [5.559504985809326, 5.502682447433472, 5.401879787445068, 5.332771062850952];
 
     [Fact]
@@ -21,7 +26,8 @@ public class ExitRecipeTrainingTests
     {
         using var run = new TempRun();
         var result = new TrainerRun(TempRun.PinnedDefaults(run.Options(4))).Run();
-        Assert.True(LossesBeforeTheRecipe.SequenceEqual(result.StepLosses),
+        Assert.True(LossesBeforeTheRecipe.Length == result.StepLosses.Count
+                && LossesBeforeTheRecipe.Zip(result.StepLosses).All(p => Math.Abs(p.First - p.Second) <= CpuKernelTolerance * Math.Abs(p.First)),
             $"losses {string.Join(", ", result.StepLosses.Select(l => l.ToString("R")))}");
     }
 
