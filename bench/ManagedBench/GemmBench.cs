@@ -11,7 +11,7 @@ internal static class GemmBench
 {
     public static void Run(int rounds)
     {
-        Console.WriteLine($"| rows x cols | tokens | mode | per-token matvecs: us (GMAC/s) | GEMM: us (GMAC/s) | speedup |   (thread CPU, best of {rounds}, load average {LoadAverage.Read()})");
+        Console.WriteLine($"| rows x cols | tokens | mode | kernel | us (GMAC/s) | vs per-token |   (thread CPU, best of {rounds}, contenders interleaved, load average {LoadAverage.Read()})");
         Console.WriteLine("|---|---|---|---|---|---|");
         const int T = 32;
         foreach (var (rows, cols) in new[] { (512, 512), (2048, 512), (512, 2048), (3072, 768), (768, 3072) })
@@ -30,27 +30,36 @@ internal static class GemmBench
             for (int t = 0; t < T; t++) ActivationQuantizer.Quantize(x.AsSpan(t * cols, cols), q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks));
             var column = new ColumnPackedInt8Matrix(w, rows, cols, scales, bias);
 
-            Report(rows, cols, T, "int8 x int8", rounds,
-                () => { for (int t = 0; t < T; t++) Int8MatVec.Compute(packed, 0, packed.Groups, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks), y.AsSpan(t * rows, rows)); },
-                () => Int8MatVec.ComputeBatch(packed, 0, packed.Groups, q, xs, xo, T, y));
+            var int8 = new List<(string, Action)>
+            {
+                ("per-token matvecs", () => { for (int t = 0; t < T; t++) Int8MatVec.Compute(packed, 0, packed.Groups, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks), y.AsSpan(t * rows, rows)); }),
+            };
+            foreach (var tile in Enum.GetValues<Int8MatVec.BatchTile>().Where(t => t != Int8MatVec.BatchTile.None && Int8MatVec.IsSupported(t)))
+                int8.Add(($"GEMM, {tile} tile", () => Int8MatVec.ComputeBatch(tile, packed, 0, packed.Groups, q, xs, xo, T, y)));
+            Report(rows, cols, T, "int8 x int8", rounds, int8);
             Report(rows, cols, T, "int8 weights x float32", rounds,
-                () => { for (int t = 0; t < T; t++) WeightOnlyInt8MatVec.Compute(column, 0, column.Groups, x.AsSpan(t * cols, cols), y.AsSpan(t * rows, rows)); },
-                () => WeightOnlyInt8MatVec.ComputeBatch(column, 0, column.Groups, x, T, y));
+            [
+                ("per-token matvecs", () => { for (int t = 0; t < T; t++) WeightOnlyInt8MatVec.Compute(column, 0, column.Groups, x.AsSpan(t * cols, cols), y.AsSpan(t * rows, rows)); }),
+                ("GEMM", () => WeightOnlyInt8MatVec.ComputeBatch(column, 0, column.Groups, x, T, y)),
+            ]);
         }
     }
 
-    private static void Report(int rows, int cols, int tokens, string mode, int rounds, Action perToken, Action gemm)
+    /// <summary>Times every contender once per round, in turn, and prints the best of the measured rounds.</summary>
+    private static void Report(int rows, int cols, int tokens, string mode, int rounds, List<(string Name, Action Run)> contenders)
     {
-        double bestA = double.MaxValue, bestB = double.MaxValue;
+        var best = contenders.Select(_ => double.MaxValue).ToArray();
         for (int r = 0; r <= rounds; r++)
         {
-            double a = Time(perToken), b = Time(gemm);
-            if (r == 0) continue;
-            bestA = Math.Min(bestA, a);
-            bestB = Math.Min(bestB, b);
+            for (int c = 0; c < contenders.Count; c++)
+            {
+                double us = Time(contenders[c].Run);
+                if (r > 0) best[c] = Math.Min(best[c], us);   // round 0 warms up
+            }
         }
         double macs = (double)rows * cols * tokens;
-        Console.WriteLine($"| {rows} x {cols} | {tokens} | {mode} | {bestA:F0} ({macs / bestA / 1e3:F1}) | {bestB:F0} ({macs / bestB / 1e3:F1}) | {bestA / bestB:F2}x |");
+        for (int c = 0; c < contenders.Count; c++)
+            Console.WriteLine($"| {rows} x {cols} | {tokens} | {mode} | {contenders[c].Name} | {best[c]:F0} ({macs / best[c] / 1e3:F1}) | {best[0] / best[c]:F2}x |");
     }
 
     private static double Time(Action a)

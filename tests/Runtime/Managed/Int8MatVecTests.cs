@@ -78,8 +78,12 @@ public class Int8MatVecTests
                 var x = Enumerable.Range(0, cols).Select(i => (i + t) % 2 == 0 ? -3f : 3f).ToArray();
                 ActivationQuantizer.Quantize(x, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks));
             }
-            var batch = new float[count * rows];
-            Int8MatVec.ComputeBatch(m, 0, m.Groups, q, xs, xo, count, batch);
+            var batches = Enum.GetValues<Int8MatVec.BatchTile>().Where(Int8MatVec.IsSupported).Select(tile =>
+            {
+                var batch = new float[count * rows];
+                Int8MatVec.ComputeBatch(tile, m, 0, m.Groups, q, xs, xo, count, batch);
+                return (tile, batch);
+            }).ToArray();
             for (int t = 0; t < count; t++)
             {
                 var reference = new float[rows];
@@ -87,7 +91,8 @@ public class Int8MatVecTests
                 Int8MatVec.Compute(Path.Scalar, m, 0, m.Groups, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks), reference);
                 Int8MatVec.Compute(path, m, 0, m.Groups, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks), onPath);
                 Assert.True(reference.AsSpan().SequenceEqual(onPath), $"{path} differs with -128 weights at cols {cols}, token {t}");
-                Assert.True(reference.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"the GEMM differs with -128 weights at cols {cols}, token {t}");
+                foreach (var (tile, batch) in batches)
+                    Assert.True(reference.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"the {tile} GEMM differs with -128 weights at cols {cols}, token {t}");
                 for (int r = 0; r < rows; r++)
                 {
                     long exact = 0;

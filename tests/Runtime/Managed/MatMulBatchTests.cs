@@ -26,6 +26,9 @@ public class MatMulBatchTests
     [InlineData(35, 300)]
     public void The_int8_GEMM_gives_every_token_the_scalar_references_outputs_bit_for_bit(int rows, int cols)
     {
+        var tiles = Enum.GetValues<Int8MatVec.BatchTile>().Where(Int8MatVec.IsSupported).ToArray();
+        Assert.Contains(Int8MatVec.BestBatchTile, tiles);
+        foreach (var tile in tiles)
         foreach (int count in Counts)
         {
             var (w, scales, bias, x) = Random(rows, cols, count, seed: rows * 1000 + cols + count);
@@ -37,18 +40,18 @@ public class MatMulBatchTests
             for (int t = 0; t < count; t++)
                 ActivationQuantizer.Quantize(x.AsSpan(t * cols, cols), q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks));
             var batch = new float[count * rows];
-            Int8MatVec.ComputeBatch(m, 0, m.Groups, q, xs, xo, count, batch);
+            Int8MatVec.ComputeBatch(tile, m, 0, m.Groups, q, xs, xo, count, batch);
             for (int t = 0; t < count; t++)
             {
                 var one = new float[rows];
                 Int8MatVec.Compute(Int8MatVec.Path.Scalar, m, 0, m.Groups, q.AsSpan(t * P, P), xs.AsSpan(t * blocks, blocks), xo.AsSpan(t * blocks, blocks), one);
-                Assert.True(one.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"token {t} of {count} differs ({rows}x{cols})");
+                Assert.True(one.AsSpan().SequenceEqual(batch.AsSpan(t * rows, rows)), $"{tile} tile: token {t} of {count} differs ({rows}x{cols})");
             }
             // A group range leaves the other rows untouched, as the per-token kernel does.
             if (m.Groups > 1)
             {
                 var part = new float[count * rows];
-                Int8MatVec.ComputeBatch(m, 1, m.Groups, q, xs, xo, count, part);
+                Int8MatVec.ComputeBatch(tile, m, 1, m.Groups, q, xs, xo, count, part);
                 for (int t = 0; t < count; t++)
                     Assert.True(part.AsSpan(t * rows, 8).SequenceEqual(new float[8]) && part.AsSpan(t * rows + 8, rows - 8).SequenceEqual(batch.AsSpan(t * rows + 8, rows - 8)));
             }
