@@ -54,7 +54,7 @@ internal abstract unsafe class ManagedLinear
         if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
         if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
         if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
-        if (!inputQuantized) Prepare(x, count, scratch);
+        if (!inputQuantized) Prepare(x, count, scratch, parallel);
         bool split = parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 64;
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
         if (!split)
@@ -75,8 +75,8 @@ internal abstract unsafe class ManagedLinear
     /// <summary>Whether this layer multiplies int8-quantized activations (so a producer may quantize them for it).</summary>
     public virtual bool UsesQuantizedInput => false;
 
-    /// <summary>Precision-specific preparation of the input rows (int8: quantize each row).</summary>
-    protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch);
+    /// <summary>Precision-specific preparation of the input rows (int8: quantize each row, on both threads in a prefill).</summary>
+    protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel);
 
     /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk. <paramref name="start"/>
     /// and <paramref name="chunkRows"/> are multiples of 16 (the int8 kernels' row groups).</summary>
@@ -129,7 +129,8 @@ internal sealed class Int8Linear : ManagedLinear
     public override bool UsesQuantizedInput => true;
 
     /// <inheritdoc />
-    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) => scratch.Quantize(x, count, Cols);
+    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel) =>
+        TokenParallel.Quantize(parallel, x, count, Cols, scratch);
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
@@ -170,7 +171,7 @@ internal sealed class Fp32Linear : ManagedLinear
     public override long WeightBytes => 4L * Weights.Length;
 
     /// <inheritdoc />
-    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) { }
+    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel) { }
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens

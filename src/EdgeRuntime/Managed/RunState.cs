@@ -46,7 +46,7 @@ internal sealed class RunState : IDisposable
     }
 
     /// <summary>Most token rows processed together (prefill chunk); decode uses one row.</summary>
-    public const int MaxChunkTokens = 32;
+    public const int MaxChunkTokens = 128;
 
     /// <summary>C, the token rows the activation buffers hold: min(<see cref="MaxChunkTokens"/>, n_ctx).</summary>
     public int ChunkTokens { get; }

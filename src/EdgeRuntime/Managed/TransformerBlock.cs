@@ -31,19 +31,25 @@ internal static class TransformerBlock
         int d = w.AttnProj.Rows, hd = d / heads, n = contextLength;
         var x = s.X.AsSpan(0, T * d);
         var normed = s.Normed.AsSpan(0, T * d);
-        for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), w.Ln1.Weight, w.Ln1.Bias, eps, normed.Slice(t * d, d));
+        // LN1, and with int8 activations the qkv input's quantization, token by token on both threads in a prefill.
+        bool quantized = w.Qkv.UsesQuantizedInput;
+        TokenParallel.LayerNorm(s.Parallel, x, w.Ln1, eps, normed, T, quantized ? s.Quantized : null);
         var qkv = s.Qkv.AsSpan(0, T * 3 * d);
-        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel);
+        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, inputQuantized: quantized);
         float[] keys = s.KeyCache[index], values = s.ValueCache[index];
 
         // Append positions p0..p0+T-1: keys transposed [H, hd, n] (row h*hd + c, column p), values [H, n, hd].
+        // Keys channel by channel: each cache row gets T consecutive floats, while the T qkv rows being read stay in L1
+        // (token by token, every key float landed on its own cache line, n floats apart).
+        for (int c = 0; c < d; c++)
+        {
+            var row = keys.AsSpan(c * n + p0, T);
+            for (int t = 0; t < T; t++) row[t] = qkv[t * 3 * d + d + c];
+        }
         for (int t = 0; t < T; t++)
         {
-            int p = p0 + t;
-            var k = qkv.Slice(t * 3 * d + d, d);
             var v = qkv.Slice(t * 3 * d + 2 * d, d);
-            for (int c = 0; c < d; c++) keys[c * n + p] = k[c];
-            for (int h = 0; h < heads; h++) v.Slice(h * hd, hd).CopyTo(values.AsSpan((h * n + p) * hd, hd));
+            for (int h = 0; h < heads; h++) v.Slice(h * hd, hd).CopyTo(values.AsSpan((h * n + p0 + t) * hd, hd));
         }
         float scale = 1f / MathF.Sqrt(hd);
         var attention = s.Attention.AsSpan(0, T * d);
@@ -64,11 +70,12 @@ internal static class TransformerBlock
     {
         int d = proj.Rows;
         var normed = s.Normed.AsSpan(0, T * d);
-        for (int t = 0; t < T; t++) LayerNorm.Apply(x.Slice(t * d, d), ln.Weight, ln.Bias, eps, normed.Slice(t * d, d));
+        TokenParallel.LayerNorm(s.Parallel, x, ln, eps, normed, T, fc.UsesQuantizedInput ? s.Quantized : null);
         var hidden = s.Hidden.AsSpan(0, T * fc.Rows);
         // GELU, and with int8 activations the proj's quantization, run in the fc job on the rows each thread computed.
         bool fused = proj.UsesQuantizedInput;
-        fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null));
+        fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null),
+            inputQuantized: fc.UsesQuantizedInput);
         var branch = s.Branch.AsSpan(0, T * d);
         proj.Apply(hidden, branch, T, fused ? s.QuantizedHidden : s.Quantized, s.Parallel, inputQuantized: fused);
         TensorPrimitives.Add(x, branch, x);

@@ -29,7 +29,7 @@ internal sealed class WeightOnlyInt8Linear : ManagedLinear
     public override long WeightBytes => (long)Rows * Cols + 4L * Rows;
 
     /// <inheritdoc />
-    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch) { }
+    protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel) { }
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens

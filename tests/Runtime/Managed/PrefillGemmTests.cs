@@ -16,12 +16,14 @@ public class PrefillGemmTests
     [InlineData(ActivationPrecision.Float32, false)]
     public void A_prefill_on_one_or_two_threads_equals_token_by_token_decode_bit_for_bit(ActivationPrecision activations, bool shortcut)
     {
-        var c = ManagedAllocationTests.Wide() with { ContextLength = 80, Taps = shortcut ? [1] : [] };
+        // Two chunks: a full one and a short one, both past TokenParallel's threshold, so every per-token pass runs on two threads.
+        int length = EdgeShortcut.Runtime.Managed.RunState.MaxChunkTokens + 22;
+        var c = ManagedAllocationTests.Wide() with { ContextLength = length + 10, Taps = shortcut ? [1] : [] };
         var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 9);
         using var two = ManagedTestModels.Engine(c, weights, int8: true, activations);
         using var one = ManagedTestModels.Engine(c, weights, int8: true, activations, threads: 1);
         if (Environment.ProcessorCount > 1) Assert.True(two.UsesHelperThread);
-        var prompt = Enumerable.Range(0, 70).Select(i => (i * 37 + 5) % 256).ToArray();   // chunks of 32 + 32 + 6
+        var prompt = Enumerable.Range(0, length).Select(i => (i * 37 + 5) % 256).ToArray();
         using var whole = two.CreateSequence();
         using var single = one.CreateSequence();
         var a = whole.Append(prompt).ToArray();
