@@ -1,3 +1,4 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
 using EdgeShortcut.Core;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -55,6 +56,10 @@ internal sealed class ManagedWeights
         Shortcut = shortcut;
         FinalNorm = finalNorm;
         Head = head;
+        // A decode step that streams the weights from memory reads them best one row group at a time (see the property).
+        bool streamed = WeightBytesPerToken > PackedInt8Matrix.CacheResidentModelBytes;
+        foreach (var linear in Linears())
+            if (linear is Int8Linear int8) int8.Matrix.StreamsFromMemory = streamed;
     }
 
     /// <summary>The model's shape.</summary>

@@ -50,7 +50,10 @@ public class Int8MatVecTests
                 foreach (bool bias in new[] { true, false })
                 {
                     var p = RandomProblem(rng, rows, cols, bias);
-                    Assert.True(Run(Path.Scalar, p).AsSpan().SequenceEqual(Run(path, p)), $"{path} differs at rows {rows}, cols {cols}, bias {bias}");
+                    var reference = Run(Path.Scalar, p);
+                    Assert.True(reference.AsSpan().SequenceEqual(Run(path, p)), $"{path} differs at rows {rows}, cols {cols}, bias {bias}");
+                    p.M.StreamsFromMemory = true;   // the one-group-at-a-time loop of weights streamed from memory
+                    Assert.True(reference.AsSpan().SequenceEqual(Run(path, p)), $"{path} differs when streaming, at rows {rows}, cols {cols}, bias {bias}");
                 }
             }
         }

@@ -12,8 +12,9 @@ internal static partial class Int8MatVec
 {
     /// <summary>
     /// AVX-VNNI: <c>vpdpbusd</c> multiplies the unsigned weight bytes (w + 128) by the signed activations and
-    /// adds each group of 4 products into the row's lane. Two row groups run side by side, each with two
-    /// accumulators (even and odd steps), so four independent chains hide the instruction's latency.
+    /// adds each group of 4 products into the row's lane. For cache-resident weights two row groups run side by
+    /// side, each with two accumulators (even and odd steps), so four independent chains hide the instruction's
+    /// latency; weights streamed from memory go one group at a time (<see cref="PackedInt8Matrix.StreamsFromMemory"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     private static unsafe void ComputeAvxVnni(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
@@ -28,7 +29,8 @@ internal static partial class Int8MatVec
             ref float sc0 = ref MemoryMarshal.GetReference(xScales);
             ref int of0 = ref MemoryMarshal.GetReference(xOffsets);
             int g = g0;
-            for (; g + 2 <= g1; g += 2)
+            bool pairs = !m.StreamsFromMemory;   // cache-resident weights: two groups side by side (see StreamsFromMemory)
+            for (; pairs && g + 2 <= g1; g += 2)
             {
                 ref byte wa = ref Unsafe.Add(ref w0, g * groupBytes);
                 ref byte wb = ref Unsafe.Add(ref wa, groupBytes);
@@ -60,12 +62,14 @@ internal static partial class Int8MatVec
                 RowEpilogue.Store8(fa, m.Scales, m.Bias, g * PackedInt8Matrix.GroupRows, y);
                 RowEpilogue.Store8(fb, m.Scales, m.Bias, (g + 1) * PackedInt8Matrix.GroupRows, y);
             }
-            if (g < g1)
+            for (; g < g1; g++)   // one group at a time: streamed weights, or the last group of an odd range
             {
                 ref byte wa = ref Unsafe.Add(ref w0, g * groupBytes);
                 Vector256<float> fa = default;
                 for (int b = 0; b < blocks; b++)
                 {
+                    byte* ahead = pinned + g * groupBytes + b * 256 + VnniPrefetchBytes;
+                    Sse.Prefetch0(ahead); Sse.Prefetch0(ahead + 64); Sse.Prefetch0(ahead + 128); Sse.Prefetch0(ahead + 192);
                     Vector256<int> a0 = default, a1 = default;
                     for (int j = 0; j < 8; j += 2)
                     {
