@@ -14,7 +14,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// <para>Bit identity: every score is still one multiply-add chain over c = 0..hd-1, and every output column is
 /// still (chain over even positions) + (chain over odd positions), both in position order, which is exactly the
 /// arithmetic of <see cref="AttentionKernels.Scores"/> and <see cref="AttentionKernels.WeightedSum"/> for
-/// <c>hd % 8 == 0</c> (<see cref="Supports"/>). Scores of positions a query cannot see are computed (their keys are
+/// <c>hd % 8 == 0</c> (<see cref="Supports"/>), whether the lanes are 256 or 512 bits wide. Scores of positions a query cannot see are computed (their keys are
 /// cached: a prefill appends all its keys first) and never read.</para>
 /// </summary>
 internal static class QueryBlockAttention
@@ -62,6 +62,37 @@ internal static class QueryBlockAttention
         ref float q3 = ref Unsafe.Add(ref q0, 3 * qStride);
         ref float s0 = ref MemoryMarshal.GetReference(scores);
         int u = 0;
+        // With 512-bit vectors (Zen 4/5 run them at full width), 32 positions x 4 queries per pass: twice the multiply-adds per
+        // instruction. Every lane is still its own chain over c, so the scores are those of the narrower loops.
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; u + 32 <= n; u += 32)
+            {
+                Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+                for (int c = 0; c < hd; c++)
+                {
+                    ref float row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
+                    var k = Vector512.LoadUnsafe(ref row);
+                    var l = Vector512.LoadUnsafe(ref row, 16);
+                    var x = Vector512.Create(Unsafe.Add(ref q0, c));
+                    a0 = Vector512.FusedMultiplyAdd(x, k, a0);
+                    a1 = Vector512.FusedMultiplyAdd(x, l, a1);
+                    x = Vector512.Create(Unsafe.Add(ref q1, c));
+                    b0 = Vector512.FusedMultiplyAdd(x, k, b0);
+                    b1 = Vector512.FusedMultiplyAdd(x, l, b1);
+                    x = Vector512.Create(Unsafe.Add(ref q2, c));
+                    c0 = Vector512.FusedMultiplyAdd(x, k, c0);
+                    c1 = Vector512.FusedMultiplyAdd(x, l, c1);
+                    x = Vector512.Create(Unsafe.Add(ref q3, c));
+                    d0 = Vector512.FusedMultiplyAdd(x, k, d0);
+                    d1 = Vector512.FusedMultiplyAdd(x, l, d1);
+                }
+                a0.StoreUnsafe(ref s0, (nuint)u); a1.StoreUnsafe(ref s0, (nuint)(u + 16));
+                b0.StoreUnsafe(ref s0, (nuint)(n + u)); b1.StoreUnsafe(ref s0, (nuint)(n + u + 16));
+                c0.StoreUnsafe(ref s0, (nuint)(2 * n + u)); c1.StoreUnsafe(ref s0, (nuint)(2 * n + u + 16));
+                d0.StoreUnsafe(ref s0, (nuint)(3 * n + u)); d1.StoreUnsafe(ref s0, (nuint)(3 * n + u + 16));
+            }
+        }
         // 16 positions x 4 queries: eight independent chains; each loaded key vector feeds four of them.
         for (; u + 16 <= n; u += 16)
         {
@@ -114,7 +145,39 @@ internal static class QueryBlockAttention
         ref float v0 = ref MemoryMarshal.GetReference(v);
         ref float p0 = ref MemoryMarshal.GetReference(p);
         ref float o0 = ref MemoryMarshal.GetReference(output);
-        for (int c = 0; c < hd; c += 8)
+        int c = 0;
+        // 16 columns per pass with 512-bit vectors: each column keeps its own even and odd chains, so the sums are those
+        // of the 8-column loop below.
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; c + 16 <= hd; c += 16)
+            {
+                Vector512<float> ea = default, oa = default, eb = default, ob = default, ec = default, oc = default, ed = default, od = default;
+                int u = 0;
+                for (; u + 2 <= length0; u += 2)
+                {
+                    var even = Vector512.LoadUnsafe(ref v0, (nuint)((nint)u * hd + c));
+                    var odd = Vector512.LoadUnsafe(ref v0, (nuint)((nint)(u + 1) * hd + c));
+                    ea = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, u)), even, ea);
+                    oa = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, u + 1)), odd, oa);
+                    eb = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, n + u)), even, eb);
+                    ob = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, n + u + 1)), odd, ob);
+                    ec = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, 2 * n + u)), even, ec);
+                    oc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, 2 * n + u + 1)), odd, oc);
+                    ed = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, 3 * n + u)), even, ed);
+                    od = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref p0, 3 * n + u + 1)), odd, od);
+                }
+                Finish(ref ea, ref oa, ref p0, 0, u, length0, ref v0, hd, c);
+                Finish(ref eb, ref ob, ref p0, n, u, length0 + 1, ref v0, hd, c);
+                Finish(ref ec, ref oc, ref p0, 2 * n, u, length0 + 2, ref v0, hd, c);
+                Finish(ref ed, ref od, ref p0, 3 * n, u, length0 + 3, ref v0, hd, c);
+                (ea + oa).StoreUnsafe(ref o0, (nuint)c);
+                (eb + ob).StoreUnsafe(ref o0, (nuint)(outStride + c));
+                (ec + oc).StoreUnsafe(ref o0, (nuint)(2 * outStride + c));
+                (ed + od).StoreUnsafe(ref o0, (nuint)(3 * outStride + c));
+            }
+        }
+        for (; c < hd; c += 8)
         {
             Vector256<float> ea = default, oa = default, eb = default, ob = default, ec = default, oc = default, ed = default, od = default;
             int u = 0;
@@ -141,6 +204,18 @@ internal static class QueryBlockAttention
             (eb + ob).StoreUnsafe(ref o0, (nuint)(outStride + c));
             (ec + oc).StoreUnsafe(ref o0, (nuint)(2 * outStride + c));
             (ed + od).StoreUnsafe(ref o0, (nuint)(3 * outStride + c));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(ref Vector512<float> even, ref Vector512<float> odd, ref float p0, int row, int from, int to, ref float v0, int hd, int c)
+    {
+        for (int u = from; u < to; u++)
+        {
+            var values = Vector512.LoadUnsafe(ref v0, (nuint)((nint)u * hd + c));
+            var pu = Vector512.Create(Unsafe.Add(ref p0, row + u));
+            if ((u & 1) == 0) even = Vector512.FusedMultiplyAdd(pu, values, even);
+            else odd = Vector512.FusedMultiplyAdd(pu, values, odd);
         }
     }
 
