@@ -11,66 +11,10 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 // integers, and so the floats after them, are those of the per-token paths.
 internal static partial class Int8MatVec
 {
-    /// <summary>Eight tokens over one row group: each 32-byte weight step is loaded once and multiplied by the eight
-    /// tokens' broadcast activations (the last group of an odd range).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile8Vnni(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales,
-        ReadOnlySpan<int> xOffsets, Span<float> y)
-    {
-        int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
-        nint groupBytes = (nint)P * PackedInt8Matrix.GroupRows;
-        nint xRow = P / 4;
-        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
-        ref int x0 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));   // 4 activations per int
-        ref float scales = ref MemoryMarshal.GetReference(xScales);
-        ref int offsets = ref MemoryMarshal.GetReference(xOffsets);
-        for (int g = g0; g < g1; g++)
-        {
-            ref byte wg = ref Unsafe.Add(ref w0, g * groupBytes);
-            Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
-            for (int b = 0; b < blocks; b++)
-            {
-                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-                ref int xk = ref Unsafe.Add(ref x0, b * 8);
-                ref byte wb = ref Unsafe.Add(ref wg, b * 256);
-                for (int j = 0; j < 8; j++)
-                {
-                    var w = Vector256.LoadUnsafe(ref Unsafe.Add(ref wb, j * 32));
-                    ref int xj = ref Unsafe.Add(ref xk, j);
-                    s0 = AvxVnni.MultiplyWideningAndAdd(s0, w, Vector256.Create(xj).AsSByte());
-                    s1 = AvxVnni.MultiplyWideningAndAdd(s1, w, Vector256.Create(Unsafe.Add(ref xj, xRow)).AsSByte());
-                    s2 = AvxVnni.MultiplyWideningAndAdd(s2, w, Vector256.Create(Unsafe.Add(ref xj, 2 * xRow)).AsSByte());
-                    s3 = AvxVnni.MultiplyWideningAndAdd(s3, w, Vector256.Create(Unsafe.Add(ref xj, 3 * xRow)).AsSByte());
-                    s4 = AvxVnni.MultiplyWideningAndAdd(s4, w, Vector256.Create(Unsafe.Add(ref xj, 4 * xRow)).AsSByte());
-                    s5 = AvxVnni.MultiplyWideningAndAdd(s5, w, Vector256.Create(Unsafe.Add(ref xj, 5 * xRow)).AsSByte());
-                    s6 = AvxVnni.MultiplyWideningAndAdd(s6, w, Vector256.Create(Unsafe.Add(ref xj, 6 * xRow)).AsSByte());
-                    s7 = AvxVnni.MultiplyWideningAndAdd(s7, w, Vector256.Create(Unsafe.Add(ref xj, 7 * xRow)).AsSByte());
-                }
-                f0 = OffsetBlockEpilogue(s0, ref scales, ref offsets, b, f0);
-                f1 = OffsetBlockEpilogue(s1, ref scales, ref offsets, blocks + b, f1);
-                f2 = OffsetBlockEpilogue(s2, ref scales, ref offsets, 2 * blocks + b, f2);
-                f3 = OffsetBlockEpilogue(s3, ref scales, ref offsets, 3 * blocks + b, f3);
-                f4 = OffsetBlockEpilogue(s4, ref scales, ref offsets, 4 * blocks + b, f4);
-                f5 = OffsetBlockEpilogue(s5, ref scales, ref offsets, 5 * blocks + b, f5);
-                f6 = OffsetBlockEpilogue(s6, ref scales, ref offsets, 6 * blocks + b, f6);
-                f7 = OffsetBlockEpilogue(s7, ref scales, ref offsets, 7 * blocks + b, f7);
-            }
-            int r0 = g * PackedInt8Matrix.GroupRows;
-            RowEpilogue.Store8(f0, m.Scales, m.Bias, r0, y[..rows]);
-            RowEpilogue.Store8(f1, m.Scales, m.Bias, r0, y.Slice(rows, rows));
-            RowEpilogue.Store8(f2, m.Scales, m.Bias, r0, y.Slice(2 * rows, rows));
-            RowEpilogue.Store8(f3, m.Scales, m.Bias, r0, y.Slice(3 * rows, rows));
-            RowEpilogue.Store8(f4, m.Scales, m.Bias, r0, y.Slice(4 * rows, rows));
-            RowEpilogue.Store8(f5, m.Scales, m.Bias, r0, y.Slice(5 * rows, rows));
-            RowEpilogue.Store8(f6, m.Scales, m.Bias, r0, y.Slice(6 * rows, rows));
-            RowEpilogue.Store8(f7, m.Scales, m.Bias, r0, y.Slice(7 * rows, rows));
-        }
-    }
-
     /// <summary>Two row groups x eight tokens per pass, the fast tile: each broadcast of a token's 4 activations feeds two
     /// instructions, and the 16 int32 sums fill half the registers, so the 16 float sums wait on the stack (touched once
     /// per block). 1.2x the one-group tile in <c>ManagedBench gemm</c> (172-188 against 141-151 GMAC/s on one Zen 5 thread).
-    /// An odd last group runs <see cref="Tile8Vnni"/>.</summary>
+    /// An odd last group (rows % 16 in 1..8; the row splits keep pairs together) runs the AVX2 tile, which gives the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile8TwoGroupsVnni(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales,
         ReadOnlySpan<int> xOffsets, Span<float> y)
@@ -141,7 +85,7 @@ internal static partial class Int8MatVec
                 RowEpilogue.Store8(f[8 + t], m.Scales, m.Bias, r0 + PackedInt8Matrix.GroupRows, y.Slice(t * rows, rows));
             }
         }
-        if (g < g1) Tile8Vnni(m, g, g1, x, xScales, xOffsets, y);
+        if (g < g1) Tile8Avx2(m, g, g1, x, xScales, y);
     }
 
     /// <summary>One token's block epilogue on biased sums, as <see cref="ComputeAvxVnni"/> does it:
