@@ -1,0 +1,27 @@
+using EdgeShortcut.Core;
+using EdgeShortcut.Runtime;
+using EdgeShortcut.Runtime.Managed;
+using EdgeShortcut.Runtime.Managed.Kernels;
+using EdgeShortcut.Tests.Support;
+
+namespace EdgeShortcut.Tests.Runtime.Managed;
+
+/// <summary>Issue 13: the loader marks a model's int8 weights as streamed from memory exactly when the model is larger
+/// than the last-level cache, so the VNNI matvec walks them one row group at a time only then.</summary>
+public class StreamedWeightsTests
+{
+    [Theory]
+    [InlineData(128, 2, false)]    // ~0.5 MB of weights: they stay in cache between tokens
+    [InlineData(1024, 3, true)]    // ~38 MB: over PackedInt8Matrix.CacheResidentModelBytes (32 MiB)
+    public void Only_a_model_larger_than_the_last_level_cache_streams_its_int8_weights(int dim, int layers, bool streamed)
+    {
+        var c = ModelConfig.Create(layers, dim, heads: dim / 64, contextLength: 16, shortcut: false);
+        var model = ManagedTestModels.Build(c, TinyCheckpoint.RandomWeights(c.Validate(), seed: 3), int8: true);
+        var weights = ManagedModelLoader.Load(model, ModelFile.FromMetadata(model.Metadata(), "test.onnx"), ActivationPrecision.Int8);
+
+        Assert.Equal(streamed, weights.WeightBytesPerToken > PackedInt8Matrix.CacheResidentModelBytes);
+        var int8 = weights.Linears().OfType<Int8Linear>().ToList();
+        Assert.Equal(weights.Linears().Count(), int8.Count);
+        Assert.All(int8, linear => Assert.Equal(streamed, linear.Matrix.StreamsFromMemory));
+    }
+}
