@@ -104,7 +104,7 @@ internal static class SizeSweep
     }
 
     /// <summary>A pause between contenders, so the previous one's spinning worker threads (ONNX Runtime's pool spins
-    /// after a run, the managed helper for 200 us) have gone to sleep and do not slow the next one's first tokens.</summary>
+    /// after a run) have gone to sleep and do not slow the next one's first tokens.</summary>
     private static void Settle() => Thread.Sleep(20);
 
     private static string Key(bool managed, ActivationPrecision a) => $"{managed}/{a}";

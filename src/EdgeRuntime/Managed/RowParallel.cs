@@ -6,9 +6,12 @@ namespace EdgeShortcut.Runtime.Managed;
 /// the caller's stack (the caller returns only when every row is done, so the pointer stays valid).
 /// The rows are cut into chunks that both threads claim with an atomic counter, so the split adapts:
 /// if the helper is descheduled or asleep (an oversubscribed machine), the caller simply does more of
-/// the chunks and waits at most for one chunk in flight. The helper spins briefly after each job,
-/// because decode issues a job every few microseconds and a kernel wake-up costs more than that; after
-/// the spin budget it blocks, so an idle sequence costs no CPU.
+/// the chunks and waits at most for one chunk in flight. Between jobs the helper blocks on a semaphore
+/// (which spins only briefly itself), so an idle sequence costs no CPU. It used to spin 200 us for the
+/// next job first, since decode issues one every few microseconds; on a Zen 5 that bought nothing on an
+/// idle machine (decode and prefill within noise, 1.3M-88M parameters), and with one other busy process it
+/// took the caller's CPU: two-thread decode ran at 0.45-0.78x of one thread, against 0.87-1.15x without the
+/// spin (docs/BENCHMARKS.md, "One busy core, literally").
 /// <para>
 /// A busy machine (issue 13): when the helper is descheduled in the middle of a chunk, the caller has to wait
 /// for that chunk until the scheduler runs the helper again, often far longer than the job. Measured at load
@@ -22,7 +25,7 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </para>
 /// <para>
 /// The other way two threads lose on a busy machine: Linux schedules each session as a group (autogroup), so a
-/// helper that spins between jobs takes CPU from its own caller whenever the group gets less than two cores;
+/// helper that spun between jobs took CPU from its own caller whenever the group got less than two cores (it no longer spins);
 /// measured at load ~10 on 2 cores, two-thread decode ran at 0.4-0.8x of one thread without a single stall.
 /// So every <see cref="ContentionWindowJobs"/> jobs the caller also reads how long it waited runnable
 /// (<see cref="RunQueueWait"/>): waiting more than <see cref="ContendedWaitShare"/> of the window's wall time
@@ -31,9 +34,6 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal sealed unsafe class RowParallel : IDisposable
 {
-    /// <summary>How long the helper spins for the next job before it blocks.</summary>
-    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 5000;   // 200 us
-
     /// <summary>A wait for the helper longer than this and than the caller's own share of the job is a stall. On an
     /// idle machine the caller waits for at most the one chunk in flight, about a quarter of its share; the floor keeps
     /// timer noise on tiny jobs from counting.</summary>
@@ -180,16 +180,13 @@ internal sealed unsafe class RowParallel : IDisposable
         int seen = 0;
         while (true)
         {
-            long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
             while (Volatile.Read(ref _posted) == seen && !_disposed)
             {
-                if (System.Diagnostics.Stopwatch.GetTimestamp() < spinUntil) { Thread.SpinWait(20); continue; }
                 // Announce the sleep, then re-check: a job posted in between is either seen here
                 // or finds _sleeping set and releases the semaphore.
                 Interlocked.Exchange(ref _sleeping, 1);
                 if (Volatile.Read(ref _posted) == seen && !_disposed) _wake.Wait();
                 Volatile.Write(ref _sleeping, 0);
-                spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _posted);
