@@ -31,9 +31,15 @@ internal sealed class QuantizedActivations
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public void Quantize(ReadOnlySpan<float> x, int count, int cols)
     {
+        EnsureHolds(count, cols);
+        for (int t = 0; t < count; t++) QuantizeColumns(x.Slice(t * cols, cols), t, cols, 0);
+    }
+
+    /// <summary>Throws unless this scratch holds <paramref name="count"/> quantized rows of a layer with <paramref name="cols"/> inputs.</summary>
+    public void EnsureHolds(int count, int cols)
+    {
         if ((long)count * ActivationQuantizer.PaddedLength(cols) > Q.Length)
             throw new ArgumentException($"Scratch holds {Q.Length} quantized values, {count} rows of {cols} need {(long)count * ActivationQuantizer.PaddedLength(cols)}.");
-        for (int t = 0; t < count; t++) QuantizeColumns(x.Slice(t * cols, cols), t, cols, 0);
     }
 
     /// <summary>Quantizes columns <c>c0..c0+x.Length-1</c> of row <paramref name="t"/> of a layer with <paramref name="cols"/>

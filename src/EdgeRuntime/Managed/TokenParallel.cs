@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
 
@@ -48,8 +47,6 @@ internal static unsafe class TokenParallel
     /// <paramref name="x"/> <c>[count, cols]</c> (what <see cref="QuantizedActivations.Quantize"/> does on one thread).</summary>
     public static void Quantize(RowParallel? parallel, ReadOnlySpan<float> x, int count, int cols, QuantizedActivations quantizeInto)
     {
-        if ((long)count * ActivationQuantizer.PaddedLength(cols) > quantizeInto.Q.Length)
-            throw new ArgumentException($"Scratch holds {quantizeInto.Q.Length} quantized values, {count} rows of {cols} need {(long)count * ActivationQuantizer.PaddedLength(cols)}.");
         fixed (float* xp = x)
         {
             var job = new Job { X = xp, Cols = cols, QuantizeInto = quantizeInto };
@@ -59,6 +56,7 @@ internal static unsafe class TokenParallel
 
     private static void Run(RowParallel? parallel, ref Job job, int count)
     {
+        job.QuantizeInto?.EnsureHolds(count, job.Cols);   // before any row, on this thread, for both entry points
         if (parallel is null || count < MinSharedTokens) Rows(Unsafe.AsPointer(ref job), 0, count);
         else parallel.Run(&Rows, Unsafe.AsPointer(ref job), count, rowAlignment: 1);
     }
