@@ -8,16 +8,17 @@ namespace EdgeShortcut.ManagedBench;
 /// Where a decode step's time goes: decodes a full context through the engine's own forward pass with a
 /// probe (<see cref="IForwardProbe"/>) that sums the thread CPU time of each <see cref="ForwardPhase"/>.
 /// With <c>prefill</c>, the whole context is appended in one call instead, on one thread (so the calling
-/// thread's CPU time is all of the work).
+/// thread's CPU time is all of the work). With <c>wall</c>, the engine runs on its default threads and each phase
+/// is timed on the wall clock instead: what the calling thread waits for, including the hand-offs to the helper.
 /// </summary>
 internal static class ProfileBench
 {
-    public static void Run(ModelConfig c, int rounds, ActivationPrecision activations, bool prefill = false)
+    public static void Run(ModelConfig c, int rounds, ActivationPrecision activations, bool prefill = false, bool wall = false)
     {
-        using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads: prefill ? 1 : 0);
+        using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads: prefill && !wall ? 1 : 0);
         using var sequence = engine.CreateManagedSequence();
-        var timer = new PhaseTimer { Seconds = new double[Enum.GetValues<ForwardPhase>().Length] };
-        var discard = new PhaseTimer { Seconds = new double[timer.Seconds.Length] };
+        var timer = new PhaseTimer { Seconds = new double[Enum.GetValues<ForwardPhase>().Length], Wall = wall };
+        var discard = new PhaseTimer { Seconds = new double[timer.Seconds.Length], Wall = wall };
         int[] token = [0];
         for (int round = 0; round <= rounds; round++)   // round 0 warms up and is not counted
         {
@@ -37,7 +38,7 @@ internal static class ProfileBench
             }
         }
         double tokens = rounds * (double)c.ContextLength;
-        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations{(prefill ? ", prefill in one call, 1 thread" : "")}: thread CPU us per token, averaged over positions 0..{c.ContextLength - 1}");
+        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations{(prefill ? ", prefill in one call" + (wall ? "" : ", 1 thread") : "")}: {(wall ? $"wall-clock us per token at {engine.Threads} threads" : "thread CPU us per token")}, averaged over positions 0..{c.ContextLength - 1}");
         Console.WriteLine();
         Console.WriteLine("| phase | us/token | share |");
         Console.WriteLine("|---|---|---|");
@@ -50,14 +51,17 @@ internal static class ProfileBench
         Console.WriteLine($"| total | {total * 1e6 / tokens:F1} | |");
     }
 
-    /// <summary>Sums thread CPU seconds per phase (phases do not nest).</summary>
+    /// <summary>Sums thread CPU seconds (or wall seconds, with <see cref="Wall"/>) per phase (phases do not nest).</summary>
     private struct PhaseTimer : IForwardProbe
     {
         public double[] Seconds;
+        public bool Wall;
         private double _start;
 
-        public void Begin(ForwardPhase phase) => _start = ThreadClock.Seconds();
+        public void Begin(ForwardPhase phase) => _start = Now();
 
-        public readonly void End(ForwardPhase phase) => Seconds[(int)phase] += ThreadClock.Seconds() - _start;
+        public readonly void End(ForwardPhase phase) => Seconds[(int)phase] += Now() - _start;
+
+        private readonly double Now() => Wall ? System.Diagnostics.Stopwatch.GetTimestamp() / (double)System.Diagnostics.Stopwatch.Frequency : ThreadClock.Seconds();
     }
 }

@@ -8,6 +8,7 @@ using EdgeShortcut.Runtime.Managed;
 
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
+//        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
 //        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
@@ -120,7 +121,7 @@ if (mode is "profile")
         foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
         {
             Console.WriteLine();
-            ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"));
+            ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"), args.Contains("--wall"));
         }
 }
 if (mode is "prefill")
