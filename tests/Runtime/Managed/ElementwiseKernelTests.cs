@@ -35,11 +35,43 @@ public class ElementwiseKernelTests
         double worst = 0;
         for (double x = -8; x <= 8; x += 1e-3)
         {
-            worst = Math.Max(worst, Math.Abs(Gelu.Erf((float)x) - ErfDouble((float)x)));
-            var v = Gelu.Erf(new System.Numerics.Vector<float>((float)x));
-            worst = Math.Max(worst, Math.Abs(v[0] - ErfDouble((float)x)));
+            float scalar = Gelu.Erf((float)x);
+            worst = Math.Max(worst, Math.Abs(scalar - ErfDouble((float)x)));
+            // Every lane of the vector forms gives the scalar bits (so a loop's scalar tail agrees with its lanes).
+            Assert.Equal(scalar, Gelu.Erf(System.Runtime.Intrinsics.Vector256.Create((float)x))[3]);
+            Assert.Equal(scalar, Gelu.Erf(System.Runtime.Intrinsics.Vector512.Create((float)x))[11]);
         }
         Assert.True(worst < 1e-6, $"worst |erf error| = {worst:E2}");
+    }
+
+    [Fact]
+    public void FastExp_is_within_1_ulp_of_exp_over_its_domain_and_its_lanes_give_the_scalar_bits()
+    {
+        double worstUlps = 0;
+        for (float x = FastExp.Min; x <= 0; x += 0.0007f)
+        {
+            float e = FastExp.Exp(x);
+            double exact = Math.Exp(x);
+            double ulp = MathF.BitIncrement((float)exact) - (float)exact;   // one float ulp at the value
+            worstUlps = Math.Max(worstUlps, Math.Abs(e - exact) / ulp);
+            Assert.Equal(e, FastExp.Exp(System.Runtime.Intrinsics.Vector256.Create(x))[5]);
+            Assert.Equal(e, FastExp.Exp(System.Runtime.Intrinsics.Vector512.Create(x))[9]);
+        }
+        Assert.True(worstUlps <= 1, $"worst error {worstUlps:F2} ulp");
+        Assert.Equal(1f, FastExp.Exp(0f));
+        Assert.Equal(1f, FastExp.Exp(-0f));
+        Assert.True(float.IsNormal(FastExp.Exp(FastExp.Min)));
+    }
+
+    [Fact]
+    public void Gelu_gives_every_element_the_bits_of_the_scalar_formula_whichever_loop_reaches_it()
+    {
+        var rng = new Random(8);
+        var x = Enumerable.Range(0, 300).Select(_ => (float)((rng.NextDouble() - 0.5) * 12)).ToArray();
+        var y = (float[])x.Clone();
+        Gelu.Apply(y);   // 16-lane, 8-lane and scalar loops for elements 0..287, 288..295, 296..299
+        for (int i = 0; i < x.Length; i++)
+            Assert.Equal(0.5f * x[i] * (1f + Gelu.Erf(x[i] * 0.70710678118654752f)), y[i]);
     }
 
     [Fact]

@@ -9,8 +9,9 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// Numerically safe softmax in place: <c>p = exp(s - max s) / sum exp(s - max s)</c>.
 /// Hand-written because <c>TensorPrimitives.SoftMax</c> does not subtract the max (STACK.md), which
 /// overflows to inf/NaN once a score exceeds ~88, and because <c>TensorPrimitives.Exp(float)</c>
-/// measured slower than scalar <c>MathF.Exp</c> here (docs/BENCHMARKS.md) while
-/// <c>Vector512.Exp</c>/<c>Vector256.Exp</c> are 5-10x faster. One fused pass computes and sums the exponentials.
+/// measured slower than scalar <c>MathF.Exp</c> here (docs/BENCHMARKS.md). The exponentials are
+/// <see cref="FastExp"/>'s, whose scalar and vector forms agree bit for bit, so every position gets the same
+/// exponential whichever loop reaches it. One fused pass computes and sums them.
 /// <para>Exponentials below float's smallest normal number (<c>s - max &lt; </c><see cref="FlushBelow"/>) are
 /// flushed to 0: they are at most 1.2e-38 of the largest term, far below float resolution of the sum,
 /// but as subnormal numbers every later multiply-add with them takes a microcode assist on x86 (tens
@@ -18,8 +19,8 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// </summary>
 internal static class Softmax
 {
-    /// <summary>Shifted scores below this give subnormal exponentials; they are flushed to 0.</summary>
-    public const float FlushBelow = -87.0f;
+    /// <summary>Shifted scores below this give subnormal exponentials; they are flushed to 0 (also <see cref="FastExp"/>'s domain).</summary>
+    public const float FlushBelow = FastExp.Min;
 
     /// <summary>Replaces the scores in <paramref name="s"/> (at least one) by their softmax.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -63,7 +64,7 @@ internal static class Softmax
             for (; i + 8 <= n; i += 8)
             {
                 var d = Vector256.LoadUnsafe(ref r, (nuint)i) - vmax;
-                var e = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(d, floor), Vector256.Exp(Vector256.Max(d, floor)), Vector256<float>.Zero);
+                var e = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(d, floor), FastExp.Exp(Vector256.Max(d, floor)), Vector256<float>.Zero);
                 e.StoreUnsafe(ref r, (nuint)i);
                 acc += e;
             }
@@ -72,7 +73,7 @@ internal static class Softmax
         for (; i < n; i++)
         {
             float d = s[i] - max;
-            float e = d >= FlushBelow ? MathF.Exp(d) : 0f;
+            float e = d >= FlushBelow ? FastExp.Exp(d) : 0f;
             s[i] = e;
             sum += e;
         }
@@ -83,5 +84,5 @@ internal static class Softmax
     /// ever computes a sub-normal number).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> FlushedExp(Vector512<float> d, Vector512<float> floor) =>
-        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(d, floor), Vector512.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(d, floor), FastExp.Exp(Vector512.Max(d, floor)), Vector512<float>.Zero);
 }
