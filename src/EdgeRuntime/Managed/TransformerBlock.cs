@@ -39,13 +39,7 @@ internal static class TransformerBlock
         float[] keys = s.KeyCache[index], values = s.ValueCache[index];
 
         // Append positions p0..p0+T-1: keys transposed [H, hd, n] (row h*hd + c, column p), values [H, n, hd].
-        // Keys channel by channel: each cache row gets T consecutive floats, while the T qkv rows being read stay in L1
-        // (token by token, every key float landed on its own cache line, n floats apart).
-        for (int c = 0; c < d; c++)
-        {
-            var row = keys.AsSpan(c * n + p0, T);
-            for (int t = 0; t < T; t++) row[t] = qkv[t * 3 * d + d + c];
-        }
+        KeyTranspose.Append(qkv[d..], 3 * d, d, T, keys, n, p0);
         for (int t = 0; t < T; t++)
         {
             var v = qkv.Slice(t * 3 * d + 2 * d, d);

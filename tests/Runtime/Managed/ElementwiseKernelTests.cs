@@ -94,6 +94,23 @@ public class ElementwiseKernelTests
         Assert.Equal([0f, 0f, 0f, 20f], special);
     }
 
+    [Theory]
+    [InlineData(16, 8, 0, 32)]      // whole 8 x 8 tiles
+    [InlineData(21, 13, 5, 40)]     // partial tiles in both directions, at an offset
+    [InlineData(768, 128, 128, 256)]
+    [InlineData(5, 3, 0, 3)]        // too few tokens for a tile
+    public void Key_transpose_puts_every_channel_of_every_token_at_its_cache_position_and_nothing_else(int d, int T, int p0, int n)
+    {
+        int stride = 3 * d;
+        var src = Enumerable.Range(0, T * stride).Select(i => (float)i).ToArray();
+        var keys = Enumerable.Repeat(-1f, d * n).ToArray();
+        KeyTranspose.Append(src.AsSpan(d), stride, d, T, keys, n, p0);
+        for (int c = 0; c < d; c++)
+            for (int p = 0; p < n; p++)
+                Assert.Equal(p >= p0 && p < p0 + T ? src[(p - p0) * stride + d + c] : -1f, keys[c * n + p]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => KeyTranspose.Append(src.AsSpan(d), stride, d, T, keys, n, n - T + 1));
+    }
+
     [Fact]
     public void LayerNorm_matches_a_double_reference_even_with_a_large_mean()
     {
