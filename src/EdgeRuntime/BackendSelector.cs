@@ -12,20 +12,29 @@ namespace EdgeShortcut.Runtime;
 /// ONNX Runtime's native library cannot load. An explicit choice that is not available throws
 /// <see cref="NotSupportedException"/> instead of silently running elsewhere. The provider list, the
 /// backend factory and the CPU choice are injected so the logic is testable anywhere.
+/// <para><paramref name="managedOnly"/>, when set, is why only the managed engine can honour the options (a bfloat16
+/// cache): Auto then picks it, and an explicit ONNX Runtime backend throws.</para>
 /// </summary>
-internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availableProviders, Func<BackendKind, IInferenceBackend> create, CpuBackendChoice cpuChoice)
+internal sealed class BackendSelector(Func<IReadOnlyCollection<string>> availableProviders, Func<BackendKind, IInferenceBackend> create, CpuBackendChoice cpuChoice,
+    string? managedOnly = null)
 {
     public const string DirectMLProvider = "DmlExecutionProvider";
 
     /// <summary>The real selector for a model file: ONNX Runtime's provider list and real backends.</summary>
     public static BackendSelector ForFile(ModelFileInfo file, EdgeModelOptions options) => new(
         () => OnnxRuntimeBackend.AvailableProviders(),
-        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file, options.Activations, options.Threads) : new OnnxRuntimeBackend(file, kind, options),
-        CpuBackendChoice.For(file));
+        kind => kind == BackendKind.Managed ? ManagedBackend.Load(file, options.Activations, options.Threads, options.KeyValueCache) : new OnnxRuntimeBackend(file, kind, options),
+        CpuBackendChoice.For(file),
+        options.KeyValueCache == KeyValueCachePrecision.Float32 ? null
+            : $"KeyValueCache = {options.KeyValueCache} is a managed-engine option (the ONNX graph's caches are float32)");
 
     /// <summary>Creates the backend; returns it with a one-line reason for the choice.</summary>
     public (IInferenceBackend Backend, string Reason) Select(BackendKind requested)
     {
+        if (managedOnly is not null && requested is BackendKind.Cpu or BackendKind.DirectML)
+            throw new NotSupportedException($"{managedOnly}; use Backend = Managed or Auto.");
+        if (managedOnly is not null && requested == BackendKind.Auto)
+            return (create(BackendKind.Managed), $"managed engine: {managedOnly}");
         switch (requested)
         {
             case BackendKind.Managed:

@@ -39,7 +39,7 @@ public sealed class EdgeModel : IDisposable
         options = (options ?? new EdgeModelOptions()).Validate();
         var file = ModelFile.Read(path);
         var (backend, reason) = BackendSelector.ForFile(file, options).Select(options.Backend);
-        try { return new EdgeModel(file, backend, reason) { Activations = options.Activations }; }
+        try { return new EdgeModel(file, backend, reason) { Activations = options.Activations, KeyValueCache = options.KeyValueCache }; }
         catch { backend.Dispose(); throw; }
     }
 
@@ -64,6 +64,10 @@ public sealed class EdgeModel : IDisposable
 
     /// <summary>How the int8 Linear layers multiply (from <see cref="EdgeModelOptions.Activations"/>).</summary>
     public ActivationPrecision Activations { get; private init; }
+
+    /// <summary>How the key/value caches are stored (from <see cref="EdgeModelOptions.KeyValueCache"/>; bfloat16 only on
+    /// the managed engine).</summary>
+    public KeyValueCachePrecision KeyValueCache { get; private init; }
 
     /// <summary>A step-API generator with its own caches; dispose it when done. Throws
     /// <see cref="ArgumentException"/> (ParamName = the option) for bad options.</summary>

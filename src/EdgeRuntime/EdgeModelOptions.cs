@@ -18,6 +18,12 @@ public sealed record EdgeModelOptions
     /// activations (fastest on CPUs). See <see cref="ActivationPrecision"/>.</summary>
     public ActivationPrecision Activations { get; init; } = ActivationPrecision.Float32;
 
+    /// <summary>How the managed engine stores its key/value caches: float32 (the default, as the ONNX graph) or bfloat16
+    /// (half the bytes; late tokens of a long context decode faster). See <see cref="KeyValueCachePrecision"/>. Anything but
+    /// float32 needs the managed engine: <see cref="BackendKind.Auto"/> then picks it, and an explicit ONNX Runtime
+    /// backend refuses the option.</summary>
+    public KeyValueCachePrecision KeyValueCache { get; init; } = KeyValueCachePrecision.Float32;
+
     /// <summary>DirectML adapter index (0 = the default GPU).</summary>
     public int DirectMLDeviceId { get; init; }
 
@@ -26,6 +32,7 @@ public sealed record EdgeModelOptions
     {
         if (!Enum.IsDefined(Backend)) throw new ArgumentException($"Backend {(int)Backend} is not a BackendKind.", nameof(Backend));
         if (!Enum.IsDefined(Activations)) throw new ArgumentException($"Activations {(int)Activations} is not an ActivationPrecision.", nameof(Activations));
+        if (!Enum.IsDefined(KeyValueCache)) throw new ArgumentException($"KeyValueCache {(int)KeyValueCache} is not a KeyValueCachePrecision.", nameof(KeyValueCache));
         if (Threads is < 0 or > 1024) throw new ArgumentException($"Threads must be in 0..1024 (0 = default), not {Threads}.", nameof(Threads));
         if (DirectMLDeviceId < 0) throw new ArgumentException($"DirectMLDeviceId must be >= 0, not {DirectMLDeviceId}.", nameof(DirectMLDeviceId));
         return this;

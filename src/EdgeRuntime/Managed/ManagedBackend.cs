@@ -14,9 +14,11 @@ internal sealed class ManagedBackend : IInferenceBackend
     private readonly ManagedWeights _weights;
     private readonly bool _useHelperThread;
 
-    private ManagedBackend(ManagedWeights weights, int threads)
+    private ManagedBackend(ManagedWeights weights, int threads, KeyValueCachePrecision keyValueCache)
     {
+        if (!Enum.IsDefined(keyValueCache)) throw new ArgumentException($"KeyValueCache {(int)keyValueCache} is not a KeyValueCachePrecision.", nameof(keyValueCache));
         _weights = weights;
+        KeyValueCache = keyValueCache;
         Threads = ThreadBudget.ForManaged(threads);
         // A helper thread pays off only for matrices above the split threshold, and only with a second core.
         _useHelperThread = Threads > 1 &&
@@ -26,24 +28,27 @@ internal sealed class ManagedBackend : IInferenceBackend
     /// <summary>Loads the weights of an ONNX model file written by the quantizer (int8 or fp32) whose metadata
     /// the runtime has already read (<see cref="ModelFile.Read"/>); <paramref name="activations"/> chooses the
     /// int8 files' kernels (<see cref="ActivationPrecision"/>); <paramref name="threads"/> is
-    /// <see cref="EdgeModelOptions.Threads"/> (0 = the default, <see cref="ThreadBudget.ForManaged"/>).</summary>
+    /// <see cref="EdgeModelOptions.Threads"/> (0 = the default, <see cref="ThreadBudget.ForManaged"/>); <paramref name="keyValueCache"/>
+    /// is how sequences store their caches (<see cref="KeyValueCachePrecision"/>).</summary>
     /// <exception cref="CheckpointFormatException">The file is corrupt, or lacks a tensor (named in the message).</exception>
-    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0)
+    public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0,
+        KeyValueCachePrecision keyValueCache = KeyValueCachePrecision.Float32)
     {
         // Lean loading: parse and pack straight from a memory map of the file. The packed layout the kernels
         // read is the only copy of the weights that survives; the map is released before returning.
         using var mapped = MappedFileMemory.Open(file.Path);
         var model = OnnxReader.Read(mapped.Memory, file.Path);
         ModelGraphCheck.Check(model, file, requireGraph: false);   // the same checks as the ONNX Runtime backend: agree or refuse
-        return new(ManagedModelLoader.Load(model, file, activations), threads);
+        return new(ManagedModelLoader.Load(model, file, activations), threads, keyValueCache);
     }
 
     /// <summary>Builds the engine from an in-memory model (tests, the bench); <paramref name="source"/> names it in errors.</summary>
-    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0)
+    public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0,
+        KeyValueCachePrecision keyValueCache = KeyValueCachePrecision.Float32)
     {
         var file = ModelFile.FromMetadata(model.Metadata(), source);
         ModelGraphCheck.Check(model, file, requireGraph: false);
-        return new(ManagedModelLoader.Load(model, file, activations), threads);
+        return new(ManagedModelLoader.Load(model, file, activations), threads, keyValueCache);
     }
 
     /// <inheritdoc />
@@ -62,6 +67,9 @@ internal sealed class ManagedBackend : IInferenceBackend
     /// <summary>Distinct Linear weight bytes one decode step reads (for the roofline).</summary>
     public long WeightBytesPerToken => _weights.WeightBytesPerToken;
 
+    /// <summary>How sequences store their key/value caches.</summary>
+    public KeyValueCachePrecision KeyValueCache { get; }
+
     /// <summary>Whether sequences split large matrices across two threads.</summary>
     public bool UsesHelperThread => _useHelperThread;
 
@@ -74,7 +82,7 @@ internal sealed class ManagedBackend : IInferenceBackend
     public ManagedSequence CreateManagedSequence()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        return new ManagedSequence(this, _weights, new RunState(_weights.Config, _useHelperThread));
+        return new ManagedSequence(this, _weights, new RunState(_weights.Config, _useHelperThread, KeyValueCache));
     }
 
     /// <summary>Marks the backend disposed: new sequences cannot be created and existing ones stop.</summary>

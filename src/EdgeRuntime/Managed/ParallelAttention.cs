@@ -31,24 +31,27 @@ internal static unsafe class ParallelAttention
 
     private struct Job
     {
-        public float* Qkv, Keys, Values, Output, Mask;
-        public int D, Hd, Heads, Blocks, T, N, P0, MaskLength;
+        public LayerCache Cache;
+        public float* Qkv, Output, Mask;
+        public int D, Hd, Heads, Blocks, T, P0, MaskLength;
     }
 
     /// <summary>Runs the items of one block: on both threads when <paramref name="parallel"/> is given, else on this one.
-    /// <paramref name="qkv"/> <c>[T, 3d]</c> with scaled queries, <paramref name="keys"/> <c>[H, hd, n]</c>,
-    /// <paramref name="values"/> <c>[H, n, hd]</c>, <paramref name="output"/> <c>[T, d]</c>, <paramref name="keyMask"/>
-    /// <c>[n]</c> or empty. Positions p0..p0+T-1 must already be in the caches.</summary>
-    public static void Run(RowParallel? parallel, ReadOnlySpan<float> qkv, float[] keys, float[] values, Span<float> output,
-        ReadOnlySpan<float> keyMask, int T, int heads, int p0, int n)
+    /// <paramref name="qkv"/> <c>[T, 3d]</c> with scaled queries, <paramref name="cache"/> the block's keys and values,
+    /// <paramref name="output"/> <c>[T, d]</c>, <paramref name="keyMask"/> <c>[n]</c> or empty. Positions p0..p0+T-1 must
+    /// already be in the cache.</summary>
+    public static void Run(RowParallel? parallel, ReadOnlySpan<float> qkv, LayerCache cache, Span<float> output,
+        ReadOnlySpan<float> keyMask, int T, int heads, int p0)
     {
         int d = output.Length / T, blocks = (T + QueryBlockAttention.Queries - 1) / QueryBlockAttention.Queries;
-        fixed (float* q = qkv) fixed (float* k = keys) fixed (float* v = values) fixed (float* o = output) fixed (float* m = keyMask)
+        fixed (float* q = qkv) fixed (float* o = output) fixed (float* m = keyMask)
         {
+            // The job lives on this stack frame until Run returns (the GC keeps reporting its cache reference; the helper
+            // only reads it while this thread waits inside Run).
             var job = new Job
             {
-                Qkv = q, Keys = k, Values = v, Output = o, Mask = m, MaskLength = keyMask.Length,
-                D = d, Hd = d / heads, Heads = heads, Blocks = blocks, T = T, N = n, P0 = p0,
+                Cache = cache, Qkv = q, Output = o, Mask = m, MaskLength = keyMask.Length,
+                D = d, Hd = d / heads, Heads = heads, Blocks = blocks, T = T, P0 = p0,
             };
             if (parallel is null) Items(Unsafe.AsPointer(ref job), 0, heads * blocks);
             else parallel.Run(&Items, Unsafe.AsPointer(ref job), heads * blocks, rowAlignment: 1);   // ~8 chunks even for one 32-token chunk
@@ -58,21 +61,21 @@ internal static unsafe class ParallelAttention
     private static void Items(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
-        int d = j.D, hd = j.Hd, n = j.N, queries = QueryBlockAttention.Queries;
+        int d = j.D, hd = j.Hd, n = j.Cache.Capacity, queries = QueryBlockAttention.Queries;
         var scratch = t_scores ??= new float[queries * n];
         if (scratch.Length < queries * n) scratch = t_scores = new float[queries * n];
         bool blocked = QueryBlockAttention.Supports(hd);
         for (int i = start; i < end; i++)
         {
             int h = i / j.Blocks, t0 = i % j.Blocks * queries, length0 = j.P0 + t0 + 1;
-            var keys = new ReadOnlySpan<float>(j.Keys + (long)h * hd * n, hd * n);
-            var values = new ReadOnlySpan<float>(j.Values + (long)h * n * hd, n * hd);
+            // Every position this call's queries see (a bfloat16 cache widens them once per head and thread).
+            var head = j.Cache.Head(h, j.Heads, j.P0 + j.T);
             var mask = j.MaskLength == 0 ? default : new ReadOnlySpan<float>(j.Mask, j.MaskLength);
             if (blocked && t0 + queries <= j.T)
             {
                 var q = new ReadOnlySpan<float>(j.Qkv + (long)t0 * 3 * d + h * hd, 3 * 3 * d + hd);
                 var o = new Span<float>(j.Output + (long)t0 * d + h * hd, 3 * d + hd);
-                QueryBlockAttention.Attend(q, 3 * d, hd, keys, n, values, length0, scratch, o, d, mask);
+                QueryBlockAttention.Attend(q, 3 * d, hd, head.Keys, head.KeyStride, head.Values, length0, scratch, o, d, mask);
                 continue;
             }
             for (int t = t0; t < Math.Min(t0 + queries, j.T); t++)
@@ -80,7 +83,7 @@ internal static unsafe class ParallelAttention
                 int positions = j.P0 + t + 1;
                 var q = new ReadOnlySpan<float>(j.Qkv + (long)t * 3 * d + h * hd, hd);
                 var o = new Span<float>(j.Output + (long)t * d + h * hd, hd);
-                AttentionKernels.Attend(q, keys, n, values, scratch.AsSpan(0, positions), o, mask.IsEmpty ? default : mask[..positions]);
+                AttentionKernels.Attend(q, head.Keys, head.KeyStride, head.Values, scratch.AsSpan(0, positions), o, mask.IsEmpty ? default : mask[..positions]);
             }
         }
     }

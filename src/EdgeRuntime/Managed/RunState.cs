@@ -7,14 +7,17 @@ namespace EdgeShortcut.Runtime.Managed;
 /// caches, all allocated once at full context so a decode step allocates nothing.
 /// Shapes use d = model width, H heads of width hd, n = n_ctx, |S| taps, V vocab, and C =
 /// <see cref="ChunkTokens"/>: activation buffers hold up to C token rows so prefill runs C tokens at a time.
-/// Keys are cached transposed (<c>[H, hd, capacity]</c>) so attention scores are vector
-/// multiply-adds over positions; values are cached row-major (<c>[H, capacity, hd]</c>).
+/// The caches (<see cref="LayerCache"/>) hold keys transposed (<c>[H, hd, capacity]</c>) so attention scores are
+/// vector multiply-adds over positions, and values row-major (<c>[H, capacity, hd]</c>), in float32 or bfloat16.
 /// </summary>
 internal sealed class RunState : IDisposable
 {
     /// <summary>Allocates the scratch and caches for <paramref name="c"/>; a helper thread only when
     /// some matrix is big enough to be split (<see cref="ManagedLinear.ParallelThreshold"/>).</summary>
-    public RunState(ModelConfig c, bool useHelperThread)
+    public RunState(ModelConfig c, bool useHelperThread) : this(c, useHelperThread, KeyValueCachePrecision.Float32) { }
+
+    /// <summary>As above, with the caches stored in <paramref name="cachePrecision"/>.</summary>
+    public RunState(ModelConfig c, bool useHelperThread, KeyValueCachePrecision cachePrecision)
     {
         int d = c.Dim, n = c.ContextLength, hidden = Math.Max(c.FeedForwardDim, c.IsShortcut ? c.FeatureDim : 0);
         int rows = ChunkTokens = Math.Min(MaxChunkTokens, n);
@@ -32,15 +35,9 @@ internal sealed class RunState : IDisposable
         QuantizedHidden = new QuantizedActivations(rows, hidden);
         ShortcutCapacity = n * c.TapCount;
         Scores = new float[Math.Max(n, ShortcutCapacity)];
-        KeyCache = new float[c.SelfAttentionBlocks][];
-        ValueCache = new float[c.SelfAttentionBlocks][];
-        for (int i = 0; i < c.SelfAttentionBlocks; i++)
-        {
-            KeyCache[i] = new float[(long)d * n];
-            ValueCache[i] = new float[(long)d * n];
-        }
-        ShortcutKeys = new float[(long)d * ShortcutCapacity];
-        ShortcutValues = new float[(long)d * ShortcutCapacity];
+        Caches = new LayerCache[c.SelfAttentionBlocks];
+        for (int i = 0; i < Caches.Length; i++) Caches[i] = new LayerCache(d, n, cachePrecision);
+        ShortcutCache = new LayerCache(d, ShortcutCapacity, cachePrecision);
         Parallel = useHelperThread ? new RowParallel() : null;
         Exit = new ExitState(c, rows);
     }
@@ -73,16 +70,12 @@ internal sealed class RunState : IDisposable
     public QuantizedActivations QuantizedHidden { get; }
     /// <summary>Attention scores/probabilities <c>[max(n, n |S|)]</c>.</summary>
     public float[] Scores { get; }
-    /// <summary>Per ordinary block, transposed keys <c>[H, hd, n]</c>.</summary>
-    public float[][] KeyCache { get; }
-    /// <summary>Per ordinary block, values <c>[H, n, hd]</c>.</summary>
-    public float[][] ValueCache { get; }
+    /// <summary>Per ordinary block, its key/value cache over n positions.</summary>
+    public LayerCache[] Caches { get; }
     /// <summary>Shortcut cache entries per head: n |S| (entry e = tau |S| + j).</summary>
     public int ShortcutCapacity { get; }
-    /// <summary>Shortcut keys, transposed <c>[H, hd, n |S|]</c>.</summary>
-    public float[] ShortcutKeys { get; }
-    /// <summary>Shortcut values <c>[H, n |S|, hd]</c>.</summary>
-    public float[] ShortcutValues { get; }
+    /// <summary>The shortcut block's memory: keys and values of n |S| entries.</summary>
+    public LayerCache ShortcutCache { get; }
     /// <summary>What depth policies keep: exit depths, masks, draft rows (<see cref="ExitState"/>).</summary>
     public ExitState Exit { get; }
     /// <summary>The helper thread for large matrices, or null.</summary>

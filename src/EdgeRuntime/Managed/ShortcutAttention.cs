@@ -40,7 +40,7 @@ internal static class ShortcutAttention
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void AppendEntries(ShortcutWeights w, RunState s, int j, int p0, int T, int tapCount, int heads)
     {
-        int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
+        int d = w.Q.Rows;
         var z = s.Branch.AsSpan(0, T * d);
         var kv = s.Kv.AsSpan(0, T * 2 * d);
         w.Kv.Apply(z, kv, T, s.Quantized, s.Parallel);               // [k; v] rows
@@ -49,10 +49,8 @@ internal static class ShortcutAttention
         for (int t = 0; t < T; t++)
         {
             int e = ShortcutMemory.Entry(p0 + t, j, tapCount);
-            var k = kv.Slice(t * 2 * d, d);
-            for (int c = 0; c < d; c++) s.ShortcutKeys[(long)c * capacity + e] = k[c];
-            for (int h = 0; h < heads; h++)
-                kv.Slice(t * 2 * d + d + h * hd, hd).CopyTo(s.ShortcutValues.AsSpan((h * capacity + e) * hd, hd));
+            s.ShortcutCache.SetKey(kv.Slice(t * 2 * d, d), e);
+            s.ShortcutCache.SetValue(kv.Slice(t * 2 * d + d, d), heads, e);
         }
     }
 
@@ -65,7 +63,7 @@ internal static class ShortcutAttention
     public static void Attend(ShortcutWeights w, RunState s, Span<float> x, int p, int tapCount, int heads, float eps,
         ReadOnlySpan<float> entryMask, Span<float> tapMass)
     {
-        int d = w.Q.Rows, hd = d / heads, capacity = s.ShortcutCapacity;
+        int d = w.Q.Rows, hd = d / heads;
         LayerNorm.Apply(x, w.LnQ.Weight, w.LnQ.Bias, eps, s.Normed.AsSpan(0, d));
         var q = s.Qkv.AsSpan(0, d);
         w.Q.Apply(s.Normed.AsSpan(0, d), q, 1, s.Quantized, s.Parallel);
@@ -77,12 +75,12 @@ internal static class ShortcutAttention
         if (tapMass.IsEmpty && s.Parallel is not null && ParallelAttention.WorthSharing(entries, d))
         {
             // A long memory (|S| entries per position): the heads on both threads, as an ordinary block's decode step.
-            ParallelAttention.Run(s.Parallel, q, s.ShortcutKeys, s.ShortcutValues, attention, mask, 1, heads, entries - 1, capacity);
+            ParallelAttention.Run(s.Parallel, q, s.ShortcutCache, attention, mask, 1, heads, entries - 1);
         }
         else for (int h = 0; h < heads; h++)
         {
-            AttentionKernels.Attend(q.Slice(h * hd, hd), s.ShortcutKeys.AsSpan(h * hd * capacity, hd * capacity), capacity,
-                s.ShortcutValues.AsSpan(h * capacity * hd, capacity * hd), scores, attention.Slice(h * hd, hd), mask);
+            var head = s.ShortcutCache.Head(h, heads, entries);
+            AttentionKernels.Attend(q.Slice(h * hd, hd), head.Keys, head.KeyStride, head.Values, scores, attention.Slice(h * hd, hd), mask);
             if (tapMass.IsEmpty) continue;
             for (int e = 0; e < entries; e++) tapMass[ShortcutMemory.TapOf(e, tapCount)] += scores[e] / heads;
         }

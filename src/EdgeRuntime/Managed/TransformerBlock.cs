@@ -36,22 +36,18 @@ internal static class TransformerBlock
         TokenParallel.LayerNorm(s.Parallel, x, w.Ln1, eps, normed, T, quantized ? s.Quantized : null);
         var qkv = s.Qkv.AsSpan(0, T * 3 * d);
         w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, inputQuantized: quantized);
-        float[] keys = s.KeyCache[index], values = s.ValueCache[index];
+        var cache = s.Caches[index];
 
         // Append positions p0..p0+T-1: keys transposed [H, hd, n] (row h*hd + c, column p), values [H, n, hd].
-        KeyTranspose.Append(qkv[d..], 3 * d, d, T, keys, n, p0);
-        for (int t = 0; t < T; t++)
-        {
-            var v = qkv.Slice(t * 3 * d + 2 * d, d);
-            for (int h = 0; h < heads; h++) v.Slice(h * hd, hd).CopyTo(values.AsSpan((h * n + p0 + t) * hd, hd));
-        }
+        cache.AppendKeys(qkv[d..], 3 * d, T, p0);
+        for (int t = 0; t < T; t++) cache.SetValue(qkv.Slice(t * 3 * d + 2 * d, d), heads, p0 + t);
         float scale = 1f / MathF.Sqrt(hd);
         var attention = s.Attention.AsSpan(0, T * d);
         for (int t = 0; t < T; t++) TensorPrimitives.Multiply(qkv.Slice(t * 3 * d, d), scale, qkv.Slice(t * 3 * d, d));
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
         var helper = T > 1 || ParallelAttention.WorthSharing(p0 + 1, d) ? s.Parallel : null;
-        ParallelAttention.Run(helper, qkv, keys, values, attention, keyMask, T, heads, p0, n);
+        ParallelAttention.Run(helper, qkv, cache, attention, keyMask, T, heads, p0);
         var branch = s.Branch.AsSpan(0, T * d);
         w.AttnProj.Apply(attention, branch, T, s.Quantized, s.Parallel);
         TensorPrimitives.Add(x, branch, x);

@@ -1,0 +1,21 @@
+namespace EdgeShortcut.Runtime;
+
+/// <summary>
+/// How the managed engine stores the key/value caches (the ordinary blocks' and the shortcut block's memory).
+/// Set with <see cref="EdgeModelOptions.KeyValueCache"/>.
+/// </summary>
+public enum KeyValueCachePrecision
+{
+    /// <summary>The default: float32, as the ONNX graph's cache inputs and outputs, so every backend computes the
+    /// same function.</summary>
+    Float32,
+
+    /// <summary>
+    /// bfloat16 (the top 16 bits of a float32, rounded to nearest even): half the cache bytes, which is what a decode
+    /// step reads beyond the weights, so late tokens of a long context slow down less. Each cached value keeps 8
+    /// significant bits (relative rounding error at most 2^-8); attention itself still multiplies in float32. Managed engine
+    /// only: the ONNX Runtime backends keep the graph's float32 caches, and <see cref="BackendKind.Auto"/> picks the
+    /// managed engine when this is set.
+    /// </summary>
+    BFloat16,
+}

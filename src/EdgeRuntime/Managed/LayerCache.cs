@@ -1,0 +1,138 @@
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.Runtime.Managed;
+
+/// <summary>
+/// One attention layer's key/value cache over <see cref="Capacity"/> slots (positions, or shortcut memory entries) of
+/// width d = H hd: keys transposed <c>[H, hd, capacity]</c> (row h*hd + c holds channel c of head h for every slot, so
+/// scores are vector multiply-adds over slots), values <c>[H, capacity, hd]</c>. Stored as float32 or bfloat16
+/// (<see cref="KeyValueCachePrecision"/>).
+/// <para>Attention always runs on float32 spans (<see cref="Head"/>): a bfloat16 head is widened into scratch of the
+/// calling thread first (exactly: bfloat16 to float32 is a shift). So the attention kernels, and the bit-identity of a
+/// prefill with token-by-token decode, are the same in both precisions; bfloat16 halves the bytes a decode step reads
+/// from the cache, at the cost of one widening pass per head through L1/L2.</para>
+/// </summary>
+internal sealed class LayerCache
+{
+    private readonly float[]? _keys, _values;
+    private readonly ushort[]? _keys16, _values16;
+    private int _version;   // bumped by every write: a widened copy of a head is valid for one version
+    private readonly long _id = Interlocked.Increment(ref s_nextId);   // names this cache in a thread's scratch (no reference kept)
+    private static long s_nextId;
+
+    /// <summary>An empty cache of <paramref name="capacity"/> slots of width <paramref name="dim"/>.</summary>
+    public LayerCache(int dim, int capacity, KeyValueCachePrecision precision)
+    {
+        Dim = dim;
+        Capacity = capacity;
+        Precision = precision;
+        long size = (long)dim * capacity;
+        if (precision == KeyValueCachePrecision.Float32)
+        {
+            _keys = new float[size];
+            _values = new float[size];
+        }
+        else
+        {
+            _keys16 = new ushort[size];
+            _values16 = new ushort[size];
+        }
+    }
+
+    /// <summary>d, the width of a key or value (all heads).</summary>
+    public int Dim { get; }
+    /// <summary>Slots per head.</summary>
+    public int Capacity { get; }
+    /// <summary>How the values are stored.</summary>
+    public KeyValueCachePrecision Precision { get; }
+    /// <summary>Bytes of one slot's key and value (what a decode step reads per cached slot).</summary>
+    public int BytesPerSlot => 2 * Dim * (Precision == KeyValueCachePrecision.Float32 ? 4 : 2);
+
+    /// <summary>Keys of T consecutive slots p0..p0+T-1; token t's key is <c>src[t * srcStride .. + d]</c>.</summary>
+    public void AppendKeys(ReadOnlySpan<float> src, int srcStride, int T, int p0)
+    {
+        _version++;
+        int d = Dim, n = Capacity;
+        if (_keys is not null)
+        {
+            KeyTranspose.Append(src, srcStride, d, T, _keys, n, p0);
+            return;
+        }
+        if (T == 1)
+        {
+            for (int c = 0; c < d; c++) _keys16![c * n + p0] = BFloat16.FromSingle(src[c]);
+            return;
+        }
+        // Transpose in float32 (KeyTranspose's tiles), then narrow each channel's T floats into its cache row.
+        var scratch = Scratch(ref t_transposed, d * Math.Max(T, RunState.MaxChunkTokens));
+        KeyTranspose.Append(src, srcStride, d, T, scratch, T, 0);
+        for (int c = 0; c < d; c++) BFloat16.Narrow(scratch.AsSpan(c * T, T), _keys16.AsSpan(c * n + p0, T));
+    }
+
+    /// <summary>The key <c>[d]</c> of one slot <paramref name="e"/> (the shortcut memory's slots are not consecutive per token).</summary>
+    public void SetKey(ReadOnlySpan<float> key, int e)
+    {
+        _version++;
+        int n = Capacity;
+        if (_keys is not null) for (int c = 0; c < Dim; c++) _keys[c * n + e] = key[c];
+        else for (int c = 0; c < Dim; c++) _keys16![c * n + e] = BFloat16.FromSingle(key[c]);
+    }
+
+    /// <summary>The value <c>[d]</c> (heads side by side) of slot <paramref name="e"/>.</summary>
+    public void SetValue(ReadOnlySpan<float> value, int heads, int e)
+    {
+        _version++;
+        int hd = Dim / heads, n = Capacity;
+        for (int h = 0; h < heads; h++)
+        {
+            var head = value.Slice(h * hd, hd);
+            long at = ((long)h * n + e) * hd;
+            if (_values is not null) head.CopyTo(_values.AsSpan((int)at, hd));
+            else BFloat16.Narrow(head, _values16.AsSpan((int)at, hd));
+        }
+    }
+
+    /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
+    /// <paramref name="slots"/> slots, as float32. For bfloat16 the spans are the calling thread's scratch, valid until
+    /// its next call here (on any cache).</summary>
+    public HeadView Head(int h, int heads, int slots)
+    {
+        int hd = Dim / heads, n = Capacity;
+        if (_keys is not null)
+            return new HeadView(_keys.AsSpan(h * hd * n, hd * n), n, _values.AsSpan(h * n * hd, n * hd));
+        if (slots < 1 || slots > n) throw new ArgumentOutOfRangeException(nameof(slots), slots, $"1..{n} slots.");
+        if (t_owner != _id || t_head != h || t_version != _version || t_slots < slots)
+        {
+            // Sized for the whole capacity at once, so a growing context does not reallocate.
+            var keys = Scratch(ref t_keys, hd * n);
+            for (int c = 0; c < hd; c++) BFloat16.Widen(_keys16.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
+            BFloat16.Widen(_values16.AsSpan(h * n * hd, slots * hd), Scratch(ref t_values, n * hd));
+            (t_owner, t_head, t_version, t_slots) = (_id, h, _version, slots);
+        }
+        int stride = t_slots;
+        return new HeadView(t_keys.AsSpan(0, hd * stride), stride, t_values.AsSpan(0, stride * hd));
+    }
+
+    /// <summary>A head's cache as float32: transposed keys with their row stride, and row-major values.</summary>
+    public readonly ref struct HeadView(Span<float> keys, int keyStride, Span<float> values)
+    {
+        /// <summary><c>[hd, KeyStride]</c>.</summary>
+        public ReadOnlySpan<float> Keys { get; } = keys;
+        /// <summary>Floats from one key row (channel) to the next.</summary>
+        public int KeyStride { get; } = keyStride;
+        /// <summary><c>[slots, hd]</c>.</summary>
+        public ReadOnlySpan<float> Values { get; } = values;
+    }
+
+    // Per-thread scratch: the widened head (which cache, head, version and length it holds) and a prefill's transposed keys.
+    [ThreadStatic] private static float[]? t_keys, t_values, t_transposed;
+    [ThreadStatic] private static long t_owner;
+    [ThreadStatic] private static int t_head, t_version, t_slots;
+
+    /// <summary>The thread's buffer, grown to <paramref name="length"/> (once per size: decode allocates nothing after warm-up).</summary>
+    private static float[] Scratch(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = new float[length];
+        return buffer;
+    }
+}

@@ -1,0 +1,151 @@
+using EdgeShortcut.Core;
+using EdgeShortcut.Core.Onnx;
+using EdgeShortcut.Runtime;
+using EdgeShortcut.Runtime.Managed;
+using EdgeShortcut.Runtime.Managed.Kernels;
+using EdgeShortcut.Tests.Support;
+
+namespace EdgeShortcut.Tests.Runtime.Managed;
+
+/// <summary>Issue 13, late tokens: the managed engine can keep its key/value caches in bfloat16
+/// (<see cref="KeyValueCachePrecision.BFloat16"/>), half the bytes a decode step reads from them.</summary>
+public class BFloat16CacheTests
+{
+    [Fact]
+    public void Narrowing_rounds_to_nearest_even_and_widening_is_exact()
+    {
+        Assert.Equal(0x3F80, BFloat16.FromSingle(1f));
+        Assert.Equal(0x3F80, BFloat16.FromSingle(1f + MathF.Pow(2, -8)));            // a tie: stays on the even 1.0
+        Assert.Equal(0x3F82, BFloat16.FromSingle(1f + 3 * MathF.Pow(2, -8)));        // a tie: goes up to the even neighbour
+        Assert.Equal(0x3F81, BFloat16.FromSingle(1f + MathF.Pow(2, -8) + MathF.Pow(2, -20)));   // past the tie
+        Assert.Equal(0xBF80, BFloat16.FromSingle(-1f));
+        Assert.Equal(0x7F80, BFloat16.FromSingle(float.PositiveInfinity));
+        Assert.True(float.IsNaN(BFloat16.ToSingle(BFloat16.FromSingle(float.NaN))));
+        Assert.Equal(1.5f, BFloat16.ToSingle(0x3FC0));
+
+        var rng = new Random(4);
+        foreach (int n in new[] { 0, 1, 31, 32, 33, 100 })
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-6, 6)))).ToArray();
+            var narrowed = new ushort[n];
+            BFloat16.Narrow(x, narrowed);
+            var widened = new float[n];
+            BFloat16.Widen(narrowed, widened);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(BFloat16.FromSingle(x[i]), narrowed[i]);              // the vector loop gives the scalar bits
+                Assert.Equal(BFloat16.ToSingle(narrowed[i]), widened[i]);
+                Assert.True(Math.Abs(widened[i] - x[i]) <= Math.Abs(x[i]) * Math.Pow(2, -8), $"{x[i]} -> {widened[i]}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(KeyValueCachePrecision.Float32)]
+    [InlineData(KeyValueCachePrecision.BFloat16)]
+    public void A_cache_hands_attention_each_heads_slots_as_stored_and_sees_later_writes(KeyValueCachePrecision precision)
+    {
+        const int d = 16, heads = 2, hd = 8, n = 20;
+        var cache = new LayerCache(d, n, precision);
+        float Stored(float x) => precision == KeyValueCachePrecision.Float32 ? x : BFloat16.ToSingle(BFloat16.FromSingle(x));
+        float Key(int p, int c) => 0.1f * p + 0.013f * c + 1f / 3;
+        float Value(int p, int c) => -0.07f * p + 0.011f * c - 1f / 7;
+        // Nine tokens in one append (a prefill), then one more (a decode step).
+        var rows = new float[9 * 3 * d];
+        for (int t = 0; t < 9; t++)
+            for (int c = 0; c < d; c++) { rows[t * 3 * d + d + c] = Key(t, c); rows[t * 3 * d + 2 * d + c] = Value(t, c); }
+        cache.AppendKeys(rows.AsSpan(d), 3 * d, 9, 0);
+        for (int t = 0; t < 9; t++) cache.SetValue(rows.AsSpan(t * 3 * d + 2 * d, d), heads, t);
+        void Check(int slots)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                var view = cache.Head(h, heads, slots);
+                for (int p = 0; p < slots; p++)
+                    for (int c = 0; c < hd; c++)
+                    {
+                        Assert.Equal(Stored(Key(p, h * hd + c)), view.Keys[c * view.KeyStride + p]);
+                        Assert.Equal(Stored(Value(p, h * hd + c)), view.Values[p * hd + c]);
+                    }
+            }
+        }
+        Check(9);
+        var next = Enumerable.Range(0, d).Select(c => Key(9, c)).ToArray();
+        cache.AppendKeys(next, d, 1, 9);
+        cache.SetValue(Enumerable.Range(0, d).Select(c => Value(9, c)).ToArray(), heads, 9);
+        Check(10);   // the widened copy of a head made before the write is not reused
+        cache.SetKey(Enumerable.Range(0, d).Select(c => Key(10, c)).ToArray(), 10);
+        cache.SetValue(Enumerable.Range(0, d).Select(c => Value(10, c)).ToArray(), heads, 10);
+        Check(11);
+        // A slot written again (a sequence reset and refilled, or a speculative rewind) is read as written, though a
+        // widened copy of this head over as many slots already exists.
+        var rewritten = Enumerable.Range(0, d).Select(c => -Key(3, c)).ToArray();
+        cache.SetKey(rewritten, 3);
+        for (int h = heads - 1; h >= 0; h--)   // the last head widened first
+            for (int c = 0; c < hd; c++)
+            {
+                var view = cache.Head(h, heads, 11);
+                Assert.Equal(Stored(rewritten[h * hd + c]), view.Keys[c * view.KeyStride + 3]);
+            }
+        Assert.Equal(precision == KeyValueCachePrecision.Float32 ? 2 * d * 4 : 2 * d * 2, cache.BytesPerSlot);
+    }
+
+    [Theory]
+    [InlineData(true, 1)]
+    [InlineData(true, 2)]
+    [InlineData(false, 2)]
+    public void With_a_bfloat16_cache_a_prefill_equals_token_by_token_decode_bit_for_bit_and_stays_near_float32(bool shortcut, int threads)
+    {
+        int length = RunState.MaxChunkTokens + 22;   // a full chunk and a short one
+        var c = ManagedAllocationTests.Wide() with { ContextLength = length + 10, Taps = shortcut ? [1] : [] };
+        var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 12);
+        var onnx = OnnxReader.Read(OnnxWriter.ToBytes(ManagedTestModels.Build(c, weights, int8: true)), "test.onnx");
+        using var bf16 = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, threads, KeyValueCachePrecision.BFloat16);
+        using var f32 = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, threads);
+        Assert.Equal(KeyValueCachePrecision.BFloat16, bf16.KeyValueCache);
+        var prompt = Enumerable.Range(0, length).Select(i => (i * 37 + 5) % 256).ToArray();
+        using var whole = bf16.CreateSequence();
+        using var single = bf16.CreateSequence();
+        using var reference = f32.CreateSequence();
+        var a = whole.Append(prompt).ToArray();
+        float[] b = [];
+        foreach (int t in prompt) b = single.Append([t]).ToArray();
+        Assert.Equal(b, a);
+        Assert.Equal(single.Append([42]).ToArray(), whole.Append([42]).ToArray());
+        reference.Append(prompt);
+        var exact = reference.Append([42]).ToArray();
+        double nmse = ManagedTestModels.Nmse([whole.Append([7]).ToArray()], [reference.Append([7]).ToArray()]);
+        Assert.True(nmse is > 0 and < 1e-3, $"NMSE {nmse:E2} against the float32 cache");   // rounded, but close
+        Assert.NotEqual(exact, b);
+    }
+
+    [Fact]
+    public void Decode_with_a_bfloat16_cache_allocates_nothing_per_token()
+    {
+        var c = ManagedAllocationTests.Wide() with { ContextLength = 64 };
+        var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 2);
+        var onnx = OnnxReader.Read(OnnxWriter.ToBytes(ManagedTestModels.Build(c, weights, int8: true)), "test.onnx");
+        using var engine = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, 0, KeyValueCachePrecision.BFloat16);
+        using var s = engine.CreateSequence();
+        s.Append([1, 2, 3, 4, 5, 6, 7, 8]);
+        for (int i = 0; i < 4; i++) s.Append([i]);   // warm-up: the thread's widening scratch is sized once
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 16; i++) s.Append([i + 9]);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Only_the_managed_engine_keeps_a_bfloat16_cache_and_Auto_picks_it()
+    {
+        Assert.Throws<ArgumentException>(() => new EdgeModelOptions { KeyValueCache = (KeyValueCachePrecision)7 }.Validate());
+        var tried = new List<BackendKind>();
+        var selector = new BackendSelector(() => ["DmlExecutionProvider", "CPUExecutionProvider"], k => { tried.Add(k); return new FakeBackend(FakeBackend.ByteConfig(), _ => new float[256]); },
+            CpuBackendChoice.For(EdgeShortcut.Runtime.CpuFeatures.Current, 1_000_000, "int8"), managedOnly: "KeyValueCache = BFloat16 is a managed-engine option");
+        var (_, reason) = selector.Select(BackendKind.Auto);
+        Assert.Equal([BackendKind.Managed], tried);   // not even DirectML is tried
+        Assert.Contains("BFloat16 is a managed-engine option", reason);
+        Assert.Contains("BFloat16", Assert.Throws<NotSupportedException>(() => selector.Select(BackendKind.Cpu)).Message);
+        Assert.Throws<NotSupportedException>(() => selector.Select(BackendKind.DirectML));
+        Assert.Equal([BackendKind.Managed], tried);
+    }
+}
