@@ -9,7 +9,7 @@ using EdgeShortcut.Runtime.Managed;
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
-//        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread]  (issue 13's size sweep)
+//        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
 //        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
@@ -48,7 +48,8 @@ if (mode == "write")
 if (mode == "sweep")
 {
     bool quick = args.Contains("--quick");
-    SizeSweep.Run(Opt("--sizes") ?? (quick ? "128x6,256x6,512x8" : SizeSweep.DefaultSizes), IntOpt("--runs", quick ? 1 : 5), IntOpt("--threads", 0), !args.Contains("--no-load-probes"), args.Contains("--also-one-thread"));
+    SizeSweep.Run(Opt("--sizes") ?? (quick ? "128x6,256x6,512x8" : SizeSweep.DefaultSizes), IntOpt("--runs", quick ? 1 : 5), IntOpt("--threads", 0), !args.Contains("--no-load-probes"), args.Contains("--also-one-thread"),
+        bf16Cache: !args.Contains("--no-bf16-cache"));
     return;
 }
 

@@ -10,7 +10,7 @@ namespace EdgeShortcut.ManagedBench;
 /// The size sweep (issue 13): random-weight int8 files written by our own exporter
 /// (<see cref="OnnxExporter"/>, the real graph) at several widths and depths, plain and shortcut; on
 /// each, every backend (managed, ONNX Runtime CPU at equal threads) in every activation mode (float32,
-/// int8) takes turns run by run in one process, so a noisy machine slows all of them alike. Measures
+/// int8; the managed engine also with bfloat16 caches) takes turns run by run in one process, so a noisy machine slows all of them alike. Measures
 /// decode tokens/s (tokens 1-32 and 224-255 of a 256-token greedy run from a 1-token prompt), a
 /// 256-token prefill, load time and resident memory (each in a fresh child process,
 /// <see cref="LoadProbe"/>), and decode's achieved bytes/s against the read bandwidth measured in the
@@ -22,10 +22,11 @@ internal static class SizeSweep
     public const string DefaultSizes = "128x6,256x6,512x8,768x12";
 
     /// <summary>Runs the sweep over <paramref name="sizes"/> (<c>DxL</c>, comma-separated) with <paramref name="runs"/>
-    /// measured runs per contender after one warm-up, at <paramref name="threads"/> threads (0 = the runtime's default).</summary>
+    /// measured runs per contender after one warm-up, at <paramref name="threads"/> threads (0 = the runtime's default).
     /// With <paramref name="alsoOneThread"/>, every contender also runs at one thread, interleaved with the others
-    /// (what to compare when the machine is busy: the two-thread split must not be slower than one thread).</summary>
-    public static void Run(string sizes, int runs, int threads, bool loadProbes, bool alsoOneThread = false)
+    /// (what to compare when the machine is busy: the two-thread split must not be slower than one thread). With
+    /// <paramref name="bf16Cache"/>, the managed engine runs each activation mode with bfloat16 caches too.</summary>
+    public static void Run(string sizes, int runs, int threads, bool loadProbes, bool alsoOneThread = false, bool bf16Cache = true)
     {
         threads = threads > 0 ? threads : ThreadBudget.ForManaged(0);
         string startLoad = LoadAverage.Read();
@@ -41,7 +42,7 @@ internal static class SizeSweep
                     var config = Config(dim, layers, shortcut);
                     string path = Path.Combine(dir, $"d{dim}-L{layers}-{(shortcut ? "shortcut" : "plain")}.onnx");
                     Write(config, path);
-                    MeasureModel(config, path, runs, threads, loadProbes, alsoOneThread, report);
+                    MeasureModel(config, path, runs, threads, loadProbes, alsoOneThread, bf16Cache, report);
                     File.Delete(path);
                 }
         }
@@ -73,7 +74,7 @@ internal static class SizeSweep
         OnnxWriter.WriteFile(path, model);
     }
 
-    private static void MeasureModel(ModelConfig c, string path, int runs, int threads, bool loadProbes, bool alsoOneThread, SweepReport report)
+    private static void MeasureModel(ModelConfig c, string path, int runs, int threads, bool loadProbes, bool alsoOneThread, bool bf16Cache, SweepReport report)
     {
         var file = ModelFile.Read(path);
         var modes = new[] { ActivationPrecision.Float32, ActivationPrecision.Int8 };
@@ -86,8 +87,12 @@ internal static class SizeSweep
         try
         {
             foreach (int n in alsoOneThread && threads > 1 ? new[] { threads, 1 } : [threads])
+            {
                 foreach (bool managed in new[] { true, false })
                     foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed, a, n));
+                if (bf16Cache)
+                    foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed: true, a, n, KeyValueCachePrecision.BFloat16));
+            }
             long weightBytes = ((ManagedBackend)contenders[0].Engine).WeightBytesPerToken;
             double bandwidth = ReadBandwidth.Measure(threads);
             int[] prompt = [.. Enumerable.Range(0, c.ContextLength).Select(i => 32 + i % 95)];
@@ -109,8 +114,9 @@ internal static class SizeSweep
 
     private static string Key(bool managed, ActivationPrecision a) => $"{managed}/{a}";
 
-    /// <summary>Bytes a decode step at position <paramref name="p"/> reads: the weights once, plus the float32 keys and
-    /// values of positions 0..p of every ordinary block and, for the shortcut model, of every tap's memory entries.</summary>
-    public static double BytesPerToken(ModelConfig c, long weightBytes, int p) =>
-        weightBytes + 2.0 * 4 * c.Dim * (p + 1) * (c.SelfAttentionBlocks + c.TapCount);
+    /// <summary>Bytes a decode step at position <paramref name="p"/> reads: the weights once, plus the keys and values
+    /// (<paramref name="cacheValueBytes"/> each: 4 for float32, 2 for bfloat16) of positions 0..p of every ordinary block
+    /// and, for the shortcut model, of every tap's memory entries.</summary>
+    public static double BytesPerToken(ModelConfig c, long weightBytes, int p, int cacheValueBytes = 4) =>
+        weightBytes + 2.0 * cacheValueBytes * c.Dim * (p + 1) * (c.SelfAttentionBlocks + c.TapCount);
 }

@@ -28,16 +28,21 @@ internal sealed class SweepContender : IDisposable
         _sequence = engine.CreateSequence();
     }
 
-    /// <summary>Opens <paramref name="file"/> on the managed engine or ONNX Runtime's CPU provider at <paramref name="threads"/> threads.</summary>
-    public static SweepContender Open(ModelFileInfo file, bool managed, ActivationPrecision activations, int threads)
+    /// <summary>Opens <paramref name="file"/> on the managed engine (with its caches in <paramref name="cache"/>) or ONNX
+    /// Runtime's CPU provider (float32 caches only) at <paramref name="threads"/> threads.</summary>
+    public static SweepContender Open(ModelFileInfo file, bool managed, ActivationPrecision activations, int threads,
+        KeyValueCachePrecision cache = KeyValueCachePrecision.Float32)
     {
         IInferenceBackend engine = managed
-            ? ManagedBackend.Load(file, activations, threads)
+            ? ManagedBackend.Load(file, activations, threads, cache)
             : new OnnxRuntimeBackend(file, BackendKind.Cpu, new EdgeModelOptions { Activations = activations, Threads = threads });
-        return new SweepContender(managed ? "managed" : "ort-cpu", activations, engine);
+        return new SweepContender(managed ? cache == KeyValueCachePrecision.Float32 ? "managed" : "managed-bf16kv" : "ort-cpu", activations, engine) { Cache = cache };
     }
 
-    /// <summary><c>managed</c> or <c>ort-cpu</c>.</summary>
+    /// <summary>How the contender's key/value caches are stored.</summary>
+    public KeyValueCachePrecision Cache { get; private init; }
+
+    /// <summary><c>managed</c>, <c>managed-bf16kv</c> (bfloat16 caches) or <c>ort-cpu</c>.</summary>
     public string Backend { get; }
     /// <summary>The activation mode.</summary>
     public ActivationPrecision Activations { get; }

@@ -24,12 +24,12 @@ internal static class EvalCommand
     /// <param name="baselines">Other model files (e.g. plain GPTs) scored at full depth in the same turns, so their
     /// speeds compare fairly with the policies'; each must have the same n_ctx and tokenizer.</param>
     public static int Run(string modelPath, string dataPath, string depthList, int? positions, bool json, ActivationPrecision activations, CancellationToken ct,
-        IReadOnlyList<string>? baselines = null, string? plotPath = null)
+        IReadOnlyList<string>? baselines = null, string? plotPath = null, KeyValueCachePrecision keyValueCache = KeyValueCachePrecision.Float32)
     {
         baselines ??= [];
         var policies = CliDepth.ParseList(depthList);
         if (positions is < 1) throw new CliUsageException($"--positions: {positions} must be at least 1 (omit it for the whole held-out split)");
-        using var model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations });
+        using var model = EdgeModel.Load(modelPath, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations, KeyValueCache = keyValueCache });
         foreach (var p in policies) CliDepth.Validate(p, model.Config);
 
         int n = model.Config.ContextLength;
@@ -47,7 +47,7 @@ internal static class EvalCommand
         int total = (int)Math.Min((long)windows * n, positions ?? int.MaxValue);
         windows = (total + n - 1) / n;
         string unit = model.File.Tokenizer.Kind == TokenizerSpec.ByteKind ? "byte" : "token";
-        Console.Error.WriteLine($"eval: {Path.GetFileName(modelPath)} on the managed engine ({model.Activations.ToString().ToLowerInvariant()} activations); " +
+        Console.Error.WriteLine($"eval: {Path.GetFileName(modelPath)} on the managed engine ({model.Activations.ToString().ToLowerInvariant()} activations, {model.KeyValueCache.ToString().ToLowerInvariant()} caches); " +
             $"held-out split of {dataPath}: tokens {HeldOutSplit.Start(stream.Length)}..{stream.Length} (last 10%), {total} positions in {windows} window(s) of {n}; " +
             $"{policies.Count} {(policies.Count == 1 ? "policy" : "policies in turns")}");
 
@@ -62,7 +62,7 @@ internal static class EvalCommand
         {
             foreach (string path in baselines)
             {
-                var other = EdgeModel.Load(path, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations });
+                var other = EdgeModel.Load(path, new EdgeModelOptions { Backend = BackendKind.Managed, Activations = activations, KeyValueCache = keyValueCache });
                 try { others.Add((path, other, other.CreateScorer(DepthPolicy.Full), new ScoreTotal(other.Config.SelfAttentionBlocks + 1))); }
                 catch { other.Dispose(); throw; }
             }

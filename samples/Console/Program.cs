@@ -14,13 +14,14 @@ var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "ne
 var seed = new Option<int?>("--seed", "-s") { Description = "same seed, same text (default: random)" };
 var threads = new Option<int>("--threads") { Description = "threads per model call (0 = default: the managed engine's count, min(cores, 2), on every CPU backend; the managed engine uses at most 2)" };
 var activations = new Option<ActivationPrecision>("--activations") { Description = "float32 (default: every backend gives the same text) | int8 (int8 activations: fastest on CPUs)", DefaultValueFactory = _ => ActivationPrecision.Float32 };
+var kvCache = new Option<KeyValueCachePrecision>("--kv-cache") { Description = "float32 (default) | bfloat16 (managed engine: half the cache bytes, faster late tokens)", DefaultValueFactory = _ => KeyValueCachePrecision.Float32 };
 var depth = new Option<string?>("--depth") { Description = $"{CliDepth.Spelling} (default full; not full: the managed engine)" };
 var showDepth = new Option<bool>("--show-depth") { Description = "colour each generated token by its exit depth (legend on stderr)" };
 var color = new Option<ColorMode>("--color") { Description = "--show-depth colours: auto (a terminal) | always | never", DefaultValueFactory = _ => ColorMode.Auto };
 var prompt = new Argument<string?>("prompt") { Description = "text to continue; omit for interactive mode", Arity = ArgumentArity.ZeroOrOne };
 
 var root = new RootCommand("Generate text with an EdgeShortcut model (shortcut GPT, int8 ONNX).");
-foreach (var o in new Option[] { model, backend, activations, temperature, topK, topP, repetition, maxNewTokens, seed, threads, depth, showDepth, color }) root.Options.Add(o);
+foreach (var o in new Option[] { model, backend, activations, kvCache, temperature, topK, topP, repetition, maxNewTokens, seed, threads, depth, showDepth, color }) root.Options.Add(o);
 root.Arguments.Add(prompt);
 root.SetAction((parse, ct) => CliErrors.Run(async () =>
 {
@@ -34,7 +35,7 @@ root.SetAction((parse, ct) => CliErrors.Run(async () =>
     if (options.Depth.Kind == DepthPolicyKind.SelfSpeculative && (options.Temperature != 0 || options.RepetitionPenalty != 1))
         throw new CliUsageException($"--depth {options.Depth}: self-speculation reproduces greedy decoding; add --temperature 0 --repetition-penalty 1");
     var kind = CliDepth.Backend(options.Depth, parse.GetValue(backend));
-    using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = kind, Threads = parse.GetValue(threads), Activations = parse.GetValue(activations) });
+    using var edge = CliModel.Load(parse.GetValue(model), new EdgeModelOptions { Backend = kind, Threads = parse.GetValue(threads), Activations = parse.GetValue(activations), KeyValueCache = parse.GetValue(kvCache) });
     CliDepth.Validate(options.Depth, edge.Config);
     var colors = parse.GetValue(showDepth) ? new DepthColors(edge.Config, parse.GetValue(color)) : null;
     return await GenerateCommand.RunAsync(edge, options, parse.GetValue(prompt), colors, ct);
@@ -68,11 +69,11 @@ var evalJson = new Option<bool>("--json") { Description = "end with one JSON lin
 var eval = new Command("eval", "Held-out NLL (nats/byte), tokens/s and exit depths under depth policies, in turns on the managed engine.");
 var evalBaselines = new Option<string?>("--baseline") { Description = "comma-separated model files (e.g. plain GPTs) scored at full depth in the same turns" };
 var evalPlot = new Option<string?>("--plot") { Description = "write a PNG of NLL against tokens/s (policies and baselines)" };
-foreach (var o in new Option[] { model, data, depthList, positions, evalJson, activations, evalBaselines, evalPlot }) eval.Options.Add(o);
+foreach (var o in new Option[] { model, data, depthList, positions, evalJson, activations, kvCache, evalBaselines, evalPlot }) eval.Options.Add(o);
 eval.SetAction((parse, ct) => CliErrors.Run(() => Task.Run(() => EvalCommand.Run(CliModel.ResolvePath(parse.GetValue(model)), parse.GetValue(data)!,
     parse.GetValue(depthList)!, parse.GetValue(positions), parse.GetValue(evalJson), parse.GetValue(activations), ct,
     parse.GetValue(evalBaselines) is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null,
-    parse.GetValue(evalPlot)), ct)));
+    parse.GetValue(evalPlot), parse.GetValue(kvCache)), ct)));
 root.Subcommands.Add(eval);
 
 var mapText = new Option<string>("--text") { Description = "the text to map (at most n_ctx tokens)", Required = true };

@@ -92,6 +92,18 @@ internal sealed class LayerCache
         }
     }
 
+    /// <summary>One query of head <paramref name="h"/> over the first <c>scores.Length</c> slots
+    /// (<see cref="AttentionKernels.Attend(ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{float})"/>):
+    /// a decode step's attention, reading a bfloat16 cache in place (widened in registers: half the bytes, no scratch pass).</summary>
+    public void Attend(int h, int heads, ReadOnlySpan<float> q, Span<float> scores, Span<float> output, ReadOnlySpan<float> mask)
+    {
+        int hd = Dim / heads, n = Capacity;
+        if (_keys is not null)
+            AttentionKernels.Attend(q, _keys.AsSpan(h * hd * n, hd * n), n, _values.AsSpan(h * n * hd, n * hd), scores, output, mask);
+        else
+            AttentionKernels.Attend<ushort, BFloat16Row>(q, _keys16.AsSpan(h * hd * n, hd * n), n, _values16.AsSpan(h * n * hd, n * hd), scores, output, mask);
+    }
+
     /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
     /// <paramref name="slots"/> slots, as float32. For bfloat16 the spans are the calling thread's scratch, valid until
     /// its next call here (on any cache).</summary>

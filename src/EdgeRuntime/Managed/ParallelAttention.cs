@@ -68,11 +68,11 @@ internal static unsafe class ParallelAttention
         for (int i = start; i < end; i++)
         {
             int h = i / j.Blocks, t0 = i % j.Blocks * queries, length0 = j.P0 + t0 + 1;
-            // Every position this call's queries see (a bfloat16 cache widens them once per head and thread).
-            var head = j.Cache.Head(h, j.Heads, j.P0 + j.T);
             var mask = j.MaskLength == 0 ? default : new ReadOnlySpan<float>(j.Mask, j.MaskLength);
             if (blocked && t0 + queries <= j.T)
             {
+                // Every position this call's queries see (a bfloat16 cache widens them once per head and thread).
+                var head = j.Cache.Head(h, j.Heads, j.P0 + j.T);
                 var q = new ReadOnlySpan<float>(j.Qkv + (long)t0 * 3 * d + h * hd, 3 * 3 * d + hd);
                 var o = new Span<float>(j.Output + (long)t0 * d + h * hd, 3 * d + hd);
                 QueryBlockAttention.Attend(q, 3 * d, hd, head.Keys, head.KeyStride, head.Values, length0, scratch, o, d, mask);
@@ -83,7 +83,7 @@ internal static unsafe class ParallelAttention
                 int positions = j.P0 + t + 1;
                 var q = new ReadOnlySpan<float>(j.Qkv + (long)t * 3 * d + h * hd, hd);
                 var o = new Span<float>(j.Output + (long)t * d + h * hd, hd);
-                AttentionKernels.Attend(q, head.Keys, head.KeyStride, head.Values, scratch.AsSpan(0, positions), o, mask.IsEmpty ? default : mask[..positions]);
+                j.Cache.Attend(h, j.Heads, q, scratch.AsSpan(0, positions), o, mask.IsEmpty ? default : mask[..positions]);
             }
         }
     }

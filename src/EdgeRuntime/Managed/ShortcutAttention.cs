@@ -79,8 +79,7 @@ internal static class ShortcutAttention
         }
         else for (int h = 0; h < heads; h++)
         {
-            var head = s.ShortcutCache.Head(h, heads, entries);
-            AttentionKernels.Attend(q.Slice(h * hd, hd), head.Keys, head.KeyStride, head.Values, scores, attention.Slice(h * hd, hd), mask);
+            s.ShortcutCache.Attend(h, heads, q.Slice(h * hd, hd), scores, attention.Slice(h * hd, hd), mask);
             if (tapMass.IsEmpty) continue;
             for (int e = 0; e < entries; e++) tapMass[ShortcutMemory.TapOf(e, tapCount)] += scores[e] / heads;
         }

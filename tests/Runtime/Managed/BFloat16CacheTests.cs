@@ -41,6 +41,27 @@ public class BFloat16CacheTests
     }
 
     [Theory]
+    [InlineData(8, 1)]
+    [InlineData(20, 37)]      // columns past the vector loops, a partial run of positions
+    [InlineData(32, 200)]
+    [InlineData(64, 131)]
+    public void The_attention_kernels_read_bfloat16_as_the_float32_kernels_read_its_widened_values(int hd, int n)
+    {
+        var rng = new Random(hd * 1000 + n);
+        int stride = n + 5;
+        var q = Enumerable.Range(0, hd).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var kt16 = Enumerable.Range(0, hd * stride).Select(_ => BFloat16.FromSingle((float)(rng.NextDouble() * 4 - 2))).ToArray();
+        var v16 = Enumerable.Range(0, stride * hd).Select(_ => BFloat16.FromSingle((float)(rng.NextDouble() * 4 - 2))).ToArray();
+        var kt = kt16.Select(BFloat16.ToSingle).ToArray();
+        var v = v16.Select(BFloat16.ToSingle).ToArray();
+        var (s1, s2, o1, o2) = (new float[n], new float[n], new float[hd], new float[hd]);
+        AttentionKernels.Attend(q, kt, stride, v, s1, o1);
+        AttentionKernels.Attend<ushort, BFloat16Row>(q, kt16, stride, v16, s2, o2, default);
+        Assert.Equal(s1, s2);   // the probabilities
+        Assert.Equal(o1, o2);
+    }
+
+    [Theory]
     [InlineData(KeyValueCachePrecision.Float32)]
     [InlineData(KeyValueCachePrecision.BFloat16)]
     public void A_cache_hands_attention_each_heads_slots_as_stored_and_sees_later_writes(KeyValueCachePrecision precision)

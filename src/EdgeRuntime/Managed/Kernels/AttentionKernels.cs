@@ -29,23 +29,34 @@ internal static class AttentionKernels
     /// = hidden; empty = everything visible). After the call <paramref name="scores"/> holds the probabilities.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attend(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, ReadOnlySpan<float> v,
-        Span<float> scores, Span<float> output, ReadOnlySpan<float> mask)
+        Span<float> scores, Span<float> output, ReadOnlySpan<float> mask) =>
+        Attend<float, Float32Row>(q, kt, stride, v, scores, output, mask);
+
+    /// <summary>As above over a cache stored as <typeparamref name="T"/> (read through <typeparamref name="TRow"/>): the
+    /// same arithmetic on the same float32 values, so the same bits as the float32 kernel on the widened cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Attend<T, TRow>(ReadOnlySpan<float> q, ReadOnlySpan<T> kt, int stride, ReadOnlySpan<T> v,
+        Span<float> scores, Span<float> output, ReadOnlySpan<float> mask) where T : unmanaged where TRow : struct, ICacheRow<T>
     {
-        Scores(q, kt, stride, scores);
+        Scores<T, TRow>(q, kt, stride, scores);
         if (!mask.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(scores, mask[..scores.Length], scores);
         Softmax.Apply(scores);
-        WeightedSum(scores, v, output);
+        WeightedSum<T, TRow>(scores, v, output);
     }
 
     /// <summary><c>scores[u] = sum_c q[c] kt[c * stride + u]</c> for u in 0..scores.Length-1.</summary>
+    public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, Span<float> scores) =>
+        Scores<float, Float32Row>(q, kt, stride, scores);
+
+    /// <summary><see cref="Scores(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/> over keys stored as <typeparamref name="T"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, Span<float> scores)
+    public static void Scores<T, TRow>(ReadOnlySpan<float> q, ReadOnlySpan<T> kt, int stride, Span<float> scores) where T : unmanaged where TRow : struct, ICacheRow<T>
     {
         int hd = q.Length, n = scores.Length;
         if (hd == 0 || n == 0) throw new ArgumentException("Attention needs a non-empty query and at least one position.");
         if (stride < n || kt.Length < (long)(hd - 1) * stride + n)
             throw new ArgumentException($"Transposed keys hold {kt.Length} values: too few for hd {hd}, stride {stride}, n {n}.", nameof(kt));
-        ref float k0 = ref MemoryMarshal.GetReference(kt);
+        ref T k0 = ref MemoryMarshal.GetReference(kt);
         ref float s0 = ref MemoryMarshal.GetReference(scores);
         ref float q0 = ref MemoryMarshal.GetReference(q);
         int u = 0;
@@ -58,11 +69,11 @@ internal static class AttentionKernels
                 for (int c = 0; c < hd; c++)
                 {
                     var qc = Vector512.Create(Unsafe.Add(ref q0, c));
-                    ref float row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
-                    a0 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row), a0);
-                    a1 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row, 16), a1);
-                    a2 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row, 32), a2);
-                    a3 = Vector512.FusedMultiplyAdd(qc, Vector512.LoadUnsafe(ref row, 48), a3);
+                    ref T row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
+                    a0 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 48), a3);
                 }
                 a0.StoreUnsafe(ref s0, (nuint)u);
                 a1.StoreUnsafe(ref s0, (nuint)u + 16);
@@ -70,13 +81,13 @@ internal static class AttentionKernels
                 a3.StoreUnsafe(ref s0, (nuint)u + 48);
             }
             for (; u + 16 <= n; u += 16)
-                Scores16(ref q0, hd, ref k0, stride, u).StoreUnsafe(ref s0, (nuint)u);
+                Scores16<T, TRow>(ref q0, hd, ref k0, stride, u).StoreUnsafe(ref s0, (nuint)u);
             if (u < n && u + 16 <= stride && (long)(hd - 1) * stride + u + 16 <= kt.Length)
             {
                 // The last partial run: every key row is `stride` long, so positions up to u + 15 can be read
                 // (cache slots past n hold stale keys); only the n - u real scores are kept. One vector chain
                 // instead of a scalar chain per position, with the same per-position arithmetic.
-                var a0 = Scores16(ref q0, hd, ref k0, stride, u);
+                var a0 = Scores16<T, TRow>(ref q0, hd, ref k0, stride, u);
                 for (int i = 0; u + i < n; i++) Unsafe.Add(ref s0, u + i) = a0[i];
                 u = n;
             }
@@ -91,11 +102,11 @@ internal static class AttentionKernels
                 for (int c = 0; c < hd; c++)
                 {
                     var qc = Vector256.Create(Unsafe.Add(ref q0, c));
-                    ref float row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
-                    a0 = Vector256.FusedMultiplyAdd(qc, Vector256.LoadUnsafe(ref row), a0);
-                    a1 = Vector256.FusedMultiplyAdd(qc, Vector256.LoadUnsafe(ref row, 8), a1);
-                    a2 = Vector256.FusedMultiplyAdd(qc, Vector256.LoadUnsafe(ref row, 16), a2);
-                    a3 = Vector256.FusedMultiplyAdd(qc, Vector256.LoadUnsafe(ref row, 24), a3);
+                    ref T row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
+                    a0 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 0), a0);
+                    a1 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 24), a3);
                 }
                 a0.StoreUnsafe(ref s0, (nuint)u);
                 a1.StoreUnsafe(ref s0, (nuint)u + 8);
@@ -106,36 +117,40 @@ internal static class AttentionKernels
             {
                 Vector256<float> a0 = default;
                 for (int c = 0; c < hd; c++)
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q0, c)), Vector256.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q0, c)), TRow.Load256(ref k0, (nuint)((nint)c * stride + u)), a0);
                 a0.StoreUnsafe(ref s0, (nuint)u);
             }
         }
         for (; u < n; u++)
         {
             float s = 0;
-            for (int c = 0; c < hd; c++) s = MathF.FusedMultiplyAdd(q[c], kt[c * stride + u], s);
+            for (int c = 0; c < hd; c++) s = MathF.FusedMultiplyAdd(q[c], TRow.ToSingle(kt[c * stride + u]), s);
             scores[u] = s;
         }
     }
 
     /// <summary>The scores of positions u..u+15 as one vector (one multiply-add chain over c).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Scores16(ref float q0, int hd, ref float k0, int stride, int u)
+    private static Vector512<float> Scores16<T, TRow>(ref float q0, int hd, ref T k0, int stride, int u) where T : unmanaged where TRow : struct, ICacheRow<T>
     {
         Vector512<float> a0 = default;
         for (int c = 0; c < hd; c++)
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), Vector512.LoadUnsafe(ref k0, (nuint)((nint)c * stride + u)), a0);
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), TRow.Load512(ref k0, (nuint)((nint)c * stride + u)), a0);
         return a0;
     }
 
     /// <summary><c>output[c] = sum_u p[u] v[u * hd + c]</c> with hd = <c>output.Length</c>.</summary>
+    public static void WeightedSum(ReadOnlySpan<float> p, ReadOnlySpan<float> v, Span<float> output) =>
+        WeightedSum<float, Float32Row>(p, v, output);
+
+    /// <summary><see cref="WeightedSum(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> over values stored as <typeparamref name="T"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void WeightedSum(ReadOnlySpan<float> p, ReadOnlySpan<float> v, Span<float> output)
+    public static void WeightedSum<T, TRow>(ReadOnlySpan<float> p, ReadOnlySpan<T> v, Span<float> output) where T : unmanaged where TRow : struct, ICacheRow<T>
     {
         int hd = output.Length, n = p.Length;
         if (hd == 0 || n == 0) throw new ArgumentException("Attention needs a non-empty output and at least one position.");
         if (v.Length < (long)n * hd) throw new ArgumentException($"Values hold {v.Length} floats, expected at least {n}*{hd}.", nameof(v));
-        ref float v0 = ref MemoryMarshal.GetReference(v);
+        ref T v0 = ref MemoryMarshal.GetReference(v);
         ref float p0 = ref MemoryMarshal.GetReference(p);
         ref float o0 = ref MemoryMarshal.GetReference(output);
         int c = 0;
@@ -148,21 +163,21 @@ internal static class AttentionKernels
                 int u = 0;
                 for (; u + 2 <= n; u += 2)
                 {
-                    ref float r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
-                    ref float r1 = ref Unsafe.Add(ref r0, hd);
+                    ref T r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    ref T r1 = ref Unsafe.Add(ref r0, hd);
                     var pu = Vector512.Create(Unsafe.Add(ref p0, u));
                     var pw = Vector512.Create(Unsafe.Add(ref p0, u + 1));
-                    a0 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0), a0);
-                    a1 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0, 16), a1);
-                    b0 = Vector512.FusedMultiplyAdd(pw, Vector512.LoadUnsafe(ref r1), b0);
-                    b1 = Vector512.FusedMultiplyAdd(pw, Vector512.LoadUnsafe(ref r1, 16), b1);
+                    a0 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 16), a1);
+                    b0 = Vector512.FusedMultiplyAdd(pw, TRow.Load512(ref r1, 0), b0);
+                    b1 = Vector512.FusedMultiplyAdd(pw, TRow.Load512(ref r1, 16), b1);
                 }
                 if (u < n)
                 {
-                    ref float r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    ref T r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
                     var pu = Vector512.Create(Unsafe.Add(ref p0, u));
-                    a0 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0), a0);
-                    a1 = Vector512.FusedMultiplyAdd(pu, Vector512.LoadUnsafe(ref r0, 16), a1);
+                    a0 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 16), a1);
                 }
                 (a0 + b0).StoreUnsafe(ref o0, (nuint)c);
                 (a1 + b1).StoreUnsafe(ref o0, (nuint)c + 16);
@@ -178,27 +193,27 @@ internal static class AttentionKernels
                 int u = 0;
                 for (; u + 2 <= n; u += 2)
                 {
-                    ref float r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
-                    ref float r1 = ref Unsafe.Add(ref r0, hd);
+                    ref T r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    ref T r1 = ref Unsafe.Add(ref r0, hd);
                     var pu = Vector256.Create(Unsafe.Add(ref p0, u));
                     var pw = Vector256.Create(Unsafe.Add(ref p0, u + 1));
-                    a0 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0), a0);
-                    a1 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0, 8), a1);
-                    a2 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0, 16), a2);
-                    a3 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0, 24), a3);
-                    b0 = Vector256.FusedMultiplyAdd(pw, Vector256.LoadUnsafe(ref r1), b0);
-                    b1 = Vector256.FusedMultiplyAdd(pw, Vector256.LoadUnsafe(ref r1, 8), b1);
-                    b2 = Vector256.FusedMultiplyAdd(pw, Vector256.LoadUnsafe(ref r1, 16), b2);
-                    b3 = Vector256.FusedMultiplyAdd(pw, Vector256.LoadUnsafe(ref r1, 24), b3);
+                    a0 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 0), a0);
+                    a1 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 24), a3);
+                    b0 = Vector256.FusedMultiplyAdd(pw, TRow.Load256(ref r1, 0), b0);
+                    b1 = Vector256.FusedMultiplyAdd(pw, TRow.Load256(ref r1, 8), b1);
+                    b2 = Vector256.FusedMultiplyAdd(pw, TRow.Load256(ref r1, 16), b2);
+                    b3 = Vector256.FusedMultiplyAdd(pw, TRow.Load256(ref r1, 24), b3);
                 }
                 if (u < n)
                 {
-                    ref float r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    ref T r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
                     var pu = Vector256.Create(Unsafe.Add(ref p0, u));
-                    a0 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0), a0);
-                    a1 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0, 8), a1);
-                    a2 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0, 16), a2);
-                    a3 = Vector256.FusedMultiplyAdd(pu, Vector256.LoadUnsafe(ref r0, 24), a3);
+                    a0 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 0), a0);
+                    a1 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(pu, TRow.Load256(ref r0, 24), a3);
                 }
                 (a0 + b0).StoreUnsafe(ref o0, (nuint)c);
                 (a1 + b1).StoreUnsafe(ref o0, (nuint)c + 8);
@@ -211,17 +226,17 @@ internal static class AttentionKernels
                 int u = 0;
                 for (; u + 2 <= n; u += 2)
                 {
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u)), Vector256.LoadUnsafe(ref v0, (nuint)((nint)u * hd + c)), a0);
-                    b0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u + 1)), Vector256.LoadUnsafe(ref v0, (nuint)((nint)(u + 1) * hd + c)), b0);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u)), TRow.Load256(ref v0, (nuint)((nint)u * hd + c)), a0);
+                    b0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u + 1)), TRow.Load256(ref v0, (nuint)((nint)(u + 1) * hd + c)), b0);
                 }
-                if (u < n) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u)), Vector256.LoadUnsafe(ref v0, (nuint)((nint)u * hd + c)), a0);
+                if (u < n) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref p0, u)), TRow.Load256(ref v0, (nuint)((nint)u * hd + c)), a0);
                 (a0 + b0).StoreUnsafe(ref o0, (nuint)c);
             }
         }
         for (; c < hd; c++)
         {
             float s = 0;
-            for (int u = 0; u < n; u++) s = MathF.FusedMultiplyAdd(p[u], v[u * hd + c], s);
+            for (int u = 0; u < n; u++) s = MathF.FusedMultiplyAdd(p[u], TRow.ToSingle(v[u * hd + c]), s);
             output[c] = s;
         }
     }
