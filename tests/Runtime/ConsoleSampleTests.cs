@@ -78,6 +78,20 @@ public sealed class ConsoleSampleTests : IDisposable
     }
 
     [Fact]
+    public void A_bfloat16_cache_runs_on_the_managed_engine_and_an_explicit_ONNX_Runtime_backend_refuses_it()
+    {
+        var (path, _, _) = _files.Write(contextLength: 64);
+        var (exit, output, err) = Run(null, "--model", path, "--kv-cache", "bfloat16", "-t", "0", "-n", "20", "ROMEO:");
+        Assert.Equal(0, exit);
+        Assert.StartsWith("ROMEO:", output);
+        Assert.Contains("-- backend managed (managed engine: KeyValueCache = BFloat16 is a managed-engine option", err);
+        var (exitCpu, _, errCpu) = Run(null, "--model", path, "--kv-cache", "bfloat16", "--backend", "cpu", "ROMEO:");
+        Assert.Equal(1, exitCpu);
+        Assert.Contains("use Backend = Managed or Auto", errCpu);
+        Assert.Equal(2, Run(null, "--model", path, "--kv-cache", "half", "ROMEO:").Exit);
+    }
+
+    [Fact]
     public void Without_a_prompt_it_reads_prompts_until_end_of_input()
     {
         var (path, _, _) = _files.Write(contextLength: 64);
