@@ -103,7 +103,8 @@ internal static class SizeSweep
             }
             bandwidth = Math.Max(bandwidth, ReadBandwidth.Measure(threads));   // before and after: the better of the two
             report.Add(c, new FileInfo(path).Length, weightBytes, bandwidth, LoadAverage.Read(), contenders,
-                contenders.Select(k => k.Engine.Threads == threads ? loads.GetValueOrDefault(Key(k.Backend == "managed", k.Activations)) : null).ToList());
+                contenders.Select(k => k.Engine.Threads == threads && k.Backend != "managed-bf16kv"   // load probes open float32 caches only
+                    ? loads.GetValueOrDefault(Key(k.Backend == "managed", k.Activations)) : null).ToList());
         }
         finally { foreach (var k in contenders) k.Dispose(); }
     }
