@@ -12,7 +12,7 @@ public class StreamedWeightsTests
 {
     [Theory]
     [InlineData(128, 2, false)]    // ~0.5 MB of weights: they stay in cache between tokens
-    [InlineData(1024, 3, true)]    // ~38 MB: over PackedInt8Matrix.CacheResidentModelBytes (32 MiB)
+    [InlineData(768, 3, true)]     // ~21 MB: over PackedInt8Matrix.CacheResidentModelBytes (16 MiB)
     public void Only_a_model_larger_than_the_last_level_cache_streams_its_int8_weights(int dim, int layers, bool streamed)
     {
         var c = ModelConfig.Create(layers, dim, heads: dim / 64, contextLength: 16, shortcut: false);

@@ -118,9 +118,11 @@ internal sealed class PackedInt8Matrix
     /// cache-resident matrices the two-group loop is 5-20% faster (<c>ManagedBench matvec</c>). Either way the bits are the same.</summary>
     public bool StreamsFromMemory { get; set; }
 
-    /// <summary>Weight bytes per token above which a model's weights cannot stay in the last-level cache between tokens
-    /// (32 MiB, a Zen 4/5 CCD's L3), so <see cref="StreamsFromMemory"/> is set.</summary>
-    public const long CacheResidentModelBytes = 32L << 20;
+    /// <summary>Weight bytes per token above which a model's weights do not stay in the last-level cache between tokens,
+    /// so <see cref="StreamsFromMemory"/> is set. 16 MiB, half a Zen 4/5 CCD's L3: the VM shares it, and the 25M model
+    /// (25.4 MB) decoded 1.11x faster streamed (median of six alternated <c>ManagedBench decode --activations int8</c> runs,
+    /// 1103-1162 against 823-1148 tokens/s; docs/BENCHMARKS.md, "Sixth session"). At 32 MiB it ran paired.</summary>
+    public const long CacheResidentModelBytes = 16L << 20;
 
     /// <summary>The original signed weight <c>w[row, col]</c> (tests and diagnostics).</summary>
     public sbyte this[int row, int col] =>
