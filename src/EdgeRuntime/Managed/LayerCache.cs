@@ -7,10 +7,10 @@ namespace EdgeShortcut.Runtime.Managed;
 /// width d = H hd: keys transposed <c>[H, hd, capacity]</c> (row h*hd + c holds channel c of head h for every slot, so
 /// scores are vector multiply-adds over slots), values <c>[H, capacity, hd]</c>. Stored as float32 or bfloat16
 /// (<see cref="KeyValueCachePrecision"/>).
-/// <para>Attention always runs on float32 spans (<see cref="Head"/>): a bfloat16 head is widened into scratch of the
-/// calling thread first (exactly: bfloat16 to float32 is a shift). So the attention kernels, and the bit-identity of a
-/// prefill with token-by-token decode, are the same in both precisions; bfloat16 halves the bytes a decode step reads
-/// from the cache, at the cost of one widening pass per head through L1/L2.</para>
+/// <para>Attention always multiplies float32 values, widened exactly from bfloat16 (a shift). A decode step's kernels
+/// (<see cref="Attend"/>) widen in registers as they load, so they read half the bytes; a prefill's query blocks widen a
+/// head once into scratch of the calling thread (<see cref="Head"/>) and share it across the chunk's tokens. Both run the
+/// float32 kernels' arithmetic on the same values, so a prefill still equals token-by-token decode bit for bit.</para>
 /// </summary>
 internal sealed class LayerCache
 {
