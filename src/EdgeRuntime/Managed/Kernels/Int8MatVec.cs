@@ -59,7 +59,7 @@ internal static partial class Int8MatVec
 
     /// <summary>Computes <c>y[r]</c> for the rows of groups <paramref name="groupStart"/>..<paramref name="groupEnd"/>-1
     /// (rows <c>8 groupStart .. min(8 groupEnd, Rows) - 1</c>) on a chosen path.</summary>
-    /// <param name="path">The instruction path (must be supported, see <see cref="IsSupported"/>).</param>
+    /// <param name="path">The instruction path (must be supported, see <see cref="IsSupported(Path)"/>).</param>
     /// <param name="m">The packed weights.</param>
     /// <param name="groupStart">First row group.</param>
     /// <param name="groupEnd">One past the last row group.</param>
