@@ -75,7 +75,7 @@ internal static class ForwardPass
         {
             var block = w.Blocks[i];
             probe.Begin(ForwardPhase.BlockAttention);
-            TransformerBlock.Attention(block, s, i, p0, T, heads, c.ContextLength, eps, exit.UseMasks ? exit.BlockKeyMask[i] : default);
+            TransformerBlock.Attention(block, s, i, p0, T, heads, eps, exit.UseMasks ? exit.BlockKeyMask[i] : default);
             probe.End(ForwardPhase.BlockAttention);
             probe.Begin(ForwardPhase.BlockMlp);
             TransformerBlock.Mlp(block.Ln2, block.Fc, block.Proj, s, s.X.AsSpan(0, T * d), T, eps);

@@ -20,15 +20,15 @@ internal static class TransformerBlock
     /// <summary>The attention half of block <paramref name="index"/> on the first T rows of <see cref="RunState.X"/>,
     /// in place: <c>x_t += Lin_proj(attend(LN1(x_t)))</c>, with the new keys and values appended to its cache.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps) =>
-        Attention(w, s, index, p0, T, heads, contextLength, eps, default);
+    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, float eps) =>
+        Attention(w, s, index, p0, T, heads, eps, default);
 
     /// <summary>As above; <paramref name="keyMask"/> <c>[n]</c> (additive, empty = none) hides the keys of positions
     /// whose tokens skipped this block (adaptive depth).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
-    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, int contextLength, float eps, ReadOnlySpan<float> keyMask)
+    public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, float eps, ReadOnlySpan<float> keyMask)
     {
-        int d = w.AttnProj.Rows, hd = d / heads, n = contextLength;
+        int d = w.AttnProj.Rows, hd = d / heads;
         var x = s.X.AsSpan(0, T * d);
         var normed = s.Normed.AsSpan(0, T * d);
         // LN1, and with int8 activations the qkv input's quantization, token by token on both threads in a prefill.
