@@ -61,6 +61,7 @@ internal static unsafe class TokenParallel
         else parallel.Run(&Rows, Unsafe.AsPointer(ref job), count, rowAlignment: 1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     private static void Rows(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);

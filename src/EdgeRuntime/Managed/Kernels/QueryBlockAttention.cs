@@ -53,6 +53,7 @@ internal static class QueryBlockAttention
     }
 
     /// <summary><c>scores[i * n + u] = sum_c q_i[c] kt[c * stride + u]</c> for the four queries and u &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized at first call: a short-lived process's prefill never ran the tier-0 code here long enough to tier up
     private static void Scores(ReadOnlySpan<float> q, int qStride, int hd, ReadOnlySpan<float> kt, int stride, int n, Span<float> scores)
     {
         ref float k0 = ref MemoryMarshal.GetReference(kt);
@@ -140,6 +141,7 @@ internal static class QueryBlockAttention
 
     /// <summary><c>output_i[c] = sum_{u &lt; length0 + i} p_i[u] v[u * hd + c]</c>, 8 columns at a time: the even
     /// positions in one chain and the odd ones in another per query, added at the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // as Scores
     private static void WeightedSum(ReadOnlySpan<float> p, int n, int length0, ReadOnlySpan<float> v, int hd, Span<float> output, int outStride)
     {
         ref float v0 = ref MemoryMarshal.GetReference(v);
