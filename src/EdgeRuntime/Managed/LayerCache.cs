@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -50,7 +49,6 @@ internal sealed class LayerCache
     public int BytesPerSlot => 2 * Dim * (Precision == KeyValueCachePrecision.Float32 ? 4 : 2);
 
     /// <summary>Keys of T consecutive slots p0..p0+T-1; token t's key is <c>src[t * srcStride .. + d]</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public void AppendKeys(ReadOnlySpan<float> src, int srcStride, int T, int p0)
     {
         _version++;
@@ -72,7 +70,6 @@ internal sealed class LayerCache
     }
 
     /// <summary>The key <c>[d]</c> of one slot <paramref name="e"/> (the shortcut memory's slots are not consecutive per token).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public void SetKey(ReadOnlySpan<float> key, int e)
     {
         _version++;
@@ -82,7 +79,6 @@ internal sealed class LayerCache
     }
 
     /// <summary>The value <c>[d]</c> (heads side by side) of slot <paramref name="e"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public void SetValue(ReadOnlySpan<float> value, int heads, int e)
     {
         _version++;
@@ -111,7 +107,6 @@ internal sealed class LayerCache
     /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
     /// <paramref name="slots"/> slots, as float32. For bfloat16 the spans are the calling thread's scratch, valid until
     /// its next call here (on any cache).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public HeadView Head(int h, int heads, int slots)
     {
         int hd = Dim / heads, n = Capacity;

@@ -58,7 +58,6 @@ internal static unsafe class ParallelAttention
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     private static void Items(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);

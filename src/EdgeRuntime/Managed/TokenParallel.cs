@@ -61,7 +61,6 @@ internal static unsafe class TokenParallel
         else parallel.Run(&Rows, Unsafe.AsPointer(ref job), count, rowAlignment: 1);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     private static void Rows(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);

@@ -52,7 +52,6 @@ internal static class ActivationQuantizer
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     private static float QuantizeBlock(ReadOnlySpan<float> x, Span<sbyte> q, bool vectorized)
     {
         float max = vectorized && Vector256.IsHardwareAccelerated && x.Length == BlockSize ? MaxMagnitude32(x) : MathF.Abs(TensorPrimitives.MaxMagnitude(x));
@@ -100,7 +99,6 @@ internal static class ActivationQuantizer
         return MathF.Max(MathF.Max(h[0], h[1]), MathF.Max(h[2], h[3]));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     private static int Sum(ReadOnlySpan<sbyte> q, bool vectorized)
     {
         if (vectorized && Vector256.IsHardwareAccelerated)

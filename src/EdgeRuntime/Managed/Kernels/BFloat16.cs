@@ -26,7 +26,6 @@ internal static class BFloat16
     public static float ToSingle(ushort x) => BitConverter.UInt32BitsToSingle((uint)x << 16);
 
     /// <summary><c>destination[i] = FromSingle(source[i])</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public static void Narrow(ReadOnlySpan<float> source, Span<ushort> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException("The destination is shorter than the source.", nameof(destination));
@@ -46,7 +45,6 @@ internal static class BFloat16
     }
 
     /// <summary><c>destination[i] = ToSingle(source[i])</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public static void Widen(ReadOnlySpan<ushort> source, Span<float> destination)
     {
         if (destination.Length < source.Length) throw new ArgumentException("The destination is shorter than the source.", nameof(destination));

@@ -15,7 +15,6 @@ internal static partial class WeightOnlyInt8MatVec
     /// <paramref name="count"/> token rows at once (x <c>[count, cols]</c>, y <c>[count, rows]</c>), bit-identical to
     /// one call per row. With AVX-512 two tokens share each widened weight column; with AVX2 (no AVX-512) three tokens
     /// share each widened half column (<see cref="Tile3Avx2"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public static void ComputeBatch(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, int count, Span<float> y)
     {
         int rows = m.Rows, cols = m.Cols, t = 0;

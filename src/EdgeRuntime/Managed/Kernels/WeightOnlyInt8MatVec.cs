@@ -57,7 +57,6 @@ internal static partial class WeightOnlyInt8MatVec
     /// <param name="g1">One past the last group.</param>
     /// <param name="x">Activations <c>[m.Cols]</c>.</param>
     /// <param name="y">Destination <c>[m.Rows]</c>; only the chosen rows are written.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // optimized from the first call (see QueryBlockAttention.Scores)
     public static void Compute(Path path, ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         Validate(m, g0, g1, x.Length, y.Length);
