@@ -3,18 +3,20 @@ using EdgeShortcut.Runtime.Managed.Kernels;
 namespace EdgeShortcut.ManagedBench;
 
 /// <summary>
-/// Prefill's matrix products, one thread: 32 token rows through one Linear (the engine's prefill chunk),
+/// Prefill's matrix products, one thread: <c>tokens</c> token rows (default 32) through one Linear,
 /// as 32 per-token matvecs against the token-tiled GEMM (<c>ComputeBatch</c>), in both activation modes,
 /// interleaved, thread CPU time (so other processes on a busy machine count less). GMAC/s = rows x cols x tokens / time.
 /// </summary>
 internal static class GemmBench
 {
-    public static void Run(int rounds)
+    /// <summary>The default shapes: the 25M and 85M models' matrices (rows x cols).</summary>
+    public static readonly (int Rows, int Cols)[] DefaultShapes = [(512, 512), (2048, 512), (512, 2048), (3072, 768), (768, 3072)];
+
+    public static void Run(int rounds, (int Rows, int Cols)[] shapes, int T = 32)
     {
         Console.WriteLine($"| rows x cols | tokens | mode | kernel | us (GMAC/s) | vs per-token |   (thread CPU, best of {rounds}, contenders interleaved, load average {LoadAverage.Read()})");
         Console.WriteLine("|---|---|---|---|---|---|");
-        const int T = 32;
-        foreach (var (rows, cols) in new[] { (512, 512), (2048, 512), (512, 2048), (3072, 768), (768, 3072) })
+        foreach (var (rows, cols) in shapes)
         {
             var rng = new Random(5);
             var w = new sbyte[rows * cols];
