@@ -9,6 +9,7 @@ using EdgeShortcut.Runtime.Managed;
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
+//        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
@@ -149,6 +150,14 @@ if (mode is "depth-reports")
     using var engine = Opt("--model") is { } file ? ManagedBackend.Load(ModelFile.Read(file)) : ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random");
     Console.WriteLine();
     DepthReportBench.Run(engine, IntOpt("--rounds", 9));
+}
+if (mode is "split-gemm")
+{
+    Console.WriteLine();
+    var shapes = Opt("--shapes") is { } list
+        ? [.. list.Split(',').Select(r => r.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1])))]
+        : new[] { (768, 256), (1024, 256), (256, 1024), (2304, 768), (3072, 768), (768, 3072) };
+    SplitGemmBench.Run(IntOpt("--rounds", 9), shapes, IntOpt("--tokens", 128));
 }
 if (mode is "kernels")
 {

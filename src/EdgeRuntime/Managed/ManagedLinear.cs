@@ -19,6 +19,10 @@ internal abstract unsafe class ManagedLinear
     /// sequence has one; smaller ones finish faster than a hand-off (docs/BENCHMARKS.md).</summary>
     public const long ParallelThreshold = 1 << 18;
 
+    /// <summary>A batch of tokens (a prefill chunk) shares a smaller matrix with the helper too, when rows x cols x tokens
+    /// reaches this many multiply-adds (~25 us on one thread): a d256 model's qkv and attention projections.</summary>
+    public const long ParallelBatchThreshold = 1 << 22;
+
     /// <summary>Output rows per weight chunk when several tokens pass over the weights (fits L1 for in &lt;= 512 int8).</summary>
     protected const int BatchChunkRows = 64;
 
@@ -55,7 +59,8 @@ internal abstract unsafe class ManagedLinear
         if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
         if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
         if (!inputQuantized) Prepare(x, count, scratch, parallel);
-        bool split = parallel is not null && (long)Rows * Cols >= ParallelThreshold && Rows >= 64;
+        bool split = parallel is not null && Rows >= 64 &&
+            ((long)Rows * Cols >= ParallelThreshold || count >= TokenParallel.MinSharedTokens && (long)Rows * Cols * count >= ParallelBatchThreshold);
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
         if (!split)
         {

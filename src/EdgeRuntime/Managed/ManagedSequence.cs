@@ -57,15 +57,22 @@ internal sealed class ManagedSequence : IInferenceSequence
         where TProbe : struct, IForwardProbe
     {
         CheckAppend(tokens);
-        for (int done = 0; done < tokens.Length;)
+        // A prompt's jobs come one after another: the helper waits for them awake (RowParallel.BeginBurst); decode's don't.
+        var burst = tokens.Length > 1 ? _s.Parallel : null;
+        burst?.BeginBurst();
+        try
         {
-            int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
-            bool last = done + T == tokens.Length;
-            ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, depth, wantLogits && last, last ? tapMass : default, ref probe);
-            for (int t = 0; t < T; t++) RecordDepth(Length + t, depth);
-            Length += T;
-            done += T;
+            for (int done = 0; done < tokens.Length;)
+            {
+                int T = Math.Min(_s.ChunkTokens, tokens.Length - done);
+                bool last = done + T == tokens.Length;
+                ForwardPass.Run(_w, _s, tokens.Slice(done, T), Length, depth, wantLogits && last, last ? tapMass : default, ref probe);
+                for (int t = 0; t < T; t++) RecordDepth(Length + t, depth);
+                Length += T;
+                done += T;
+            }
         }
+        finally { burst?.EndBurst(); }
         return _s.Logits;
     }
 

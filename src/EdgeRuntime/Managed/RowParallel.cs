@@ -11,7 +11,8 @@ namespace EdgeShortcut.Runtime.Managed;
 /// next job first, since decode issues one every few microseconds; on a Zen 5 that bought nothing on an
 /// idle machine (decode and prefill within noise, 1.3M-88M parameters), and with one other busy process it
 /// took the caller's CPU: two-thread decode ran at 0.45-0.78x of one thread, against 0.87-1.15x without the
-/// spin (docs/BENCHMARKS.md, "One busy core, literally").
+/// spin (docs/BENCHMARKS.md, "One busy core, literally"). A prefill is different: its jobs come back to back, so
+/// during one (<see cref="BeginBurst"/>) the helper waits awake, for at most <see cref="BurstSpinTicks"/> per gap.
 /// <para>
 /// A busy machine (issue 13): when the helper is descheduled in the middle of a chunk, the caller has to wait
 /// for that chunk until the scheduler runs the helper again, often far longer than the job. Measured at load
@@ -70,6 +71,7 @@ internal sealed unsafe class RowParallel : IDisposable
     private int _done;                 // chunks of the current job finished
     private int _posted;               // tickets posted
     private int _sleeping;             // 1 while the helper blocks (or is about to) on _wake
+    private int _burst;                // 1 while a burst of jobs runs (a prefill): the helper spins between jobs
     private volatile bool _disposed;
     private Exception? _failure;       // a helper-side exception, rethrown on the caller
 
@@ -95,12 +97,13 @@ internal sealed unsafe class RowParallel : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rowAlignment, 1);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_soloUntil != 0 && System.Diagnostics.Stopwatch.GetTimestamp() < _soloUntil)
+        if (InSoloStretch)
         {
             Interlocked.Increment(ref _soloRuns);
             job(context, 0, rows);
             return;
         }
+        _twoThreadJobs++;
         int ticket = _posted + 1;
         _job = job;
         _context = context;
@@ -175,11 +178,50 @@ internal sealed unsafe class RowParallel : IDisposable
         }
     }
 
+    /// <summary>A helper in a burst spins at most this long for the next job before it sleeps anyway (a burst whose
+    /// caller stopped posting jobs costs no more than this).</summary>
+    public static readonly long BurstSpinTicks = System.Diagnostics.Stopwatch.Frequency / 1000;   // 1 ms
+
+    /// <summary>
+    /// Starts a burst: until <see cref="EndBurst"/>, the helper waits for the next job awake (spinning, at most
+    /// <see cref="BurstSpinTicks"/> per gap) instead of on the semaphore. A prefill posts a job every 50-500 us
+    /// with serial work between them, and a sleeping helper takes 50-70 us to wake on this VM, so each job
+    /// started on the caller alone. Decode stays outside bursts: with one other busy process a spinning helper took
+    /// its caller's CPU (see the class remarks). A helper in a solo stretch does not spin either.
+    /// </summary>
+    public void BeginBurst()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Interlocked.Exchange(ref _burst, 1);
+        if (Volatile.Read(ref _sleeping) == 1 && !InSoloStretch) _wake.Release();   // wakes while the caller embeds its tokens
+    }
+
+    /// <summary>Ends a burst (<see cref="BeginBurst"/>): the helper goes back to sleeping between jobs.</summary>
+    public void EndBurst() => Volatile.Write(ref _burst, 0);
+
+    private bool InSoloStretch => Volatile.Read(ref _soloUntil) is var until && until != 0 && System.Diagnostics.Stopwatch.GetTimestamp() < until;
+
+    /// <summary>Spins while a burst lasts, for at most <see cref="BurstSpinTicks"/>; whether job <paramref name="seen"/>
+    /// was followed by another meanwhile.</summary>
+    private bool SpinForNextJob(int seen)
+    {
+        if (Volatile.Read(ref _burst) == 0) return false;
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + BurstSpinTicks;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _burst) == 1 && !_disposed && !InSoloStretch && System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
+        {
+            if (Volatile.Read(ref _posted) != seen) return true;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+        return Volatile.Read(ref _posted) != seen;
+    }
+
     private void HelperLoop()
     {
         int seen = 0;
         while (true)
         {
+            if (SpinForNextJob(seen)) { seen = Volatile.Read(ref _posted); RunChunks(seen); continue; }
             while (Volatile.Read(ref _posted) == seen && !_disposed)
             {
                 // Announce the sleep, then re-check: a job posted in between is either seen here
@@ -194,7 +236,16 @@ internal sealed unsafe class RowParallel : IDisposable
         }
     }
 
-    private int _stalls, _soloRuns, _contendedWindows;
+    private int _stalls, _soloRuns, _contendedWindows, _twoThreadJobs;
+
+    /// <summary>Jobs offered to the helper so far (not run solo; diagnostics and tests).</summary>
+    public int TwoThreadJobs => Volatile.Read(ref _twoThreadJobs);
+
+    /// <summary>Whether a burst is on (<see cref="BeginBurst"/>; diagnostics and tests).</summary>
+    public bool InBurst => Volatile.Read(ref _burst) == 1;
+
+    /// <summary>Whether the helper is blocked on its semaphore, or about to be (diagnostics and tests).</summary>
+    public bool HelperSleeping => Volatile.Read(ref _sleeping) == 1;
 
     /// <summary>Windows in which the caller waited on the run queue too long (diagnostics and tests).</summary>
     public int ContendedWindows => Volatile.Read(ref _contendedWindows);

@@ -27,6 +27,9 @@ public class PrefillGemmTests
         using var whole = two.CreateSequence();
         using var single = one.CreateSequence();
         var a = whole.Append(prompt).ToArray();
+        var parallel = ((EdgeShortcut.Runtime.Managed.ManagedSequence)whole).Parallel;
+        Assert.Equal(Environment.ProcessorCount > 1, parallel is not null);
+        Assert.False(parallel is { InBurst: true });   // the prefill's burst ended with it: decode's helper sleeps between jobs
         float[] b = [];
         foreach (int t in prompt) b = single.Append([t]).ToArray();
         Assert.Equal(b, a);

@@ -65,4 +65,74 @@ public class RowParallelTests
         var linear = new Fp32Linear("m", 1024, 256, new float[1024 * 256], []);
         Assert.Throws<ObjectDisposedException>(() => linear.Apply(new float[256], new float[1024], 1, new QuantizedActivations(1, 256), p));
     }
+
+    [Fact]
+    public void A_prefill_batch_shares_a_matrix_below_the_single_token_threshold()
+    {
+        const int rows = 768, cols = 256, T = 128;   // a d256 model's qkv: 196,608 weights, below ParallelThreshold
+        Assert.True((long)rows * cols < ManagedLinear.ParallelThreshold);
+        var rng = new Random(3);
+        var linear = new Fp32Linear("qkv", rows, cols, [.. Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() - 0.5))], new float[rows]);
+        var x = Enumerable.Range(0, T * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var scratch = new QuantizedActivations(T, cols);
+        using var parallel = new RowParallel();
+
+        var single = new float[rows];
+        linear.Apply(x.AsSpan(0, cols), single, 1, scratch, parallel);
+        Assert.Equal(0, parallel.TwoThreadJobs);   // one token: the hand-off would cost more than the rows
+
+        var alone = new float[T * rows];
+        var shared = new float[T * rows];
+        linear.Apply(x, alone, T, scratch, parallel: null);
+        linear.Apply(x, shared, T, scratch, parallel);
+        Assert.Equal(1, parallel.TwoThreadJobs);
+        Assert.Equal(alone, shared);
+    }
+
+    [Fact]
+    public void During_a_burst_the_helper_waits_awake_and_sleeps_again_after_it()
+    {
+        using var parallel = new RowParallel();
+        var linear = new Fp32Linear("m", 1024, 256, [.. Enumerable.Range(0, 1024 * 256).Select(i => (i % 7) * 0.01f)], new float[1024]);
+        var x = Enumerable.Range(0, 256).Select(i => i * 0.001f).ToArray();
+        var y = new float[1024];
+        var expected = new float[1024];
+        linear.Apply(x, expected, 1, new QuantizedActivations(1, 256), parallel: null);
+        Assert.True(WithinSeconds(2, () => parallel.HelperSleeping));
+
+        parallel.BeginBurst();
+        Assert.True(parallel.InBurst);
+        for (int rep = 0; rep < 200; rep++)
+        {
+            linear.Apply(x, y, 1, new QuantizedActivations(1, 256), parallel);
+            Assert.Equal(expected, y);
+        }
+        // A burst without jobs costs at most BurstSpinTicks of spinning per gap: the helper falls asleep anyway.
+        Assert.True(WithinSeconds(2, () => parallel.HelperSleeping));
+        parallel.EndBurst();
+        Assert.False(parallel.InBurst);
+        linear.Apply(x, y, 1, new QuantizedActivations(1, 256), parallel);
+        Assert.Equal(expected, y);
+        Assert.True(WithinSeconds(2, () => parallel.HelperSleeping));
+    }
+
+    [Fact]
+    public void Disposing_during_a_burst_stops_the_helper()
+    {
+        var parallel = new RowParallel();
+        parallel.BeginBurst();
+        parallel.Dispose();   // returns: the spinning helper sees the flag and exits (Dispose joins it)
+        Assert.Throws<ObjectDisposedException>(parallel.BeginBurst);
+    }
+
+    private static bool WithinSeconds(double seconds, Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            Thread.Sleep(1);
+        }
+        return true;
+    }
 }
