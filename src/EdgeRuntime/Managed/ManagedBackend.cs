@@ -20,9 +20,10 @@ internal sealed class ManagedBackend : IInferenceBackend
         _weights = weights;
         KeyValueCache = keyValueCache;
         Threads = ThreadBudget.ForManaged(threads);
-        // A helper thread pays off only for matrices above the split threshold, and only with a second core.
-        _useHelperThread = Threads > 1 &&
-            weights.Linears().Any(l => (long)l.Rows * l.Cols >= ManagedLinear.ParallelThreshold);
+        // A helper thread pays off only where a matrix splits for a single token, and only with a second core. Models whose
+        // matrices split only in a prefill batch (d128) ran their prefill slower with one: 7.1-7.4 against 5.8-6.1 ms
+        // (ManagedBench prefill --rounds 20 --dim 128, 3 alternations): their jobs are too short for a hand-off.
+        _useHelperThread = Threads > 1 && weights.Linears().Any(l => l.SplitsFor(1));
     }
 
     /// <summary>Loads the weights of an ONNX model file written by the quantizer (int8 or fp32) whose metadata
@@ -58,7 +59,7 @@ internal sealed class ManagedBackend : IInferenceBackend
     public ModelConfig Config => _weights.Config;
 
     /// <summary>The engine's thread budget per call: 2 (the caller and one helper) or 1 (<see cref="ThreadBudget.ForManaged"/>).
-    /// The helper takes part only in matrices of at least <see cref="ManagedLinear.ParallelThreshold"/> weights.</summary>
+    /// The helper takes part only in matrices that split (<see cref="ManagedLinear.SplitsFor"/>), and in a prefill's per-token passes and attention.</summary>
     public int Threads { get; }
 
     /// <summary>True when the Linear layers run on the int8 kernels (an int8 file with int8 activations).</summary>

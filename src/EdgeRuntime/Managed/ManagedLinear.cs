@@ -59,8 +59,7 @@ internal abstract unsafe class ManagedLinear
         if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
         if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
         if (!inputQuantized) Prepare(x, count, scratch, parallel);
-        bool split = parallel is not null && Rows >= 64 &&
-            ((long)Rows * Cols >= ParallelThreshold || count >= TokenParallel.MinSharedTokens && (long)Rows * Cols * count >= ParallelBatchThreshold);
+        bool split = parallel is not null && SplitsFor(count);
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
         if (!split)
         {
@@ -76,6 +75,12 @@ internal abstract unsafe class ManagedLinear
             parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows, epilogue.RowAlignment);
         }
     }
+
+    /// <summary>Whether an application to <paramref name="count"/> token rows shares the rows with the helper thread (when
+    /// the sequence has one): a matrix of at least <see cref="ParallelThreshold"/> weights, or a batch of at least
+    /// <see cref="TokenParallel.MinSharedTokens"/> rows with at least <see cref="ParallelBatchThreshold"/> multiply-adds.</summary>
+    public bool SplitsFor(int count) => Rows >= 64 &&
+        ((long)Rows * Cols >= ParallelThreshold || count >= TokenParallel.MinSharedTokens && (long)Rows * Cols * count >= ParallelBatchThreshold);
 
     /// <summary>Whether this layer multiplies int8-quantized activations (so a producer may quantize them for it).</summary>
     public virtual bool UsesQuantizedInput => false;

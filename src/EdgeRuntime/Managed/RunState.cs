@@ -13,7 +13,7 @@ namespace EdgeShortcut.Runtime.Managed;
 internal sealed class RunState : IDisposable
 {
     /// <summary>Allocates the scratch and caches for <paramref name="c"/>; a helper thread only when
-    /// some matrix is big enough to be split (<see cref="ManagedLinear.ParallelThreshold"/>).</summary>
+    /// some matrix splits (<see cref="ManagedLinear.SplitsFor"/>; the backend decides).</summary>
     public RunState(ModelConfig c, bool useHelperThread) : this(c, useHelperThread, KeyValueCachePrecision.Float32) { }
 
     /// <summary>As above, with the caches stored in <paramref name="cachePrecision"/>.</summary>
