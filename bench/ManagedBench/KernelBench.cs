@@ -18,6 +18,7 @@ internal static class KernelBench
         Console.WriteLine("|---|---|");
         Row("LayerNorm d128", () => LayerNorm.Apply(x128, w128, b128, 1e-5f, y128));
         Row("GELU 512", () => { h512.AsSpan().CopyTo(scores); Gelu.Apply(scores.AsSpan(0, 512)); });
+        Row("quantize 128", () => ActivationQuantizer.Quantize(x128, q512.AsSpan(0, 128), s16.AsSpan(0, 4), o16.AsSpan(0, 4)));   // a d128 row: 4 blocks
         Row("quantize 512", () => ActivationQuantizer.Quantize(h512, q512, s16, o16));
         // The MLP hidden row of the 85M model (d_ff 3072): the serial work the fc layer's fused epilogue now shares.
         var h3072 = R(3072); var g3072 = new float[3072]; var q3072 = new sbyte[3072]; var s96 = new float[96]; var o96 = new int[96];

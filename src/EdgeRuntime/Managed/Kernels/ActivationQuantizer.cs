@@ -47,12 +47,13 @@ internal static class ActivationQuantizer
         int b = 0;
         if (vectorized && Avx2.IsSupported)
         {
-            // Eight whole blocks at a time; a group holding a non-finite value goes through the per-block loop below.
-            for (; b + 8 <= x.Length / BlockSize; b += 8)
+            // Up to eight whole blocks at a time; a group holding a non-finite value goes through the per-block loop below.
+            for (int whole = x.Length / BlockSize; b < whole;)
             {
-                int start = b * BlockSize;
-                if (!QuantizeEightBlocks(x.Slice(start, 8 * BlockSize), q.Slice(start, 8 * BlockSize), scales.Slice(b, 8), offsets.Slice(b, 8)))
-                    QuantizeBlocks(x, q, scales, offsets, b, b + 8, vectorized);
+                int count = Math.Min(8, whole - b), start = b * BlockSize;
+                if (!QuantizeWholeBlocks(x.Slice(start, count * BlockSize), q.Slice(start, count * BlockSize), scales.Slice(b, count), offsets.Slice(b, count), count))
+                    QuantizeBlocks(x, q, scales, offsets, b, b + count, vectorized);
+                b += count;
             }
         }
         QuantizeBlocks(x, q, scales, offsets, b, blocks, vectorized);
@@ -70,36 +71,56 @@ internal static class ActivationQuantizer
     }
 
     /// <summary>
-    /// Eight whole blocks (256 values) with the arithmetic of <see cref="QuantizeBlock"/> and <see cref="Sum"/>, so the
-    /// same bytes, scales and offsets, but the eight maxima, divisions and sums each in one vector: per block, the
-    /// horizontal max and sum and two scalar divisions cost more than its 32 multiplies (0.5 ns per value before).
+    /// <paramref name="count"/> (1..8) whole blocks with the arithmetic of <see cref="QuantizeBlock"/> and <see cref="Sum"/>,
+    /// so the same bytes, scales and offsets, but the maxima, divisions and sums of eight blocks each in one vector: per
+    /// block, the horizontal max and sum and two scalar divisions cost more than its 32 multiplies (0.5 ns per value before).
     /// Returns false, writing nothing, when a value is NaN or infinite (the per-block path gives those blocks NaN scales).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool QuantizeEightBlocks(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> scales, Span<int> offsets)
+    private static bool QuantizeWholeBlocks(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> scales, Span<int> offsets, int count)
     {
         ref float xr = ref MemoryMarshal.GetReference(x);
         var zero = Vector256<float>.Zero;
         var probe = zero;
-        // m_k [8]: lane-wise max |x| of block k; probe: 0 in a lane unless some value there is NaN or infinite.
-        var m0 = BlockMax(ref xr, 0, ref probe); var m1 = BlockMax(ref xr, 1, ref probe);
-        var m2 = BlockMax(ref xr, 2, ref probe); var m3 = BlockMax(ref xr, 3, ref probe);
-        var m4 = BlockMax(ref xr, 4, ref probe); var m5 = BlockMax(ref xr, 5, ref probe);
-        var m6 = BlockMax(ref xr, 6, ref probe); var m7 = BlockMax(ref xr, 7, ref probe);
+        // m_k [8]: lane-wise max |x| of block k (0 past the count); probe: 0 in a lane unless some value there is NaN or infinite.
+        var m0 = BlockMax(ref xr, 0, ref probe);
+        var m1 = count > 1 ? BlockMax(ref xr, 1, ref probe) : zero;
+        var m2 = count > 2 ? BlockMax(ref xr, 2, ref probe) : zero;
+        var m3 = count > 3 ? BlockMax(ref xr, 3, ref probe) : zero;
+        var m4 = count > 4 ? BlockMax(ref xr, 4, ref probe) : zero;
+        var m5 = count > 5 ? BlockMax(ref xr, 5, ref probe) : zero;
+        var m6 = count > 6 ? BlockMax(ref xr, 6, ref probe) : zero;
+        var m7 = count > 7 ? BlockMax(ref xr, 7, ref probe) : zero;
         if (!Vector256.EqualsAll(probe, probe)) return false;
         var max = Reduce8(m0, m1, m2, m3, m4, m5, m6, m7, max: true);   // [8]: max |x| of block k in lane k
         var nonZero = ~Vector256.Equals(max, zero);
         var inv = Vector256.ConditionalSelect(nonZero, Vector256.Create(127f) / max, zero);   // 127 / max, or 0: q = 0
-        (max / Vector256.Create(127f)).StoreUnsafe(ref MemoryMarshal.GetReference(scales));
+        var blockScales = max / Vector256.Create(127f);
 
         ref sbyte qr = ref MemoryMarshal.GetReference(q);
         // s_k [8]: lane-wise sums of block k's quantized values (int32 lanes, carried as floats for the shuffles).
-        var s0 = QuantizeBlockOf8(ref xr, ref qr, inv, 0); var s1 = QuantizeBlockOf8(ref xr, ref qr, inv, 1);
-        var s2 = QuantizeBlockOf8(ref xr, ref qr, inv, 2); var s3 = QuantizeBlockOf8(ref xr, ref qr, inv, 3);
-        var s4 = QuantizeBlockOf8(ref xr, ref qr, inv, 4); var s5 = QuantizeBlockOf8(ref xr, ref qr, inv, 5);
-        var s6 = QuantizeBlockOf8(ref xr, ref qr, inv, 6); var s7 = QuantizeBlockOf8(ref xr, ref qr, inv, 7);
-        var sums = Reduce8(s0, s1, s2, s3, s4, s5, s6, s7, max: false).AsInt32();   // integer sums: any order is exact
-        (sums * 128).StoreUnsafe(ref MemoryMarshal.GetReference(offsets));
+        var s0 = QuantizeBlockOf8(ref xr, ref qr, inv, 0);
+        var s1 = count > 1 ? QuantizeBlockOf8(ref xr, ref qr, inv, 1) : zero;
+        var s2 = count > 2 ? QuantizeBlockOf8(ref xr, ref qr, inv, 2) : zero;
+        var s3 = count > 3 ? QuantizeBlockOf8(ref xr, ref qr, inv, 3) : zero;
+        var s4 = count > 4 ? QuantizeBlockOf8(ref xr, ref qr, inv, 4) : zero;
+        var s5 = count > 5 ? QuantizeBlockOf8(ref xr, ref qr, inv, 5) : zero;
+        var s6 = count > 6 ? QuantizeBlockOf8(ref xr, ref qr, inv, 6) : zero;
+        var s7 = count > 7 ? QuantizeBlockOf8(ref xr, ref qr, inv, 7) : zero;
+        var blockOffsets = Reduce8(s0, s1, s2, s3, s4, s5, s6, s7, max: false).AsInt32() * 128;   // integer sums: any order is exact
+        if (count == 8)
+        {
+            blockScales.StoreUnsafe(ref MemoryMarshal.GetReference(scales));
+            blockOffsets.StoreUnsafe(ref MemoryMarshal.GetReference(offsets));
+        }
+        else
+        {
+            for (int k = 0; k < count; k++)
+            {
+                scales[k] = blockScales.GetElement(k);
+                offsets[k] = blockOffsets.GetElement(k);
+            }
+        }
         return true;
     }
 
