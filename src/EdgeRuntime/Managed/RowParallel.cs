@@ -30,7 +30,9 @@ namespace EdgeShortcut.Runtime.Managed;
 /// measured at load ~10 on 2 cores, two-thread decode ran at 0.4-0.8x of one thread without a single stall.
 /// So every <see cref="ContentionWindowJobs"/> jobs the caller also reads how long it waited runnable
 /// (<see cref="RunQueueWait"/>): waiting more than <see cref="ContendedWaitShare"/> of the window's wall time
-/// means the cores are oversubscribed, and it goes solo the same way.
+/// means the cores are oversubscribed, and it goes solo the same way. So does a window in which the helper ran less than
+/// <see cref="MinHelperShare"/> of the chunks: it woke too late to help (another process had its core), and its wakes
+/// only cost system calls.
 /// </para>
 /// </summary>
 internal sealed unsafe class RowParallel : IDisposable
@@ -51,9 +53,15 @@ internal sealed unsafe class RowParallel : IDisposable
     /// <summary>Share of a window's wall time the caller may wait on the run queue before the machine counts as busy.</summary>
     public const double ContendedWaitShare = 0.2;
 
+    /// <summary>Share of a window's chunks the helper must run for waking it to be worth it. With one other busy process the
+    /// helper ran 1.4% of the chunks of an 85M decode (the caller had finished a job before the helper got a core), and
+    /// each wake still cost a system call: two threads decoded at 0.86x of one. On an idle machine it runs 35-50%.</summary>
+    public const double MinHelperShare = 0.1;
+
     private int _windowJobs;           // two-thread jobs since the window opened
     private int _windowThread;         // the managed thread that opened it (a sequence may move between threads)
     private long _windowStart, _windowWait;
+    private int _windowChunks, _windowHelperChunks;   // chunks posted in the window; the helper's count when it opened
 
     private long _soloUntil;           // timestamp until which jobs run without the helper
     private int _stallStreak;          // stalls in a row (the solo stretch doubles with each, up to 2^6)
@@ -139,38 +147,53 @@ internal sealed unsafe class RowParallel : IDisposable
     }
 
     /// <summary>Counts a two-thread job into the contention window; at the window's end, whether the caller waited on the
-    /// run queue for more than <see cref="ContendedWaitShare"/> of it. Opens the next window.</summary>
+    /// run queue for more than <see cref="ContendedWaitShare"/> of it, or the helper ran less than <see cref="MinHelperShare"/>
+    /// of its chunks. Opens the next window.</summary>
     private bool WindowShowsContention()
     {
         int thread = Environment.CurrentManagedThreadId;
+        _windowChunks += _chunks;
         if (_windowJobs > 0 && thread == _windowThread && ++_windowJobs < ContentionWindowJobs) return false;
         long now = System.Diagnostics.Stopwatch.GetTimestamp(), wait = RunQueueWait.Nanoseconds();
-        bool contended = _windowJobs >= ContentionWindowJobs && thread == _windowThread && wait >= 0 && _windowWait >= 0 &&
+        bool complete = _windowJobs >= ContentionWindowJobs && thread == _windowThread;
+        bool waited = complete && wait >= 0 && _windowWait >= 0 &&
             (wait - _windowWait) * 1e-9 > ContendedWaitShare * (now - _windowStart) / System.Diagnostics.Stopwatch.Frequency;
-        bool completedCalm = !contended && _windowJobs >= ContentionWindowJobs && thread == _windowThread && wait >= 0;
+        int helperChunks = Volatile.Read(ref _helperChunks);
+        bool helperIdle = complete && HelperWasIdle(helperChunks - _windowHelperChunks, _windowChunks);
+        bool contended = waited || helperIdle;
+        bool completedCalm = !contended && complete && wait >= 0;
         _windowThread = thread;
         _windowStart = now;
         _windowWait = wait;
         _windowJobs = 1;
-        if (contended) Interlocked.Increment(ref _contendedWindows);
+        _windowChunks = 0;
+        _windowHelperChunks = helperChunks;
+        if (waited) Interlocked.Increment(ref _contendedWindows);
+        if (helperIdle) Interlocked.Increment(ref _idleHelperWindows);
         if (completedCalm) _stallStreak = 0;   // a whole window on two threads went well
         return contended;
     }
 
+    /// <summary>Whether a helper that ran <paramref name="helperChunks"/> of a window's <paramref name="windowChunks"/> chunks
+    /// was too late to be worth waking (less than <see cref="MinHelperShare"/> of them).</summary>
+    public static bool HelperWasIdle(int helperChunks, int windowChunks) => helperChunks < MinHelperShare * windowChunks;
+
     /// <summary>Claims and runs chunks of job <paramref name="ticket"/> until none is left (both threads run this).
     /// The job fields are read after an acquire of an open <see cref="_claim"/> for this ticket, and the
     /// CAS then proves the job was still open, so the fields used are exactly this job's.</summary>
-    private void RunChunks(int ticket)
+    private int RunChunks(int ticket)
     {
+        int ran = 0;
         while (true)
         {
             long c = Volatile.Read(ref _claim);
-            if ((int)(c >> 32) != ticket) return;
+            if ((int)(c >> 32) != ticket) return ran;
             var job = _job;
             void* context = _context;
             int rows = _rows, chunkRows = _chunkRows, chunks = _chunks, index = (int)c;
-            if (index >= chunks) return;
+            if (index >= chunks) return ran;
             if (Interlocked.CompareExchange(ref _claim, c + 1, c) != c) continue;
+            ran++;
             int start = index * chunkRows;
             try { job(context, start, Math.Min(rows, start + chunkRows)); }
             catch (Exception e) { _failure = e; }
@@ -221,7 +244,7 @@ internal sealed unsafe class RowParallel : IDisposable
         int seen = 0;
         while (true)
         {
-            if (SpinForNextJob(seen)) { seen = Volatile.Read(ref _posted); RunChunks(seen); continue; }
+            if (SpinForNextJob(seen)) { seen = Volatile.Read(ref _posted); Interlocked.Add(ref _helperChunks, RunChunks(seen)); continue; }
             while (Volatile.Read(ref _posted) == seen && !_disposed)
             {
                 // Announce the sleep, then re-check: a job posted in between is either seen here
@@ -232,11 +255,17 @@ internal sealed unsafe class RowParallel : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _posted);
-            RunChunks(seen);   // a stale ticket finds the job closed or replaced and returns at once
+            Interlocked.Add(ref _helperChunks, RunChunks(seen));   // a stale ticket finds the job closed or replaced and returns at once
         }
     }
 
-    private int _stalls, _soloRuns, _contendedWindows, _twoThreadJobs;
+    private int _stalls, _soloRuns, _contendedWindows, _twoThreadJobs, _helperChunks, _idleHelperWindows;
+
+    /// <summary>Windows in which the helper ran less than <see cref="MinHelperShare"/> of the chunks (diagnostics and tests).</summary>
+    public int IdleHelperWindows => Volatile.Read(ref _idleHelperWindows);
+
+    /// <summary>Chunks the helper thread ran so far (diagnostics).</summary>
+    public int HelperChunks => Volatile.Read(ref _helperChunks);
 
     /// <summary>Jobs offered to the helper so far (not run solo; diagnostics and tests).</summary>
     public int TwoThreadJobs => Volatile.Read(ref _twoThreadJobs);

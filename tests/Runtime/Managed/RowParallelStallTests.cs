@@ -64,6 +64,42 @@ public unsafe class RowParallelStallTests
     }
 }
 
+/// <summary>Issue 13, one busy core: a helper that runs (almost) none of the chunks, because the caller has finished each
+/// job before the helper gets a core, is not woken for a while. Alone (not beside other test classes), so that timing
+/// stays as designed.</summary>
+[Collection(AloneCollection.Name)]
+public unsafe class IdleHelperTests
+{
+    private static void Nothing(void* context, int start, int end) { }
+
+    [Fact]
+    public void Jobs_finished_before_the_helper_wakes_send_the_caller_solo()
+    {
+        using var p = new RowParallel();
+        for (int i = 0; i < 3 * RowParallel.ContentionWindowJobs && p.IdleHelperWindows == 0; i++)
+        {
+            // A pause between jobs (as a decode step's serial work) lets the helper fall asleep; each empty job is then
+            // done long before the woken helper gets to it.
+            long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5_000;
+            while (Stopwatch.GetTimestamp() < until) Thread.SpinWait(10);
+            p.Run(&Nothing, null, 64, rowAlignment: 1);
+        }
+        Assert.True(p.IdleHelperWindows >= 1, $"helper chunks {p.HelperChunks} of {p.TwoThreadJobs} jobs");
+        int offered = p.TwoThreadJobs;
+        for (int i = 0; i < 10; i++) p.Run(&Nothing, null, 64, rowAlignment: 1);
+        Assert.Equal(offered, p.TwoThreadJobs);   // the next jobs run solo: no wake, no hand-off
+        Assert.True(p.SoloRuns >= 10);
+    }
+
+    [Theory]
+    [InlineData(0, 512, true)]
+    [InlineData(51, 512, true)]      // 10.0% of the chunks: just short
+    [InlineData(52, 512, false)]
+    [InlineData(256, 512, false)]    // an idle machine: about half
+    public void A_window_is_idle_when_the_helper_ran_less_than_a_tenth_of_its_chunks(int helperChunks, int windowChunks, bool idle) =>
+        Assert.Equal(idle, RowParallel.HelperWasIdle(helperChunks, windowChunks));
+}
+
 /// <summary>The run-queue clock the contention check reads: zero-allocation, monotonic, and it grows when the
 /// thread competes for the cores.</summary>
 public class RunQueueWaitTests
@@ -89,4 +125,12 @@ public class RunQueueWaitTests
         long after = RunQueueWait.Nanoseconds();
         Assert.True(after > before, $"run-queue wait {before} -> {after} ns with {spinners.Count} spinning threads on {Environment.ProcessorCount} cores");
     }
+}
+
+/// <summary>Test classes that must not run beside others (xunit runs this collection by itself).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AloneCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "Alone: timing-sensitive";
 }
