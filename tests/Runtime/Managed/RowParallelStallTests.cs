@@ -126,11 +126,3 @@ public class RunQueueWaitTests
         Assert.True(after > before, $"run-queue wait {before} -> {after} ns with {spinners.Count} spinning threads on {Environment.ProcessorCount} cores");
     }
 }
-
-/// <summary>Test classes that must not run beside others (xunit runs this collection by itself).</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class AloneCollection
-{
-    /// <summary>The collection's name.</summary>
-    public const string Name = "Alone: timing-sensitive";
-}
