@@ -83,14 +83,14 @@ internal static class ActivationQuantizer
         var zero = Vector256<float>.Zero;
         var probe = zero;
         // m_k [8]: lane-wise max |x| of block k (0 past the count); probe: 0 in a lane unless some value there is NaN or infinite.
-        var m0 = BlockMax(ref xr, 0, ref probe);
-        var m1 = count > 1 ? BlockMax(ref xr, 1, ref probe) : zero;
-        var m2 = count > 2 ? BlockMax(ref xr, 2, ref probe) : zero;
-        var m3 = count > 3 ? BlockMax(ref xr, 3, ref probe) : zero;
-        var m4 = count > 4 ? BlockMax(ref xr, 4, ref probe) : zero;
-        var m5 = count > 5 ? BlockMax(ref xr, 5, ref probe) : zero;
-        var m6 = count > 6 ? BlockMax(ref xr, 6, ref probe) : zero;
-        var m7 = count > 7 ? BlockMax(ref xr, 7, ref probe) : zero;
+        var m0 = LaneMaxMagnitude(ref xr, ref probe);
+        var m1 = count > 1 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 32), ref probe) : zero;
+        var m2 = count > 2 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 64), ref probe) : zero;
+        var m3 = count > 3 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 96), ref probe) : zero;
+        var m4 = count > 4 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 128), ref probe) : zero;
+        var m5 = count > 5 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 160), ref probe) : zero;
+        var m6 = count > 6 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 192), ref probe) : zero;
+        var m7 = count > 7 ? LaneMaxMagnitude(ref Unsafe.Add(ref xr, 224), ref probe) : zero;
         if (!Vector256.EqualsAll(probe, probe)) return false;
         var max = Reduce8(m0, m1, m2, m3, m4, m5, m6, m7, max: true);   // [8]: max |x| of block k in lane k
         var nonZero = ~Vector256.Equals(max, zero);
@@ -124,31 +124,38 @@ internal static class ActivationQuantizer
         return true;
     }
 
+    /// <summary>Lane-wise max |x| over the 32 values at <paramref name="xr"/> (4 vectors); adds 0 to each lane of
+    /// <paramref name="probe"/>, or NaN where one of those values is NaN or infinite.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockMax(ref float xr, int k, ref Vector256<float> probe)
+    private static Vector256<float> LaneMaxMagnitude(ref float xr, ref Vector256<float> probe)
     {
-        var v0 = Vector256.LoadUnsafe(ref xr, (nuint)(32 * k));
-        var v1 = Vector256.LoadUnsafe(ref xr, (nuint)(32 * k + 8));
-        var v2 = Vector256.LoadUnsafe(ref xr, (nuint)(32 * k + 16));
-        var v3 = Vector256.LoadUnsafe(ref xr, (nuint)(32 * k + 24));
+        var v0 = Vector256.LoadUnsafe(ref xr);
+        var v1 = Vector256.LoadUnsafe(ref xr, 8);
+        var v2 = Vector256.LoadUnsafe(ref xr, 16);
+        var v3 = Vector256.LoadUnsafe(ref xr, 24);
         var zero = Vector256<float>.Zero;
         probe += v0 * zero + v1 * zero + v2 * zero + v3 * zero;
         return Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
     }
 
-    /// <summary>Block k's 32 values times lane k of <paramref name="inv"/>, rounded to even, stored as bytes; returns their
-    /// lane-wise int32 sums.</summary>
+    /// <summary>The 32 values at <paramref name="xr"/> times <paramref name="inv"/> (one value in every lane), rounded to
+    /// even and stored as bytes at <paramref name="qr"/>; returns their lane-wise int32 sums (as float bits). Round,
+    /// convert, then narrow int32 -> int16 -> int8: the values are within [-127, 127], so narrowing never wraps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> QuantizeBlockOf8(ref float xr, ref sbyte qr, Vector256<float> inv, int k)
+    private static Vector256<float> QuantizeBlock32(ref float xr, ref sbyte qr, Vector256<float> inv)
     {
-        var vinv = Avx2.PermuteVar8x32(inv, Vector256.Create(k));
-        var i0 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, (nuint)(32 * k)) * vinv));
-        var i1 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, (nuint)(32 * k + 8)) * vinv));
-        var i2 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, (nuint)(32 * k + 16)) * vinv));
-        var i3 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, (nuint)(32 * k + 24)) * vinv));
-        Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).StoreUnsafe(ref Unsafe.Add(ref qr, 32 * k));
+        var i0 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr) * inv));
+        var i1 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, 8) * inv));
+        var i2 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, 16) * inv));
+        var i3 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, 24) * inv));
+        Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).StoreUnsafe(ref qr);
         return ((i0 + i1) + (i2 + i3)).AsSingle();
     }
+
+    /// <summary>Block k of a group of eight, quantized with lane k of <paramref name="inv"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> QuantizeBlockOf8(ref float xr, ref sbyte qr, Vector256<float> inv, int k) =>
+        QuantizeBlock32(ref Unsafe.Add(ref xr, 32 * k), ref Unsafe.Add(ref qr, 32 * k), Avx2.PermuteVar8x32(inv, Vector256.Create(k)));
 
     /// <summary>Lane k of the result = the max (or, on int32 lanes, the sum) of the 8 lanes of v_k: a transposing
     /// reduction (unpack, shuffle, swap halves), 21 instructions for eight horizontal reductions.</summary>
@@ -179,17 +186,7 @@ internal static class ActivationQuantizer
         }
         float inv = 127f / max;
         if (vectorized && Vector256.IsHardwareAccelerated && x.Length == BlockSize)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x);
-            var vinv = Vector256.Create(inv);
-            // Round to nearest even (like MathF.Round), convert, then narrow int32 -> int16 -> int8;
-            // values are already within [-127, 127], so narrowing never wraps.
-            var i0 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr) * vinv));
-            var i1 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, 8) * vinv));
-            var i2 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, 16) * vinv));
-            var i3 = Vector256.ConvertToInt32(Vector256.Round(Vector256.LoadUnsafe(ref xr, 24) * vinv));
-            Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).StoreUnsafe(ref MemoryMarshal.GetReference(q));
-        }
+            QuantizeBlock32(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(q), Vector256.Create(inv));   // round to even, like MathF.Round
         else
         {
             for (int i = 0; i < x.Length; i++) q[i] = (sbyte)(int)MathF.Round(x[i] * inv, MidpointRounding.ToEven);
@@ -203,15 +200,9 @@ internal static class ActivationQuantizer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float MaxMagnitude32(ReadOnlySpan<float> x)
     {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        var v0 = Vector256.LoadUnsafe(ref r);
-        var v1 = Vector256.LoadUnsafe(ref r, 8);
-        var v2 = Vector256.LoadUnsafe(ref r, 16);
-        var v3 = Vector256.LoadUnsafe(ref r, 24);
-        var zero = Vector256<float>.Zero;
-        var probe = v0 * zero + v1 * zero + v2 * zero + v3 * zero;   // 0 in a lane, or NaN if a value there is NaN or infinite
+        var probe = Vector256<float>.Zero;
+        var m = LaneMaxMagnitude(ref MemoryMarshal.GetReference(x), ref probe);
         if (!Vector256.EqualsAll(probe, probe)) return float.NaN;
-        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
         var h = Vector128.Max(m.GetLower(), m.GetUpper());
         return MathF.Max(MathF.Max(h[0], h[1]), MathF.Max(h[2], h[3]));
     }
