@@ -224,19 +224,16 @@ internal sealed unsafe class RowParallel : IDisposable
 
     private bool InSoloStretch => Volatile.Read(ref _soloUntil) is var until && until != 0 && System.Diagnostics.Stopwatch.GetTimestamp() < until;
 
-    /// <summary>Spins while a burst lasts, for at most <see cref="BurstSpinTicks"/>; whether job <paramref name="seen"/>
-    /// was followed by another meanwhile.</summary>
-    private bool SpinForNextJob(int seen)
+    /// <summary>While a burst lasts, spins until a job after <paramref name="seen"/> is posted, for at most
+    /// <see cref="BurstSpinTicks"/>.</summary>
+    private void SpinForNextJob(int seen)
     {
-        if (Volatile.Read(ref _burst) == 0) return false;
+        if (Volatile.Read(ref _burst) == 0) return;
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + BurstSpinTicks;
         var spin = new SpinWait();
-        while (Volatile.Read(ref _burst) == 1 && !_disposed && !InSoloStretch && System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
-        {
-            if (Volatile.Read(ref _posted) != seen) return true;
+        while (Volatile.Read(ref _posted) == seen && Volatile.Read(ref _burst) == 1 && !_disposed && !InSoloStretch &&
+            System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
             spin.SpinOnce(sleep1Threshold: -1);
-        }
-        return Volatile.Read(ref _posted) != seen;
     }
 
     private void HelperLoop()
@@ -244,7 +241,7 @@ internal sealed unsafe class RowParallel : IDisposable
         int seen = 0;
         while (true)
         {
-            if (SpinForNextJob(seen)) { seen = Volatile.Read(ref _posted); Interlocked.Add(ref _helperChunks, RunChunks(seen)); continue; }
+            SpinForNextJob(seen);   // in a burst, wait awake first: the sleep below is skipped when a job came meanwhile
             while (Volatile.Read(ref _posted) == seen && !_disposed)
             {
                 // Announce the sleep, then re-check: a job posted in between is either seen here
