@@ -34,6 +34,9 @@ string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
 int IntOpt(string name, int fallback) => Opt(name) is not { } v ? fallback
     : int.TryParse(v, out int n) && n > 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a positive integer.");
+// --shapes 768x256,256x1024: matrices as rows x cols (gemm, split-gemm).
+(int Rows, int Cols)[] Shapes((int Rows, int Cols)[] fallback) => Opt("--shapes") is not { } list ? fallback
+    : [.. list.Split(',').Select(r => r.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1])))];
 int runs = IntOpt("--runs", 7);
 if (mode == "load")
 {
@@ -138,10 +141,7 @@ if (mode is "prefill")
 if (mode is "gemm")
 {
     Console.WriteLine();
-    var shapes = Opt("--shapes") is { } list
-        ? [.. list.Split(',').Select(r => r.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1])))]
-        : GemmBench.DefaultShapes;
-    GemmBench.Run(IntOpt("--rounds", 15), shapes, IntOpt("--tokens", 32));
+    GemmBench.Run(IntOpt("--rounds", 15), Shapes(GemmBench.DefaultShapes), IntOpt("--tokens", 32));
 }
 if (mode is "depth-reports")
 {
@@ -157,10 +157,7 @@ if (mode is "busy-decode") BusyDecodeProbe.Run(IntOpt("--dim", 768), IntOpt("--l
 if (mode is "split-gemm")
 {
     Console.WriteLine();
-    var shapes = Opt("--shapes") is { } list
-        ? [.. list.Split(',').Select(r => r.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1])))]
-        : new[] { (768, 256), (1024, 256), (256, 1024), (2304, 768), (3072, 768), (768, 3072) };
-    SplitGemmBench.Run(IntOpt("--rounds", 9), shapes, IntOpt("--tokens", 128));
+    SplitGemmBench.Run(IntOpt("--rounds", 9), Shapes([(768, 256), (1024, 256), (256, 1024), (2304, 768), (3072, 768), (768, 3072)]), IntOpt("--tokens", 128));
 }
 if (mode is "kernels")
 {

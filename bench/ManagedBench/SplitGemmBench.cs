@@ -53,12 +53,10 @@ internal static class SplitGemmBench
                     double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / jobs;
                     if (r > 0) times[c].Add(us);   // round 0 warms up
                 }
-            double single = Median(times[0]);
+            double single = EdgeShortcut.Measure.Stats.Median(times[0]);
             for (int c = 0; c < contenders.Length; c++)
-                Console.WriteLine($"| {rows} x {cols} | {T} | {contenders[c].Name} | {Median(times[c]):F0} / {times[c].Min():F0} | {single / Median(times[c]):F2}x |");
+                Console.WriteLine($"| {rows} x {cols} | {T} | {contenders[c].Name} | {EdgeShortcut.Measure.Stats.Median(times[c]):F0} / {times[c].Min():F0} | {single / EdgeShortcut.Measure.Stats.Median(times[c]):F2}x |");
         }
         Console.WriteLine($"helper stalls {parallel.Stalls}, jobs run solo after them {parallel.SoloRuns}");
     }
-
-    private static double Median(List<double> v) { var s = v.Order().ToArray(); return s[s.Length / 2]; }
 }

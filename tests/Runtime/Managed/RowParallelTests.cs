@@ -98,7 +98,7 @@ public class RowParallelTests
         var y = new float[1024];
         var expected = new float[1024];
         linear.Apply(x, expected, 1, new QuantizedActivations(1, 256), parallel: null);
-        Assert.True(WithinSeconds(2, () => parallel.HelperSleeping));
+        Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(2)));
 
         parallel.BeginBurst();
         Assert.True(parallel.InBurst);
@@ -108,12 +108,12 @@ public class RowParallelTests
             Assert.Equal(expected, y);
         }
         // A burst without jobs costs at most BurstSpinTicks of spinning per gap: the helper falls asleep anyway.
-        Assert.True(WithinSeconds(2, () => parallel.HelperSleeping));
+        Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(2)));
         parallel.EndBurst();
         Assert.False(parallel.InBurst);
         linear.Apply(x, y, 1, new QuantizedActivations(1, 256), parallel);
         Assert.Equal(expected, y);
-        Assert.True(WithinSeconds(2, () => parallel.HelperSleeping));
+        Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(2)));
     }
 
     [Fact]
@@ -123,16 +123,5 @@ public class RowParallelTests
         parallel.BeginBurst();
         parallel.Dispose();   // returns: the spinning helper sees the flag and exits (Dispose joins it)
         Assert.Throws<ObjectDisposedException>(parallel.BeginBurst);
-    }
-
-    private static bool WithinSeconds(double seconds, Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) return false;
-            Thread.Sleep(1);
-        }
-        return true;
     }
 }
