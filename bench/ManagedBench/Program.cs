@@ -6,11 +6,12 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
+//        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
@@ -154,6 +155,11 @@ if (mode is "depth-reports")
 }
 if (mode is "busy-decode") BusyDecodeProbe.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--runs", 4),
     Opt("--activations") is "float32" ? ActivationPrecision.Float32 : ActivationPrecision.Int8);
+if (mode is "handoff")
+{
+    Console.WriteLine();
+    HandoffProbe.Run(IntOpt("--rounds", 5));
+}
 if (mode is "split-gemm")
 {
     Console.WriteLine();

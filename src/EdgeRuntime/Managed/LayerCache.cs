@@ -52,6 +52,25 @@ internal sealed class LayerCache
     public void AppendKeys(ReadOnlySpan<float> src, int srcStride, int T, int p0)
     {
         _version++;
+        AppendKeysUnmarked(src, srcStride, T, p0);
+    }
+
+    /// <summary>Keys and values of T consecutive slots p0..p0+T-1 from rows laid out as a block's qkv output: token t's key is
+    /// <c>rows[t * stride + d .. + d]</c> and its value the d floats after it. Does not mark the cache written: the caller
+    /// calls <see cref="MarkWritten"/> once first, on one thread, so that two threads can append their tokens side by side
+    /// without both writing the version's cache line.</summary>
+    public void AppendUnmarked(ReadOnlySpan<float> rows, int stride, int T, int heads, int p0)
+    {
+        int d = Dim;
+        AppendKeysUnmarked(rows[d..], stride, T, p0);
+        for (int t = 0; t < T; t++) SetValueUnmarked(rows.Slice(t * stride + 2 * d, d), heads, p0 + t);
+    }
+
+    /// <summary>Invalidates every thread's widened copy of this cache (<see cref="Head"/>): call before writing slots.</summary>
+    public void MarkWritten() => _version++;
+
+    private void AppendKeysUnmarked(ReadOnlySpan<float> src, int srcStride, int T, int p0)
+    {
         int d = Dim, n = Capacity;
         if (_keys is not null)
         {
@@ -82,6 +101,11 @@ internal sealed class LayerCache
     public void SetValue(ReadOnlySpan<float> value, int heads, int e)
     {
         _version++;
+        SetValueUnmarked(value, heads, e);
+    }
+
+    private void SetValueUnmarked(ReadOnlySpan<float> value, int heads, int e)
+    {
         int hd = Dim / heads, n = Capacity;
         for (int h = 0; h < heads; h++)
         {

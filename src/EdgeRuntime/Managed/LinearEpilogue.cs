@@ -21,10 +21,13 @@ internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? 
 
     /// <summary>Applies the epilogue to rows <c>r0..r0+n-1</c> of each of the <paramref name="count"/> token rows of
     /// <paramref name="y"/> <c>[count, rows]</c>.</summary>
-    public void Apply(Span<float> y, int rows, int count, int r0, int n)
+    public void Apply(Span<float> y, int rows, int count, int r0, int n) => Apply(y, rows, 0, count, r0, n);
+
+    /// <summary>As above, for the token rows <paramref name="t0"/>..<paramref name="t1"/>-1 of <paramref name="y"/>.</summary>
+    public void Apply(Span<float> y, int rows, int t0, int t1, int r0, int n)
     {
         if (!Gelu && QuantizeInto is null) return;
-        for (int t = 0; t < count; t++)
+        for (int t = t0; t < t1; t++)
         {
             var chunk = y.Slice(t * rows + r0, n);
             if (Gelu) Kernels.Gelu.Apply(chunk);

@@ -49,30 +49,31 @@ internal abstract unsafe class ManagedLinear
     /// <summary>Computes <c>y [count, out] = x [count, in] W^T + b</c>; the int8 path quantizes the rows of x
     /// into <paramref name="scratch"/> first, unless <paramref name="inputQuantized"/> says the op before did (a
     /// <see cref="LinearEpilogue"/> into <paramref name="scratch"/>; only layers with <see cref="UsesQuantizedInput"/>).
-    /// <paramref name="epilogue"/> runs on each finished chunk of output rows, on the thread that computed it.</summary>
+    /// <paramref name="epilogue"/> runs on each finished part of the output, on the thread that computed it, and so does
+    /// <c>residual += y</c> when <paramref name="residual"/> <c>[count, out]</c> is given (a block's residual stream).
+    /// A prefill chunk (<see cref="TokenParallel.MinSharedTokens"/> rows or more) is shared by token rows, each thread
+    /// its own half (<see cref="TokenParallel.RunTokens"/>); a decode step by output rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, QuantizedActivations scratch, RowParallel? parallel,
-        LinearEpilogue epilogue = default, bool inputQuantized = false)
+        LinearEpilogue epilogue = default, bool inputQuantized = false, Span<float> residual = default)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
         if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
         if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
+        if (!residual.IsEmpty && residual.Length != y.Length) throw new ArgumentException($"'{Name}': residual has {residual.Length} values, expected {count}x{Rows}.", nameof(residual));
         if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
         if (!inputQuantized) Prepare(x, count, scratch, parallel);
         bool split = parallel is not null && SplitsFor(count);
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
-        if (!split)
+        fixed (float* xp = x) fixed (float* yp = y) fixed (float* rp = residual)
         {
-            ComputeRows(x, scratch, y, count, 0, Rows, chunkRows);
-            epilogue.Apply(y, Rows, count, 0, Rows);
-            return;
-        }
-        fixed (float* xp = x) fixed (float* yp = y)
-        {
-            var job = new Job { Layer = this, Scratch = scratch, X = xp, Y = yp, Count = count, ChunkRows = chunkRows, Epilogue = epilogue };
-            // The job lives on this stack frame until Run returns (the GC keeps reporting and updating
-            // its references; the helper only reads them while this thread waits inside Run).
-            parallel!.Run(&RunJob, System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), Rows, epilogue.RowAlignment);
+            // The job lives on this stack frame until the call returns (the GC keeps reporting and updating
+            // its references; the helper only reads them while this thread waits inside RowParallel).
+            var job = new Job { Layer = this, Scratch = scratch, X = xp, Y = yp, Residual = rp, Count = count, ChunkRows = chunkRows, Epilogue = epilogue };
+            void* context = System.Runtime.CompilerServices.Unsafe.AsPointer(ref job);
+            if (!split) RunTokenJob(context, 0, count);
+            else if (count >= TokenParallel.MinSharedTokens) TokenParallel.RunTokens(parallel, &RunTokenJob, context, count);
+            else parallel!.Run(&RunRowJob, context, Rows, epilogue.RowAlignment);
         }
     }
 
@@ -88,25 +89,38 @@ internal abstract unsafe class ManagedLinear
     /// <summary>Precision-specific preparation of the input rows (int8: quantize each row, on both threads in a prefill).</summary>
     protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel);
 
-    /// <summary>Output rows <c>start..end-1</c> for every token, weight chunk by weight chunk. <paramref name="start"/>
-    /// and <paramref name="chunkRows"/> are multiples of 16 (the int8 kernels' row groups).</summary>
+    /// <summary>Output rows <c>start..end-1</c> of the tokens <c>t0..t1-1</c> (of <paramref name="count"/>), weight chunk by
+    /// weight chunk. <paramref name="start"/> and <paramref name="chunkRows"/> are multiples of 16 (the int8 kernels' row groups).</summary>
     protected abstract void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
-        Span<float> y, int count, int start, int end, int chunkRows);
+        Span<float> y, int count, int t0, int t1, int start, int end, int chunkRows);
 
     private struct Job
     {
-        public ManagedLinear Layer; public QuantizedActivations Scratch; public float* X; public float* Y; public int Count; public int ChunkRows;
+        public ManagedLinear Layer; public QuantizedActivations Scratch; public float* X; public float* Y; public float* Residual;
+        public int Count; public int ChunkRows;
         public LinearEpilogue Epilogue;
     }
 
-    private static void RunJob(void* context, int start, int end)
+    /// <summary>Every output row of the tokens <paramref name="t0"/>..<paramref name="t1"/>-1.</summary>
+    private static void RunTokenJob(void* context, int t0, int t1) => RunPart(context, t0, t1, 0, Unsafe.AsRef<Job>(context).Layer.Rows);
+
+    /// <summary>Output rows <paramref name="start"/>..<paramref name="end"/>-1 of every token.</summary>
+    private static void RunRowJob(void* context, int start, int end) => RunPart(context, 0, Unsafe.AsRef<Job>(context).Count, start, end);
+
+    private static void RunPart(void* context, int t0, int t1, int start, int end)
     {
-        ref Job j = ref System.Runtime.CompilerServices.Unsafe.AsRef<Job>(context);
+        ref Job j = ref Unsafe.AsRef<Job>(context);
         var layer = j.Layer;
-        int count = j.Count;
-        var y = new Span<float>(j.Y, count * layer.Rows);
-        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), j.Scratch, y, count, start, end, j.ChunkRows);
-        j.Epilogue.Apply(y, layer.Rows, count, start, end - start);
+        int count = j.Count, rows = layer.Rows;
+        var y = new Span<float>(j.Y, count * rows);
+        layer.ComputeRows(new ReadOnlySpan<float>(j.X, count * layer.Cols), j.Scratch, y, count, t0, t1, start, end, j.ChunkRows);
+        j.Epilogue.Apply(y, rows, t0, t1, start, end - start);
+        if (j.Residual == null) return;
+        for (int t = t0; t < t1; t++)
+        {
+            var part = new Span<float>(j.Residual + (long)t * rows + start, end - start);
+            System.Numerics.Tensors.TensorPrimitives.Add(part, y.Slice(t * rows + start, end - start), part);
+        }
     }
 }
 
@@ -145,21 +159,22 @@ internal sealed class Int8Linear : ManagedLinear
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
-        Span<float> y, int count, int start, int end, int chunkRows)
+        Span<float> y, int count, int t0, int t1, int start, int end, int chunkRows)
     {
         const int g = PackedInt8Matrix.GroupRows;
+        int n = t1 - t0;
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
-            if (count > 1)
+            if (n > 1)
             {
                 // Prefill: the GEMM tiles tokens over this chunk of weights (bit-identical to the per-token calls below).
-                scratch.Rows(count, Cols, out var qs, out var scaleRows, out var offsetRows);
-                Int8MatVec.ComputeBatch(Matrix, g0, g1, qs, scaleRows, offsetRows, count, y[..(count * Rows)]);
+                scratch.Rows(t0, n, Cols, out var qs, out var scaleRows, out var offsetRows);
+                Int8MatVec.ComputeBatch(Matrix, g0, g1, qs, scaleRows, offsetRows, n, y.Slice(t0 * Rows, n * Rows));
                 continue;
             }
-            scratch.Row(0, Cols, out var q, out var scales, out var offsets);
-            Int8MatVec.Compute(Matrix, g0, g1, q, scales, offsets, y[..Rows]);
+            scratch.Row(t0, Cols, out var q, out var scales, out var offsets);
+            Int8MatVec.Compute(Matrix, g0, g1, q, scales, offsets, y.Slice(t0 * Rows, Rows));
         }
     }
 }
@@ -186,7 +201,7 @@ internal sealed class Fp32Linear : ManagedLinear
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
-        Span<float> y, int count, int start, int end, int chunkRows)
+        Span<float> y, int count, int t0, int t1, int start, int end, int chunkRows)
     {
         int cols = Cols;
         for (int r0 = start; r0 < end; r0 += chunkRows)
@@ -194,7 +209,7 @@ internal sealed class Fp32Linear : ManagedLinear
             int n = Math.Min(chunkRows, end - r0);
             var w = Weights.AsSpan(r0 * cols, n * cols);
             var bias = Bias.Length == 0 ? default : Bias.AsSpan(r0, n);
-            for (int t = 0; t < count; t++)
+            for (int t = t0; t < t1; t++)
                 Fp32MatVec.Compute(w, x.Slice(t * cols, cols), bias, y.Slice(t * Rows + r0, n));
         }
     }

@@ -53,9 +53,38 @@ internal static unsafe class ParallelAttention
                 Cache = cache, Qkv = q, Output = o, Mask = m, MaskLength = keyMask.Length,
                 D = d, Hd = d / heads, Heads = heads, Blocks = blocks, T = T, P0 = p0,
             };
-            if (parallel is null) Items(Unsafe.AsPointer(ref job), 0, heads * blocks);
-            else parallel.Run(&Items, Unsafe.AsPointer(ref job), heads * blocks, rowAlignment: 1);   // ~8 chunks even for one 32-token chunk
+            void* context = Unsafe.AsPointer(ref job);
+            if (parallel is null) Items(context, 0, heads * blocks);
+            else if (T >= TokenParallel.MinSharedTokens && blocks >= 2) parallel.RunHalves(&BlockRange, context, blocks, BalancedSplit(T, p0));
+            else parallel.Run(&Items, context, heads * blocks, rowAlignment: 1);
         }
+    }
+
+    /// <summary>
+    /// The query block that starts the helper's half of a prefill chunk's attention: the split that best balances the two
+    /// threads' multiply-adds (query t attends over p0 + t + 1 positions, so later blocks cost more). Why not the chunk's
+    /// token split (<see cref="TokenParallel.Split"/>): at p0 = 0 the helper's half would cost three times the caller's,
+    /// and the caller's wait would count as a stall. The outputs of the few tokens between the two splits are the only ones
+    /// written by the thread that does not own their rows.
+    /// </summary>
+    public static int BalancedSplit(int T, int p0)
+    {
+        int queries = QueryBlockAttention.Queries, blocks = (T + queries - 1) / queries;
+        if (blocks < 2) throw new ArgumentOutOfRangeException(nameof(T), T, "Splitting needs two query blocks.");
+        // cost(t < u) = sum over t of (p0 + t + 1) = u p0 + u (u + 1) / 2; the split is the block edge nearest half the total.
+        static long Cost(int u, int p0) => (long)u * p0 + (long)u * (u + 1) / 2;
+        long half = Cost(T, p0) / 2;
+        int best = 1;
+        for (int b = 1; b < blocks; b++)
+            if (Math.Abs(Cost(b * queries, p0) - half) < Math.Abs(Cost(best * queries, p0) - half)) best = b;
+        return best;
+    }
+
+    /// <summary>Query blocks <paramref name="b0"/>..<paramref name="b1"/>-1 of every head.</summary>
+    private static void BlockRange(void* context, int b0, int b1)
+    {
+        ref Job j = ref Unsafe.AsRef<Job>(context);
+        for (int h = 0; h < j.Heads; h++) Items(context, h * j.Blocks + b0, h * j.Blocks + b1);
     }
 
     private static void Items(void* context, int start, int end)

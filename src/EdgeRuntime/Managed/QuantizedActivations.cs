@@ -58,12 +58,16 @@ internal sealed class QuantizedActivations
 
     /// <summary>Rows 0..<paramref name="count"/>-1 of a layer with <paramref name="cols"/> inputs, contiguous:
     /// values <c>[count, PaddedLength(cols)]</c>, scales and offsets <c>[count, PaddedLength(cols) / 32]</c>.</summary>
-    public void Rows(int count, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
+    public void Rows(int count, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets) =>
+        Rows(0, count, cols, out q, out scales, out offsets);
+
+    /// <summary>Rows <paramref name="t0"/>..<paramref name="t0"/>+<paramref name="count"/>-1, laid out as <see cref="Rows(int, int, out Span{sbyte}, out Span{float}, out Span{int})"/>.</summary>
+    public void Rows(int t0, int count, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
     {
         int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
-        q = Q.AsSpan(0, count * padded);
-        scales = Scales.AsSpan(0, count * blocks);
-        offsets = Offsets.AsSpan(0, count * blocks);
+        q = Q.AsSpan(t0 * padded, count * padded);
+        scales = Scales.AsSpan(t0 * blocks, count * blocks);
+        offsets = Offsets.AsSpan(t0 * blocks, count * blocks);
     }
 
     /// <summary>Row <paramref name="t"/> of a layer with <paramref name="cols"/> inputs: its quantized values

@@ -4,9 +4,9 @@ namespace EdgeShortcut.Runtime.Managed;
 /// Shares one row-range job between the calling thread and one persistent helper thread without
 /// allocating per call. A job is an unmanaged function pointer plus a pointer to a context struct on
 /// the caller's stack (the caller returns only when every row is done, so the pointer stays valid).
-/// The rows are cut into chunks that both threads claim with an atomic counter, so the split adapts:
-/// if the helper is descheduled or asleep (an oversubscribed machine), the caller simply does more of
-/// the chunks and waits at most for one chunk in flight. Between jobs the helper blocks on a semaphore
+/// The rows are cut into chunks (about 8 for <see cref="Run"/>, two halves for <see cref="RunHalves"/>) that both
+/// threads claim with an atomic compare-and-swap, so the split adapts: if the helper is descheduled or asleep (an
+/// oversubscribed machine), the caller simply does more of the chunks and waits at most for one chunk in flight. Between jobs the helper blocks on a semaphore
 /// (which spins only briefly itself), so an idle sequence costs no CPU. It used to spin 200 us for the
 /// next job first, since decode issues one every few microseconds; on a Zen 5 that bought nothing on an
 /// idle machine (decode and prefill within noise, 1.3M-88M parameters), and with one other busy process it
@@ -38,9 +38,11 @@ namespace EdgeShortcut.Runtime.Managed;
 internal sealed unsafe class RowParallel : IDisposable
 {
     /// <summary>A wait for the helper longer than this and than the caller's own share of the job is a stall. On an
-    /// idle machine the caller waits for at most the one chunk in flight, about a quarter of its share; the floor keeps
-    /// timer noise on tiny jobs from counting.</summary>
-    public static readonly long StallTicks = System.Diagnostics.Stopwatch.Frequency / 50_000;   // 20 us
+    /// idle machine the caller waits for at most the one chunk in flight, about a quarter of its share. The floor keeps
+    /// late wake-ups from counting: a descheduled helper costs a scheduler time slice (milliseconds), while a helper
+    /// that started a 20-50 us half of a prefill job 30-300 us late (a wake from its semaphore) is no reason to leave it
+    /// out for the next 2 ms; with a floor of 20 us such jobs counted as stalls several times per 85M prefill.</summary>
+    public static readonly long StallTicks = System.Diagnostics.Stopwatch.Frequency / 2_000;   // 500 us
 
     /// <summary>How long jobs run on the caller alone after a first stall: a few tokens of a small model's decode,
     /// a quarter token of an 85M one, two 32-token prefill layers.</summary>
@@ -71,11 +73,12 @@ internal sealed unsafe class RowParallel : IDisposable
     // The current job; written by the caller only while no chunk of it can be claimed (see _claim).
     private delegate*<void*, int, int, void> _job;
     private void* _context;
-    private int _rows, _chunkRows, _chunks;
-    // (ticket << 32) | next chunk index. A claim is a CAS that succeeds only for the current ticket
-    // and an index below the chunk count; the caller "closes" a finished job (index = int.MaxValue)
-    // before it rewrites the fields above, so a late helper can never run a chunk with stale fields.
+    private int _rows, _chunkRows, _chunks, _split;   // _split > 0: two halves, 0.._split-1 and _split.._rows-1
+    // (ticket << 32) | bit mask of the claimed chunks (at most 8 of them). A claim is a CAS that succeeds only for the
+    // current ticket and an unclaimed chunk; the caller "closes" a finished job (every bit set) before it rewrites the
+    // fields above, so a late helper can never run a chunk with stale fields.
     private long _claim;
+    private const long Closed = 0xFFFF_FFFFL;
     private int _done;                 // chunks of the current job finished
     private int _posted;               // tickets posted
     private int _sleeping;             // 1 while the helper blocks (or is about to) on _wake
@@ -104,6 +107,30 @@ internal sealed unsafe class RowParallel : IDisposable
     public void Run(delegate*<void*, int, int, void> job, void* context, int rows, int rowAlignment = 16)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rowAlignment, 1);
+        int chunkRows = Math.Max(2 * rowAlignment, (rows / 8 + rowAlignment - 1) / rowAlignment * rowAlignment);
+        Post(job, context, rows, chunkRows, split: 0);
+    }
+
+    /// <summary>
+    /// Runs <c>job(context, 0, split)</c> on the calling thread and <c>job(context, split, rows)</c> on the helper, and
+    /// returns when both are done. A thread that finishes its own half takes the other one if it has not started (a
+    /// descheduled helper costs no more than with <see cref="Run"/>).
+    /// <para>Why halves: a prefill's token rows stay with one thread from op to op (the caller the first ones, the helper
+    /// the rest), so neither reads what the other just wrote. On this VM the two vCPUs can sit on different core
+    /// complexes, where a cache line written by one thread reaches the other in ~220 ns (ManagedBench <c>handoff</c>);
+    /// with chunks claimed in any order every op's output crossed over, and a two-thread d256 prefill ran no faster than
+    /// one thread (docs/BENCHMARKS.md, eighth session).</para>
+    /// </summary>
+    public void RunHalves(delegate*<void*, int, int, void> job, void* context, int rows, int split)
+    {
+        if (split < 1 || split >= rows) throw new ArgumentOutOfRangeException(nameof(split), split, $"The split must leave rows on both sides of 0..{rows}.");
+        Post(job, context, rows, chunkRows: 0, split);
+    }
+
+    /// <summary>Posts a job (<paramref name="split"/> &gt; 0: two halves, else chunks of <paramref name="chunkRows"/>), runs
+    /// chunks of it until none is left, waits for the helper's, and watches for stalls and contention.</summary>
+    private void Post(delegate*<void*, int, int, void> job, void* context, int rows, int chunkRows, int split)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (InSoloStretch)
         {
@@ -116,8 +143,9 @@ internal sealed unsafe class RowParallel : IDisposable
         _job = job;
         _context = context;
         _rows = rows;
-        _chunkRows = Math.Max(2 * rowAlignment, (rows / 8 + rowAlignment - 1) / rowAlignment * rowAlignment);
-        _chunks = (rows + _chunkRows - 1) / _chunkRows;
+        _split = split;
+        _chunkRows = chunkRows;
+        _chunks = split > 0 ? 2 : (rows + chunkRows - 1) / chunkRows;
         _done = 0;
         Volatile.Write(ref _claim, (long)ticket << 32);
         // Full fence: publishes the fields above and orders this store before the _sleeping load; the
@@ -125,11 +153,11 @@ internal sealed unsafe class RowParallel : IDisposable
         Interlocked.Exchange(ref _posted, ticket);
         if (Volatile.Read(ref _sleeping) == 1) _wake.Release();
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        RunChunks(ticket);
+        RunChunks(ticket, isHelper: false);
         long ownDone = System.Diagnostics.Stopwatch.GetTimestamp();
         var spin = new SpinWait();
         while (Volatile.Read(ref _done) != _chunks) spin.SpinOnce(sleep1Threshold: -1);
-        Volatile.Write(ref _claim, ((long)ticket << 32) | int.MaxValue);   // close the job
+        Volatile.Write(ref _claim, ((long)ticket << 32) | Closed);   // close the job
         long waited = System.Diagnostics.Stopwatch.GetTimestamp() - ownDone;
         bool stalled = waited > StallTicks && waited > ownDone - start;
         if (stalled) Interlocked.Increment(ref _stalls);
@@ -180,8 +208,9 @@ internal sealed unsafe class RowParallel : IDisposable
 
     /// <summary>Claims and runs chunks of job <paramref name="ticket"/> until none is left (both threads run this).
     /// The job fields are read after an acquire of an open <see cref="_claim"/> for this ticket, and the
-    /// CAS then proves the job was still open, so the fields used are exactly this job's.</summary>
-    private int RunChunks(int ticket)
+    /// CAS then proves the job was still open, so the fields used are exactly this job's. Each thread takes the lowest
+    /// unclaimed chunk, except that the helper takes the second half of a job of halves first.</summary>
+    private int RunChunks(int ticket, bool isHelper)
     {
         int ran = 0;
         while (true)
@@ -190,12 +219,15 @@ internal sealed unsafe class RowParallel : IDisposable
             if ((int)(c >> 32) != ticket) return ran;
             var job = _job;
             void* context = _context;
-            int rows = _rows, chunkRows = _chunkRows, chunks = _chunks, index = (int)c;
-            if (index >= chunks) return ran;
-            if (Interlocked.CompareExchange(ref _claim, c + 1, c) != c) continue;
+            int rows = _rows, chunkRows = _chunkRows, chunks = _chunks, split = _split;
+            uint free = ~(uint)c & ((1u << chunks) - 1);
+            if (free == 0) return ran;
+            int index = isHelper && split > 0 ? 31 - System.Numerics.BitOperations.LeadingZeroCount(free) : System.Numerics.BitOperations.TrailingZeroCount(free);
+            if (Interlocked.CompareExchange(ref _claim, c | (1L << index), c) != c) continue;
             ran++;
-            int start = index * chunkRows;
-            try { job(context, start, Math.Min(rows, start + chunkRows)); }
+            int start = split > 0 ? (index == 0 ? 0 : split) : index * chunkRows;
+            int end = split > 0 ? (index == 0 ? split : rows) : Math.Min(rows, start + chunkRows);
+            try { job(context, start, end); }
             catch (Exception e) { _failure = e; }
             Interlocked.Increment(ref _done);
         }
@@ -252,7 +284,7 @@ internal sealed unsafe class RowParallel : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _posted);
-            Interlocked.Add(ref _helperChunks, RunChunks(seen));   // a stale ticket finds the job closed or replaced and returns at once
+            Interlocked.Add(ref _helperChunks, RunChunks(seen, isHelper: true));   // a stale ticket finds the job closed or replaced and returns at once
         }
     }
 

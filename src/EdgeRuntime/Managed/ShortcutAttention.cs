@@ -28,10 +28,12 @@ internal static class ShortcutAttention
     {
         int d = f.Proj.Rows;
         var normed = s.Normed.AsSpan(0, T * d);
-        for (int t = 0; t < T; t++) LayerNorm.Apply(s.X.AsSpan(t * d, d), f.Ln.Weight, f.Ln.Bias, eps, normed.Slice(t * d, d));
+        // As in TransformerBlock.Mlp: LN (and the fc input's quantization) token by token, on both threads in a prefill.
+        bool quantized = f.Fc.UsesQuantizedInput;
+        TokenParallel.LayerNorm(s.Parallel, s.X.AsSpan(0, T * d), f.Ln, eps, normed, T, quantized ? s.Quantized : null);
         var hidden = s.Hidden.AsSpan(0, T * f.Fc.Rows);
-        bool fused = f.Proj.UsesQuantizedInput;   // as in TransformerBlock.Mlp
-        f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null));
+        bool fused = f.Proj.UsesQuantizedInput;
+        f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null), inputQuantized: quantized);
         f.Proj.Apply(hidden, s.Branch.AsSpan(0, T * d), T, fused ? s.QuantizedHidden : s.Quantized, s.Parallel, inputQuantized: fused);
     }
 

@@ -57,8 +57,24 @@ internal static unsafe class TokenParallel
     private static void Run(RowParallel? parallel, ref Job job, int count)
     {
         job.QuantizeInto?.EnsureHolds(count, job.Cols);   // before any row, on this thread, for both entry points
-        if (parallel is null || count < MinSharedTokens) Rows(Unsafe.AsPointer(ref job), 0, count);
-        else parallel.Run(&Rows, Unsafe.AsPointer(ref job), count, rowAlignment: 1);
+        RunTokens(parallel, &Rows, Unsafe.AsPointer(ref job), count);
+    }
+
+    /// <summary>The first token of the helper's half of a chunk of <paramref name="count"/> tokens: about half, on a
+    /// multiple of the GEMM's 8-token tile, the same for every op of the chunk (so each token row stays with one thread).</summary>
+    public static int Split(int count)
+    {
+        if (count < MinSharedTokens) throw new ArgumentOutOfRangeException(nameof(count), count, $"Chunks of fewer than {MinSharedTokens} tokens are not split.");
+        const int tile = Kernels.Int8MatVec.WideTileTokens;
+        return Math.Clamp((count + tile) / (2 * tile) * tile, tile, count - tile);
+    }
+
+    /// <summary>Runs <c>job(context, t0, t1)</c> over the token rows <c>0..count-1</c>: the caller's and the helper's
+    /// halves (<see cref="Split"/>) on both threads from <see cref="MinSharedTokens"/> tokens, else all on this one.</summary>
+    public static void RunTokens(RowParallel? parallel, delegate*<void*, int, int, void> job, void* context, int count)
+    {
+        if (parallel is null || count < MinSharedTokens) job(context, 0, count);
+        else parallel.RunHalves(job, context, count, Split(count));
     }
 
     private static void Rows(void* context, int start, int end)

@@ -38,19 +38,15 @@ internal static class TransformerBlock
         w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, inputQuantized: quantized);
         var cache = s.Caches[index];
 
-        // Append positions p0..p0+T-1: keys transposed [H, hd, n] (row h*hd + c, column p), values [H, n, hd].
-        cache.AppendKeys(qkv[d..], 3 * d, T, p0);
-        for (int t = 0; t < T; t++) cache.SetValue(qkv.Slice(t * 3 * d + 2 * d, d), heads, p0 + t);
-        float scale = 1f / MathF.Sqrt(hd);
+        // Append positions p0..p0+T-1 (keys transposed [H, hd, n]: row h*hd + c, column p; values [H, n, hd]) and scale
+        // the queries, each thread its own tokens in a prefill, then attend.
+        CacheTokens.Append(s.Parallel, qkv, cache, T, heads, p0);
         var attention = s.Attention.AsSpan(0, T * d);
-        for (int t = 0; t < T; t++) TensorPrimitives.Multiply(qkv.Slice(t * 3 * d, d), scale, qkv.Slice(t * 3 * d, d));
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
         var helper = T > 1 || ParallelAttention.WorthSharing(p0 + 1, d) ? s.Parallel : null;
         ParallelAttention.Run(helper, qkv, cache, attention, keyMask, T, heads, p0);
-        var branch = s.Branch.AsSpan(0, T * d);
-        w.AttnProj.Apply(attention, branch, T, s.Quantized, s.Parallel);
-        TensorPrimitives.Add(x, branch, x);
+        w.AttnProj.Apply(attention, s.Branch.AsSpan(0, T * d), T, s.Quantized, s.Parallel, residual: x);
     }
 
     /// <summary><c>x_t += Proj(GELU(Fc(LN(x_t))))</c> for the T rows of <paramref name="x"/> <c>[T, d]</c>
@@ -66,8 +62,6 @@ internal static class TransformerBlock
         bool fused = proj.UsesQuantizedInput;
         fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null),
             inputQuantized: fc.UsesQuantizedInput);
-        var branch = s.Branch.AsSpan(0, T * d);
-        proj.Apply(hidden, branch, T, fused ? s.QuantizedHidden : s.Quantized, s.Parallel, inputQuantized: fused);
-        TensorPrimitives.Add(x, branch, x);
+        proj.Apply(hidden, s.Branch.AsSpan(0, T * d), T, fused ? s.QuantizedHidden : s.Quantized, s.Parallel, inputQuantized: fused, residual: x);
     }
 }

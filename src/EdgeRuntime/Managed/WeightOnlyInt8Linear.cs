@@ -34,14 +34,15 @@ internal sealed class WeightOnlyInt8Linear : ManagedLinear
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     protected override void ComputeRows(ReadOnlySpan<float> x, QuantizedActivations scratch,
-        Span<float> y, int count, int start, int end, int chunkRows)
+        Span<float> y, int count, int t0, int t1, int start, int end, int chunkRows)
     {
         const int g = ColumnPackedInt8Matrix.GroupRows;
+        int n = t1 - t0;
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
-            if (count == 1) WeightOnlyInt8MatVec.Compute(Matrix, g0, g1, x[..Cols], y[..Rows]);
-            else WeightOnlyInt8MatVec.ComputeBatch(Matrix, g0, g1, x[..(count * Cols)], count, y[..(count * Rows)]);
+            if (n == 1) WeightOnlyInt8MatVec.Compute(Matrix, g0, g1, x.Slice(t0 * Cols, Cols), y.Slice(t0 * Rows, Rows));
+            else WeightOnlyInt8MatVec.ComputeBatch(Matrix, g0, g1, x.Slice(t0 * Cols, n * Cols), n, y.Slice(t0 * Rows, n * Rows));
         }
     }
 }

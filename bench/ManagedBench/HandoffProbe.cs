@@ -1,0 +1,77 @@
+using System.Diagnostics;
+
+namespace EdgeShortcut.ManagedBench;
+
+/// <summary>
+/// How long a cache line written by one thread takes to reach the other (the two threads the engine runs on): two
+/// threads pass a counter back and forth through one shared line, and a pass is half a round trip. Why: on this VM the
+/// two vCPUs may sit on different core complexes, where this is ~220 ns instead of the ~50-80 ns within one, and then
+/// every activation row one thread writes and the other reads costs that much per 64 bytes (RowParallel.RunHalves).
+/// Also runs a register-only multiply-add loop alone and on both threads at once: equal times mean two real cores
+/// (not two hyper-threads of one).
+/// </summary>
+internal static class HandoffProbe
+{
+    private static readonly long[] s_line = new long[32];   // the counter sits at [16], away from the array header
+
+    public static void Run(int rounds)
+    {
+        Console.WriteLine($"| round | one-way hand-off ns | FMA loop alone ms | both threads ms |");
+        Console.WriteLine("|---|---|---|---|");
+        for (int r = 0; r < rounds; r++)
+        {
+            double handoff = HandoffNanoseconds(200_000);
+            double alone = FmaLoopMs();
+            double other = 0;
+            var thread = new Thread(() => other = FmaLoopMs());
+            thread.Start();
+            double mine = FmaLoopMs();
+            thread.Join();
+            Console.WriteLine($"| {r + 1} | {handoff:F0} | {alone:F0} | {mine:F0} / {other:F0} |");
+            Thread.Sleep(300);
+        }
+    }
+
+    private static double HandoffNanoseconds(int passes)
+    {
+        Volatile.Write(ref s_line[16], 0);
+        var partner = new Thread(() =>
+        {
+            for (long i = 0; i < passes; i++)
+            {
+                while (Volatile.Read(ref s_line[16]) != 2 * i + 1) { }
+                Volatile.Write(ref s_line[16], 2 * i + 2);
+            }
+        });
+        partner.Start();
+        long start = Stopwatch.GetTimestamp();
+        for (long i = 0; i < passes; i++)
+        {
+            Volatile.Write(ref s_line[16], 2 * i + 1);
+            while (Volatile.Read(ref s_line[16]) != 2 * i + 2) { }
+        }
+        double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / (2.0 * passes);
+        partner.Join();
+        return ns;
+    }
+
+    /// <summary>Eight independent chains of 256-bit multiply-adds (enough to fill both FMA pipes of a Zen core).</summary>
+    private static double FmaLoopMs()
+    {
+        var m = System.Runtime.Intrinsics.Vector256.Create(0.9999f);
+        var c = System.Runtime.Intrinsics.Vector256.Create(0.0001f);
+        var a0 = System.Runtime.Intrinsics.Vector256<float>.One;
+        var (a1, a2, a3, a4, a5, a6, a7) = (a0, a0, a0, a0, a0, a0, a0);
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 20_000_000; i++)
+        {
+            a0 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a0, m, c); a1 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a1, m, c);
+            a2 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a2, m, c); a3 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a3, m, c);
+            a4 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a4, m, c); a5 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a5, m, c);
+            a6 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a6, m, c); a7 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(a7, m, c);
+        }
+        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        if ((a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7)[0] == 42f) Console.Write("");   // keeps the loop alive
+        return ms;
+    }
+}
