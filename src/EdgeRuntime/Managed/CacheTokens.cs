@@ -39,10 +39,17 @@ internal static unsafe class CacheTokens
     private static void Tokens(void* context, int t0, int t1)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
-        int d = j.Cache.Dim, n = t1 - t0;
-        var rows = new Span<float>(j.Qkv + (long)t0 * 3 * d, n * 3 * d);
-        j.Cache.AppendUnmarked(rows, 3 * d, n, j.Heads, j.P0 + t0);
-        float scale = 1f / MathF.Sqrt(d / j.Heads);
+        AppendRange(new Span<float>(j.Qkv, (t1 * 3 * j.Cache.Dim)), j.Cache, j.Heads, j.P0, t0, t1);
+    }
+
+    /// <summary>The tokens <paramref name="t0"/>..<paramref name="t1"/>-1 of <see cref="Append"/>, on this thread, without marking
+    /// the cache written (the caller has: <see cref="LayerCache.MarkWritten"/>).</summary>
+    public static void AppendRange(Span<float> qkv, LayerCache cache, int heads, int p0, int t0, int t1)
+    {
+        int d = cache.Dim, n = t1 - t0;
+        var rows = qkv.Slice(t0 * 3 * d, n * 3 * d);
+        cache.AppendUnmarked(rows, 3 * d, n, heads, p0 + t0);
+        float scale = 1f / MathF.Sqrt(d / heads);
         for (int t = 0; t < n; t++) TensorPrimitives.Multiply(rows.Slice(t * 3 * d, d), scale, rows.Slice(t * 3 * d, d));
     }
 }

@@ -20,7 +20,8 @@ namespace EdgeShortcut.Runtime.Managed;
 ///     h += MLP(LN2(h))                                                 TransformerBlock.Mlp
 ///     logits = Head(LN_f(h))                                           LayerNorm, ManagedLinear
 /// </code>
-/// At the full depth this is the model as trained; at a shallower exit e (issue 10) the same shortcut
+/// A prefill chunk (16+ tokens) runs each block as <see cref="PrefillBlock"/>'s per-token stages, the same arithmetic
+/// with each thread owning half of the tokens. At the full depth this is the model as trained; at a shallower exit e (issue 10) the same shortcut
 /// block is the exit head. Buffers are <see cref="RunState"/>'s (allocated once); weights are
 /// <see cref="ManagedWeights"/>. The <c>TProbe</c> hook of its methods brackets each phase
 /// (<see cref="ForwardPhase"/>) for the profiler; <see cref="NoForwardProbe"/> compiles to nothing.
@@ -73,6 +74,12 @@ internal static class ForwardPass
         var exit = s.Exit;
         for (int i = from; i < to; i++)
         {
+            if (T >= TokenParallel.MinSharedTokens)
+            {
+                // A prefill chunk: the same arithmetic in per-token stages, each thread its own tokens (PrefillBlock).
+                PrefillBlock.Run(w, s, i, p0, T, exit.UseMasks ? exit.BlockKeyMask[i] : default, ref probe);
+                continue;
+            }
             var block = w.Blocks[i];
             probe.Begin(ForwardPhase.BlockAttention);
             TransformerBlock.Attention(block, s, i, p0, T, heads, eps, exit.UseMasks ? exit.BlockKeyMask[i] : default);

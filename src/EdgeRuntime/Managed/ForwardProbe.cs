@@ -5,11 +5,12 @@ internal enum ForwardPhase
 {
     /// <summary>x_0 = E_tok[ids] + E_pos[positions].</summary>
     Embedding,
-    /// <summary>An ordinary block's attention half: LN1, qkv, cache append, attend, output projection.</summary>
+    /// <summary>An ordinary block's attention half: LN1, qkv, cache append, attend, output projection (in a prefill chunk,
+    /// whose stages are <see cref="PrefillBlock"/>'s, the output projection counts in <see cref="BlockMlp"/>).</summary>
     BlockAttention,
     /// <summary>An ordinary block's MLP half (also the shortcut block's, see <see cref="ShortcutMlp"/>).</summary>
     BlockMlp,
-    /// <summary>A tapped layer's feature MLP, z_j = F_j(LN_j(x)).</summary>
+    /// <summary>A tapped layer's feature MLP, z_j = F_j(LN_j(x)) (in a prefill chunk, with <see cref="ShortcutEntries"/>).</summary>
     FeatureMlp,
     /// <summary>The shortcut keys and values of z_j, appended to the shortcut cache.</summary>
     ShortcutEntries,

@@ -92,6 +92,12 @@ internal sealed class LayerCache
     public void SetKey(ReadOnlySpan<float> key, int e)
     {
         _version++;
+        SetKeyUnmarked(key, e);
+    }
+
+    /// <summary><see cref="SetKey"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
+    public void SetKeyUnmarked(ReadOnlySpan<float> key, int e)
+    {
         int n = Capacity;
         if (_keys is not null) for (int c = 0; c < Dim; c++) _keys[c * n + e] = key[c];
         else for (int c = 0; c < Dim; c++) _keys16![c * n + e] = BFloat16.FromSingle(key[c]);
@@ -104,7 +110,8 @@ internal sealed class LayerCache
         SetValueUnmarked(value, heads, e);
     }
 
-    private void SetValueUnmarked(ReadOnlySpan<float> value, int heads, int e)
+    /// <summary><see cref="SetValue"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
+    public void SetValueUnmarked(ReadOnlySpan<float> value, int heads, int e)
     {
         int hd = Dim / heads, n = Capacity;
         for (int h = 0; h < heads; h++)

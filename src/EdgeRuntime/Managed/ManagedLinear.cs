@@ -57,11 +57,7 @@ internal abstract unsafe class ManagedLinear
     public void Apply(ReadOnlySpan<float> x, Span<float> y, int count, QuantizedActivations scratch, RowParallel? parallel,
         LinearEpilogue epilogue = default, bool inputQuantized = false, Span<float> residual = default)
     {
-        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
-        if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
-        if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
-        if (!residual.IsEmpty && residual.Length != y.Length) throw new ArgumentException($"'{Name}': residual has {residual.Length} values, expected {count}x{Rows}.", nameof(residual));
-        if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
+        Validate(x, y, count, residual, inputQuantized);
         if (!inputQuantized) Prepare(x, count, scratch, parallel);
         bool split = parallel is not null && SplitsFor(count);
         int chunkRows = count == 1 ? Rows : BatchChunkRows;
@@ -77,6 +73,33 @@ internal abstract unsafe class ManagedLinear
         }
     }
 
+    /// <summary>The token rows <paramref name="t0"/>..<paramref name="t1"/>-1 of <see cref="Apply"/>, on the calling thread
+    /// alone: the same products, epilogue and residual, and (unless <paramref name="inputQuantized"/>) the quantization of
+    /// those rows of <paramref name="x"/> first. A prefill stage in which each thread owns a range of tokens (<see cref="PrefillBlock"/>)
+    /// runs its ops this way, one after another without a hand-off between them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ApplyTokens(ReadOnlySpan<float> x, Span<float> y, int count, int t0, int t1, QuantizedActivations scratch,
+        LinearEpilogue epilogue = default, bool inputQuantized = false, Span<float> residual = default)
+    {
+        Validate(x, y, count, residual, inputQuantized);
+        if (t0 < 0 || t1 > count || t0 >= t1) throw new ArgumentOutOfRangeException(nameof(t0), $"Tokens {t0}..{t1 - 1} are not a range of 0..{count - 1}.");
+        if (!inputQuantized) QuantizeTokens(x, count, t0, t1, scratch);
+        fixed (float* xp = x) fixed (float* yp = y) fixed (float* rp = residual)
+        {
+            var job = new Job { Layer = this, Scratch = scratch, X = xp, Y = yp, Residual = rp, Count = count, ChunkRows = BatchChunkRows, Epilogue = epilogue };
+            RunTokenJob(System.Runtime.CompilerServices.Unsafe.AsPointer(ref job), t0, t1);
+        }
+    }
+
+    private void Validate(ReadOnlySpan<float> x, Span<float> y, int count, Span<float> residual, bool inputQuantized)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
+        if (x.Length != (long)count * Cols) throw new ArgumentException($"'{Name}': input has {x.Length} values, expected {count}x{Cols}.", nameof(x));
+        if (y.Length != (long)count * Rows) throw new ArgumentException($"'{Name}': output has {y.Length} values, expected {count}x{Rows}.", nameof(y));
+        if (!residual.IsEmpty && residual.Length != y.Length) throw new ArgumentException($"'{Name}': residual has {residual.Length} values, expected {count}x{Rows}.", nameof(residual));
+        if (inputQuantized && !UsesQuantizedInput) throw new InvalidOperationException($"'{Name}' multiplies float activations; it has no quantized input.");
+    }
+
     /// <summary>Whether an application to <paramref name="count"/> token rows shares the rows with the helper thread (when
     /// the sequence has one): a matrix of at least <see cref="ParallelThreshold"/> weights, or a batch of at least
     /// <see cref="TokenParallel.MinSharedTokens"/> rows with at least <see cref="ParallelBatchThreshold"/> multiply-adds.</summary>
@@ -88,6 +111,9 @@ internal abstract unsafe class ManagedLinear
 
     /// <summary>Precision-specific preparation of the input rows (int8: quantize each row, on both threads in a prefill).</summary>
     protected abstract void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel);
+
+    /// <summary><see cref="Prepare"/> for the token rows <paramref name="t0"/>..<paramref name="t1"/>-1 only, on this thread.</summary>
+    protected virtual void QuantizeTokens(ReadOnlySpan<float> x, int count, int t0, int t1, QuantizedActivations scratch) { }
 
     /// <summary>Output rows <c>start..end-1</c> of the tokens <c>t0..t1-1</c> (of <paramref name="count"/>), weight chunk by
     /// weight chunk. <paramref name="start"/> and <paramref name="chunkRows"/> are multiples of 16 (the int8 kernels' row groups).</summary>
@@ -155,6 +181,13 @@ internal sealed class Int8Linear : ManagedLinear
     /// <inheritdoc />
     protected override void Prepare(ReadOnlySpan<float> x, int count, QuantizedActivations scratch, RowParallel? parallel) =>
         TokenParallel.Quantize(parallel, x, count, Cols, scratch);
+
+    /// <inheritdoc />
+    protected override void QuantizeTokens(ReadOnlySpan<float> x, int count, int t0, int t1, QuantizedActivations scratch)
+    {
+        scratch.EnsureHolds(count, Cols);
+        for (int t = t0; t < t1; t++) scratch.QuantizeColumns(x.Slice(t * Cols, Cols), t, Cols, 0);
+    }
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens

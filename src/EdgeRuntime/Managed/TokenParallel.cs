@@ -43,6 +43,21 @@ internal static unsafe class TokenParallel
         }
     }
 
+    /// <summary><see cref="LayerNorm"/> for the rows <paramref name="t0"/>..<paramref name="t1"/>-1 only, on this thread (a stage
+    /// of a prefill in which each thread owns a range of tokens, <see cref="PrefillBlock"/>).</summary>
+    public static void LayerNormRows(ReadOnlySpan<float> x, NormWeights ln, float eps, Span<float> normed, int count,
+        QuantizedActivations? quantizeInto, int t0, int t1)
+    {
+        int cols = x.Length / count;
+        quantizeInto?.EnsureHolds(count, cols);
+        for (int t = t0; t < t1; t++)
+        {
+            var row = normed.Slice(t * cols, cols);
+            Kernels.LayerNorm.Apply(x.Slice(t * cols, cols), ln.Weight, ln.Bias, eps, row);
+            quantizeInto?.QuantizeColumns(row, t, cols, 0);
+        }
+    }
+
     /// <summary>Row t of <paramref name="quantizeInto"/> = quantize(x[t]) for the <paramref name="count"/> rows of
     /// <paramref name="x"/> <c>[count, cols]</c> (what <see cref="QuantizedActivations.Quantize"/> does on one thread).</summary>
     public static void Quantize(RowParallel? parallel, ReadOnlySpan<float> x, int count, int cols, QuantizedActivations quantizeInto)

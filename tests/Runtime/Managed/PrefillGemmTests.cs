@@ -37,4 +37,29 @@ public class PrefillGemmTests
         Assert.Equal(b, wholeOnOne.Append(prompt).ToArray());
         Assert.Equal(single.Append([42]).ToArray(), whole.Append([42]).ToArray());
     }
+
+    [Fact]
+    public void A_prefill_after_shallow_tokens_hides_their_keys_as_token_by_token_decode_does()
+    {
+        // Tokens that exited early left hidden keys and entries (masks); a chunk of 20 tokens after them runs the prefill
+        // stages (PrefillBlock) and must mask exactly as 20 single-token appends do.
+        var c = (TinyCheckpoint.Config() with { Layers = 4, Taps = [1, 3], ExitDepths = [1, 2], ContextLength = 64 }).Validate();
+        var weights = TinyCheckpoint.RandomWeights(c, seed: 21);
+        using var engine = ManagedTestModels.Engine(c, weights, int8: true, ActivationPrecision.Int8);
+        var chunk = Enumerable.Range(0, 20).Select(i => (i * 53 + 11) % 256).ToArray();
+        Assert.True(chunk.Length >= EdgeShortcut.Runtime.Managed.TokenParallel.MinSharedTokens);
+        float[] Run(bool wholeChunk)
+        {
+            using var s = engine.CreateManagedSequence();
+            s.UseMasks = true;
+            s.AppendAdaptive(5, 0f, out int shallow, default);
+            s.AppendAdaptive(200, 2f, out int deep, default);
+            Assert.Equal((1, 3), (shallow, deep));
+            if (wholeChunk) return s.Append(chunk).ToArray();
+            float[] last = [];
+            foreach (int t in chunk) last = s.Append([t]).ToArray();
+            return last;
+        }
+        Assert.Equal(Run(wholeChunk: false), Run(wholeChunk: true));
+    }
 }
