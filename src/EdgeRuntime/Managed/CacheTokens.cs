@@ -36,6 +36,7 @@ internal static unsafe class CacheTokens
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tokens(void* context, int t0, int t1)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
@@ -44,6 +45,7 @@ internal static unsafe class CacheTokens
 
     /// <summary>The tokens <paramref name="t0"/>..<paramref name="t1"/>-1 of <see cref="Append"/>, on this thread, without marking
     /// the cache written (the caller has: <see cref="LayerCache.MarkWritten"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AppendRange(Span<float> qkv, LayerCache cache, int heads, int p0, int t0, int t1)
     {
         int d = cache.Dim, n = t1 - t0;

@@ -52,6 +52,7 @@ internal static class ForwardPass
     }
 
     /// <summary>x_0 = E_tok[ids] + E_pos[p0..] into the first T rows of <see cref="RunState.X"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Embed<TProbe>(ManagedWeights w, RunState s, ReadOnlySpan<int> tokens, int p0, ref TProbe probe)
         where TProbe : struct, IForwardProbe
     {

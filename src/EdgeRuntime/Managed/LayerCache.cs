@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -59,6 +60,7 @@ internal sealed class LayerCache
     /// <c>rows[t * stride + d .. + d]</c> and its value the d floats after it. Does not mark the cache written: the caller
     /// calls <see cref="MarkWritten"/> once first, on one thread, so that two threads can append their tokens side by side
     /// without both writing the version's cache line.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AppendUnmarked(ReadOnlySpan<float> rows, int stride, int T, int heads, int p0)
     {
         int d = Dim;
@@ -69,6 +71,7 @@ internal sealed class LayerCache
     /// <summary>Invalidates every thread's widened copy of this cache (<see cref="Head"/>): call before writing slots.</summary>
     public void MarkWritten() => _version++;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendKeysUnmarked(ReadOnlySpan<float> src, int srcStride, int T, int p0)
     {
         int d = Dim, n = Capacity;
@@ -96,6 +99,7 @@ internal sealed class LayerCache
     }
 
     /// <summary><see cref="SetKey"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SetKeyUnmarked(ReadOnlySpan<float> key, int e)
     {
         int n = Capacity;
@@ -111,6 +115,7 @@ internal sealed class LayerCache
     }
 
     /// <summary><see cref="SetValue"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SetValueUnmarked(ReadOnlySpan<float> value, int heads, int e)
     {
         int hd = Dim / heads, n = Capacity;
@@ -138,6 +143,7 @@ internal sealed class LayerCache
     /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
     /// <paramref name="slots"/> slots, as float32. For bfloat16 the spans are the calling thread's scratch, valid until
     /// its next call here (on any cache).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public HeadView Head(int h, int heads, int slots)
     {
         int hd = Dim / heads, n = Capacity;

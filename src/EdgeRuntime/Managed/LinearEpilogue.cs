@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -24,6 +25,7 @@ internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? 
     public void Apply(Span<float> y, int rows, int count, int r0, int n) => Apply(y, rows, 0, count, r0, n);
 
     /// <summary>As above, for the token rows <paramref name="t0"/>..<paramref name="t1"/>-1 of <paramref name="y"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(Span<float> y, int rows, int t0, int t1, int r0, int n)
     {
         if (!Gelu && QuantizeInto is null) return;

@@ -91,6 +91,7 @@ internal abstract unsafe class ManagedLinear
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Validate(ReadOnlySpan<float> x, Span<float> y, int count, Span<float> residual, bool inputQuantized)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
@@ -128,11 +129,14 @@ internal abstract unsafe class ManagedLinear
     }
 
     /// <summary>Every output row of the tokens <paramref name="t0"/>..<paramref name="t1"/>-1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunTokenJob(void* context, int t0, int t1) => RunPart(context, t0, t1, 0, Unsafe.AsRef<Job>(context).Layer.Rows);
 
     /// <summary>Output rows <paramref name="start"/>..<paramref name="end"/>-1 of every token.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunRowJob(void* context, int start, int end) => RunPart(context, 0, Unsafe.AsRef<Job>(context).Count, start, end);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunPart(void* context, int t0, int t1, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
@@ -183,6 +187,7 @@ internal sealed class Int8Linear : ManagedLinear
         TokenParallel.Quantize(parallel, x, count, Cols, scratch);
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void QuantizeTokens(ReadOnlySpan<float> x, int count, int t0, int t1, QuantizedActivations scratch)
     {
         scratch.EnsureHolds(count, Cols);

@@ -40,6 +40,7 @@ internal static unsafe class ParallelAttention
     /// <paramref name="qkv"/> <c>[T, 3d]</c> with scaled queries, <paramref name="cache"/> the block's keys and values,
     /// <paramref name="output"/> <c>[T, d]</c>, <paramref name="keyMask"/> <c>[n]</c> or empty. Positions p0..p0+T-1 must
     /// already be in the cache.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(RowParallel? parallel, ReadOnlySpan<float> qkv, LayerCache cache, Span<float> output,
         ReadOnlySpan<float> keyMask, int T, int heads, int p0)
     {
@@ -81,12 +82,14 @@ internal static unsafe class ParallelAttention
     }
 
     /// <summary>Query blocks <paramref name="b0"/>..<paramref name="b1"/>-1 of every head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BlockRange(void* context, int b0, int b1)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
         for (int h = 0; h < j.Heads; h++) Items(context, h * j.Blocks + b0, h * j.Blocks + b1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Items(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);

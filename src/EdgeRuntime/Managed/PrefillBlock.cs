@@ -34,6 +34,7 @@ internal static unsafe class PrefillBlock
 
     /// <summary>Block <paramref name="index"/> (0-based) on the first T rows of <see cref="RunState.X"/>, with the tap's
     /// shortcut entries when it is one; <paramref name="keyMask"/> as in <see cref="TransformerBlock.Attention(BlockWeights, RunState, int, int, int, int, float, ReadOnlySpan{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TProbe>(ManagedWeights w, RunState s, int index, int p0, int T, ReadOnlySpan<float> keyMask, ref TProbe probe)
         where TProbe : struct, IForwardProbe
     {
@@ -62,6 +63,7 @@ internal static unsafe class PrefillBlock
     }
 
     /// <summary>Stage A for tokens t0..t1-1: LN1 (and the qkv input's quantization), qkv, the cache append and the query scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttentionInput(void* context, int t0, int t1)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
@@ -77,6 +79,7 @@ internal static unsafe class PrefillBlock
 
     /// <summary>Stage C for tokens t0..t1-1: <c>x += Proj(o)</c>, then <c>x += Proj(GELU(Fc(LN2(x))))</c> (GELU and the proj
     /// input's quantization in the fc's epilogue, as in <see cref="TransformerBlock.Mlp"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ProjectionAndMlp(void* context, int t0, int t1)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
@@ -90,6 +93,7 @@ internal static unsafe class PrefillBlock
 
     /// <summary>Stage D for tokens t0..t1-1: <c>z = F_j(LN_j(x))</c> into <see cref="RunState.Branch"/>, its keys and values, and
     /// the entries <c>(p0 + t) |S| + j</c> (as <see cref="ShortcutAttention.Feature"/> and <see cref="ShortcutAttention.AppendEntries"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShortcutEntries(void* context, int t0, int t1)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);
@@ -108,6 +112,7 @@ internal static unsafe class PrefillBlock
 
     /// <summary><c>Proj(GELU(Fc(LN(x))))</c> for tokens t0..t1-1 of <see cref="RunState.X"/>: added to <paramref name="output"/>
     /// (= x) when <paramref name="residual"/>, else written to it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Mlp(NormWeights ln, ManagedLinear fc, ManagedLinear proj, RunState s, int T, int t0, int t1, float eps,
         Span<float> output, bool residual)
     {

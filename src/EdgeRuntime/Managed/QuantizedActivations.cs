@@ -36,6 +36,7 @@ internal sealed class QuantizedActivations
     }
 
     /// <summary>Throws unless this scratch holds <paramref name="count"/> quantized rows of a layer with <paramref name="cols"/> inputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void EnsureHolds(int count, int cols)
     {
         if ((long)count * ActivationQuantizer.PaddedLength(cols) > Q.Length)
@@ -46,6 +47,7 @@ internal sealed class QuantizedActivations
     /// inputs (the same bytes, scales and offsets as quantizing the whole row: blocks are independent). <paramref name="c0"/>
     /// must start a block and the range must end on a block boundary or at the row's end, so that two threads quantizing
     /// neighbouring ranges never write the same block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void QuantizeColumns(ReadOnlySpan<float> x, int t, int cols, int c0)
     {
         const int b = ActivationQuantizer.BlockSize;
@@ -62,6 +64,7 @@ internal sealed class QuantizedActivations
         Rows(0, count, cols, out q, out scales, out offsets);
 
     /// <summary>Rows <paramref name="t0"/>..<paramref name="t0"/>+<paramref name="count"/>-1, laid out as <see cref="Rows(int, int, out Span{sbyte}, out Span{float}, out Span{int})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Rows(int t0, int count, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
     {
         int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
@@ -72,6 +75,7 @@ internal sealed class QuantizedActivations
 
     /// <summary>Row <paramref name="t"/> of a layer with <paramref name="cols"/> inputs: its quantized values
     /// <c>[PaddedLength(cols)]</c> and its per-block scales and offsets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Row(int t, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
     {
         int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;

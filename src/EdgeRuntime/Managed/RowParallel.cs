@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
@@ -129,6 +130,7 @@ internal sealed unsafe class RowParallel : IDisposable
 
     /// <summary>Posts a job (<paramref name="split"/> &gt; 0: two halves, else chunks of <paramref name="chunkRows"/>), runs
     /// chunks of it until none is left, waits for the helper's, and watches for stalls and contention.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Post(delegate*<void*, int, int, void> job, void* context, int rows, int chunkRows, int split)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -210,6 +212,7 @@ internal sealed unsafe class RowParallel : IDisposable
     /// The job fields are read after an acquire of an open <see cref="_claim"/> for this ticket, and the
     /// CAS then proves the job was still open, so the fields used are exactly this job's. Each thread takes the lowest
     /// unclaimed chunk, except that the helper takes the second half of a job of halves first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int RunChunks(int ticket, bool isHelper)
     {
         int ran = 0;

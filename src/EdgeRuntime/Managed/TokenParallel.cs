@@ -45,6 +45,7 @@ internal static unsafe class TokenParallel
 
     /// <summary><see cref="LayerNorm"/> for the rows <paramref name="t0"/>..<paramref name="t1"/>-1 only, on this thread (a stage
     /// of a prefill in which each thread owns a range of tokens, <see cref="PrefillBlock"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNormRows(ReadOnlySpan<float> x, NormWeights ln, float eps, Span<float> normed, int count,
         QuantizedActivations? quantizeInto, int t0, int t1)
     {
@@ -86,12 +87,14 @@ internal static unsafe class TokenParallel
 
     /// <summary>Runs <c>job(context, t0, t1)</c> over the token rows <c>0..count-1</c>: the caller's and the helper's
     /// halves (<see cref="Split"/>) on both threads from <see cref="MinSharedTokens"/> tokens, else all on this one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunTokens(RowParallel? parallel, delegate*<void*, int, int, void> job, void* context, int count)
     {
         if (parallel is null || count < MinSharedTokens) job(context, 0, count);
         else parallel.RunHalves(job, context, count, Split(count));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(void* context, int start, int end)
     {
         ref Job j = ref Unsafe.AsRef<Job>(context);

@@ -59,6 +59,7 @@ internal static class ActivationQuantizer
         QuantizeBlocks(x, q, scales, offsets, b, blocks, vectorized);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void QuantizeBlocks(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> scales, Span<int> offsets, int b0, int b1, bool vectorized)
     {
         for (int b = b0; b < b1; b++)

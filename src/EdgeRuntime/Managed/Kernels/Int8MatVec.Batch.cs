@@ -57,6 +57,7 @@ internal static partial class Int8MatVec
     /// <summary><see cref="ComputeBatch(PackedInt8Matrix, int, int, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, Span{float})"/>
     /// with a chosen <paramref name="tile"/> (tests pin every tile this CPU has). Tokens past the last whole tile run
     /// one 4-token AVX2 tile at most, then <c>Compute</c> per token.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ComputeBatch(BatchTile tile, PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y)
     {

@@ -67,6 +67,7 @@ internal static partial class Int8MatVec
     /// <param name="xScales">Activation scale per block <c>[m.PaddedCols / 32]</c>.</param>
     /// <param name="xOffsets"><c>128 * sum(q)</c> per block <c>[m.PaddedCols / 32]</c>.</param>
     /// <param name="y">Destination <c>[m.Rows]</c>; only the chosen rows are written.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Compute(Path path, PackedInt8Matrix m, int groupStart, int groupEnd, ReadOnlySpan<sbyte> x,
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
