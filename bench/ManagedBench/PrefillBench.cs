@@ -13,7 +13,7 @@ namespace EdgeShortcut.ManagedBench;
 /// </summary>
 internal static class PrefillBench
 {
-    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations)
+    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations, bool perRound = false)
     {
         var contenders = new List<(string Name, ManagedBackend Engine, ManagedSequence Sequence, List<double> Wall, List<double> Cpu)>();
         foreach (bool shortcut in new[] { false, true })
@@ -42,10 +42,13 @@ internal static class PrefillBench
                 double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 process.Refresh();
                 if (round <= 0) continue;
+                if (perRound) Console.Write($"{ms:F1} ");   // shows rounds that still ran tier-0 code
+
                 wall.Add(ms);
                 cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
             }
         }
+        if (perRound) Console.WriteLine("(wall ms per round, contenders in turn)");
         Console.WriteLine($"Prefill of {prompt.Length} tokens, {activations} activations, {rounds} interleaved rounds, load average {LoadAverage.Read()}");
         Console.WriteLine();
         Console.WriteLine("| contender | wall ms (median / best) | process CPU ms (median) | 1 thread / 2 threads, wall |");

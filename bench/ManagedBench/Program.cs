@@ -8,6 +8,7 @@ using EdgeShortcut.Runtime.Managed;
 
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
+//        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round]   (1 vs 2 threads, interleaved)
 //        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
@@ -137,7 +138,7 @@ if (mode is "prefill")
     // Prefill wall time at 1 and 2 threads, interleaved: --dim 768 --layers 12 --rounds 5 [--activations int8]
     Console.WriteLine();
     foreach (var activations in Opt("--activations") is null ? [ActivationPrecision.Int8] : ActivationModes())
-        PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations);
+        PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations, args.Contains("--per-round"));
 }
 if (mode is "gemm")
 {
