@@ -20,10 +20,11 @@ internal sealed class ManagedBackend : IInferenceBackend
         _weights = weights;
         KeyValueCache = keyValueCache;
         Threads = ThreadBudget.ForManaged(threads);
-        // A helper thread pays off only where a matrix splits for a single token, and only with a second core. Models whose
-        // matrices split only in a prefill batch (d128) ran their prefill slower with one: 7.1-7.4 against 5.8-6.1 ms
-        // (ManagedBench prefill --rounds 20 --dim 128, 3 alternations): their jobs are too short for a hand-off.
-        _useHelperThread = Threads > 1 && weights.Linears().Any(l => l.SplitsFor(1));
+        // A helper thread pays off where a matrix splits: for a single token (decode), or for a prefill chunk, whose stages
+        // each thread runs over half of the tokens (PrefillBlock). A d128 model's matrices split only in a chunk; its
+        // 256-token prefill went from 4.8-5.7 ms on one thread to 3.6-4.5 with the helper (ManagedBench prefill --dim 128
+        // --per-round, 3 alternations). Before the prefill kept token rows on one thread it ran slower with a helper.
+        _useHelperThread = Threads > 1 && weights.Linears().Any(l => l.SplitsFor(1) || l.SplitsFor(RunState.MaxChunkTokens));
     }
 
     /// <summary>Loads the weights of an ONNX model file written by the quantizer (int8 or fp32) whose metadata

@@ -117,4 +117,20 @@ public unsafe class TokenHalvesTests
         Assert.Equal(T >= TokenParallel.MinSharedTokens ? 2 : 0, parallel.TwoThreadJobs + parallel.SoloRuns);
         Assert.Throws<ArgumentException>(() => linear.Apply(x, new float[T * rows], T, scratch, null, residual: new float[T * rows - 1]));
     }
+
+    [Fact]
+    public void A_model_whose_matrices_split_only_in_a_prefill_chunk_gets_a_helper_that_decode_leaves_alone()
+    {
+        if (Environment.ProcessorCount < 2) return;   // the helper thread exists only with a second core
+        var c = ModelConfig.Create(2, 128, 4, 64, shortcut: false).Validate();   // d128: no matrix of 2^18 weights
+        var weights = EdgeShortcut.Tests.Support.TinyCheckpoint.RandomWeights(c, seed: 5);
+        using var engine = ManagedTestModels.Engine(c, weights, int8: true, EdgeShortcut.Runtime.ActivationPrecision.Int8);
+        Assert.True(engine.UsesHelperThread);
+        using var sequence = engine.CreateManagedSequence();
+        var parallel = sequence.Parallel!;
+        for (int t = 0; t < 8; t++) sequence.Append([t]);   // decode: every matrix and attention on the calling thread
+        Assert.Equal(0, parallel.TwoThreadJobs + parallel.SoloRuns);
+        sequence.Append([.. Enumerable.Range(0, 32).Select(i => i * 3)]);   // a prefill chunk: its stages go to both threads
+        Assert.True(parallel.TwoThreadJobs + parallel.SoloRuns > 0);
+    }
 }
