@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -52,6 +51,6 @@ internal static unsafe class CacheTokens
         var rows = qkv.Slice(t0 * 3 * d, n * 3 * d);
         cache.AppendUnmarked(rows, 3 * d, n, heads, p0 + t0);
         float scale = 1f / MathF.Sqrt(d / heads);
-        for (int t = 0; t < n; t++) TensorPrimitives.Multiply(rows.Slice(t * 3 * d, d), scale, rows.Slice(t * 3 * d, d));
+        for (int t = 0; t < n; t++) Kernels.Elementwise.Scale(rows.Slice(t * 3 * d, d), scale);
     }
 }

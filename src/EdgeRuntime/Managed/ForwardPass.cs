@@ -1,6 +1,5 @@
 using EdgeShortcut.Core;
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -59,7 +58,7 @@ internal static class ForwardPass
         int d = w.Config.Dim;
         probe.Begin(ForwardPhase.Embedding);
         for (int t = 0; t < tokens.Length; t++)
-            TensorPrimitives.Add(w.TokenEmbedding.AsSpan(tokens[t] * d, d), w.PositionEmbedding.AsSpan((p0 + t) * d, d), s.X.AsSpan(t * d, d));
+            Elementwise.Add(w.TokenEmbedding.AsSpan(tokens[t] * d, d), w.PositionEmbedding.AsSpan((p0 + t) * d, d), s.X.AsSpan(t * d, d));
         probe.End(ForwardPhase.Embedding);
     }
 

@@ -149,7 +149,7 @@ internal abstract unsafe class ManagedLinear
         for (int t = t0; t < t1; t++)
         {
             var part = new Span<float>(j.Residual + (long)t * rows + start, end - start);
-            System.Numerics.Tensors.TensorPrimitives.Add(part, y.Slice(t * rows + start, end - start), part);
+            Kernels.Elementwise.Add(part, y.Slice(t * rows + start, end - start), part);
         }
     }
 }

@@ -185,4 +185,29 @@ public class ElementwiseKernelTests
         }
         Assert.Throws<ArgumentException>(() => Fp32MatVec.Compute(new float[5], new float[3], [], new float[2]));
     }
+
+    [Fact]
+    public void Elementwise_add_and_scale_give_the_bits_of_TensorPrimitives_at_every_length()
+    {
+        var rng = new Random(8);
+        for (int n = 0; n <= 100; n++)
+        {
+            var x = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 200 - 100)).ToArray();
+            var y = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2e-3)).ToArray();
+            var sum = new float[n];
+            var expected = new float[n];
+            Elementwise.Add(x, y, sum);
+            System.Numerics.Tensors.TensorPrimitives.Add(x, y, expected);
+            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), sum.Select(BitConverter.SingleToInt32Bits));
+            var inPlace = (float[])x.Clone();
+            Elementwise.Add(inPlace, y, inPlace);
+            Assert.Equal(expected, inPlace);
+
+            var scaled = (float[])x.Clone();
+            Elementwise.Scale(scaled, 0.125f * 1.1f);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(x, 0.125f * 1.1f, expected);
+            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), scaled.Select(BitConverter.SingleToInt32Bits));
+        }
+        Assert.Throws<ArgumentException>(() => Elementwise.Add(new float[3], new float[2], new float[3]));
+    }
 }

@@ -39,7 +39,7 @@ internal static class AttentionKernels
         Span<float> scores, Span<float> output, ReadOnlySpan<float> mask) where T : unmanaged where TRow : struct, ICacheRow<T>
     {
         Scores<T, TRow>(q, kt, stride, scores);
-        if (!mask.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(scores, mask[..scores.Length], scores);
+        if (!mask.IsEmpty) Elementwise.Add(scores, mask[..scores.Length], scores);
         Softmax.Apply(scores);
         WeightedSum<T, TRow>(scores, v, output);
     }

@@ -46,7 +46,7 @@ internal static class QueryBlockAttention
         for (int i = 0; i < Queries; i++)
         {
             var row = scores.Slice(i * n, length0 + i);
-            if (!mask.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(row, mask[..row.Length], row);
+            if (!mask.IsEmpty) Elementwise.Add(row, mask[..row.Length], row);
             Softmax.Apply(row);
         }
         WeightedSum(scores, n, length0, v, hd, output, outStride);
