@@ -3,16 +3,17 @@ using System.Runtime.CompilerServices;
 namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
-/// The per-token work of a prefill chunk (LayerNorm, and the int8 activation quantization of a Linear's input) on
-/// both threads, one item per token row:
+/// Token rows shared between the two threads by halves (<see cref="RunTokens"/>, <see cref="Split"/>: the caller the first
+/// tokens, the helper the rest, the same split for every op of a chunk), and the per-token work of a batch (LayerNorm,
+/// and the int8 activation quantization of a Linear's input):
 /// <code>
 /// normed[t] = LN(x[t])                      # LayerNorm, when given
 /// quantized row t = quantize(normed[t])     # or of x[t] when there is no LayerNorm; when given
 /// </code>
-/// Why: with 128-token chunks these loops were a tenth of an 85M prefill on the caller alone while the helper spun
-/// (quantizing a chunk's 128 rows of 768 takes ~50 us, a quarter of the attention projection's GEMM). Each row's
-/// arithmetic is that of the serial loop, so the bits do not change. Short chunks (decode, small prompts) stay on
-/// the calling thread: a hand-off costs more than the rows.
+/// A prefill chunk runs these rows inside <see cref="PrefillBlock"/>'s stages (<see cref="LayerNormRows"/>, each thread its
+/// own tokens); <see cref="LayerNorm"/> and <see cref="Quantize"/> serve the op-by-op path (<see cref="ManagedLinear.Apply"/>
+/// on a batch). Each row's arithmetic is that of the serial loop, so the bits do not change. Short batches (decode, a few
+/// drafted tokens) stay on the calling thread: a hand-off costs more than the rows.
 /// </summary>
 internal static unsafe class TokenParallel
 {

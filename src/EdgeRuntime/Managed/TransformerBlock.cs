@@ -13,7 +13,9 @@ namespace EdgeShortcut.Runtime.Managed;
 /// x_t += Lin_proj(concat_h o_h);  x_t += Lin_mlp.proj(GELU(Lin_mlp.fc(LN2(x_t))))
 /// </code>
 /// All T keys and values are cached first; token t then attends over the first p0 + t + 1 cache
-/// positions, which is exactly the causal mask, so no mask is ever materialized.
+/// positions, which is exactly the causal mask, so no mask is ever materialized. This op-by-op form runs decode steps and
+/// short batches; a prefill chunk of <see cref="TokenParallel.MinSharedTokens"/>+ tokens runs the same arithmetic in
+/// <see cref="PrefillBlock"/>'s per-token stages.
 /// </summary>
 internal static class TransformerBlock
 {
