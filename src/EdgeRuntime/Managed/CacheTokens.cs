@@ -9,37 +9,19 @@ namespace EdgeShortcut.Runtime.Managed;
 /// values of positions p0+t -> cache ([H, n, hd])                # qkv[t, 2d..3d)
 /// q_t *= 1/sqrt(hd)                                             # qkv[t, 0..d), in place
 /// </code>
-/// In a prefill each thread does the tokens whose qkv rows it computed (<see cref="TokenParallel.RunTokens"/>), so no
-/// row crosses to the other thread's cache; the attention after it starts once both halves are in the cache.
-/// Same arithmetic per token as the serial loop (a copy, a transpose, one multiply per query element).
+/// In a prefill chunk each thread runs <see cref="AppendRange"/> over the tokens whose qkv rows it computed
+/// (<see cref="PrefillBlock"/>), so no row crosses to the other thread's cache; a decode step runs <see cref="Append"/>.
+/// Same arithmetic per token either way (a copy, a transpose, one multiply per query element).
 /// </summary>
-internal static unsafe class CacheTokens
+internal static class CacheTokens
 {
-    private struct Job
-    {
-        public LayerCache Cache;   // lives on the caller's stack frame until Append returns
-        public float* Qkv;
-        public int Heads, P0;
-    }
-
     /// <summary>Appends the keys and values of <paramref name="qkv"/> <c>[T, 3d]</c> to <paramref name="cache"/> at
-    /// positions <paramref name="p0"/>.. and scales its queries by <c>1/sqrt(hd)</c>.</summary>
-    public static void Append(RowParallel? parallel, Span<float> qkv, LayerCache cache, int T, int heads, int p0)
+    /// positions <paramref name="p0"/>.. and scales its queries by <c>1/sqrt(hd)</c>, on this thread.</summary>
+    public static void Append(Span<float> qkv, LayerCache cache, int T, int heads, int p0)
     {
         if (T < 1 || qkv.Length != (long)T * 3 * cache.Dim) throw new ArgumentException($"qkv holds {qkv.Length} values, expected {T}x{3 * cache.Dim}.", nameof(qkv));
         cache.MarkWritten();
-        fixed (float* q = qkv)
-        {
-            var job = new Job { Cache = cache, Qkv = q, Heads = heads, P0 = p0 };
-            TokenParallel.RunTokens(parallel, &Tokens, Unsafe.AsPointer(ref job), T);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tokens(void* context, int t0, int t1)
-    {
-        ref Job j = ref Unsafe.AsRef<Job>(context);
-        AppendRange(new Span<float>(j.Qkv, (t1 * 3 * j.Cache.Dim)), j.Cache, j.Heads, j.P0, t0, t1);
+        AppendRange(qkv, cache, heads, p0, 0, T);
     }
 
     /// <summary>The tokens <paramref name="t0"/>..<paramref name="t1"/>-1 of <see cref="Append"/>, on this thread, without marking

@@ -20,11 +20,8 @@ internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? 
     /// <summary>Row alignment of the chunks this epilogue can be applied to.</summary>
     public int RowAlignment => QuantizeInto is null ? 16 : ActivationQuantizer.BlockSize;
 
-    /// <summary>Applies the epilogue to rows <c>r0..r0+n-1</c> of each of the <paramref name="count"/> token rows of
-    /// <paramref name="y"/> <c>[count, rows]</c>.</summary>
-    public void Apply(Span<float> y, int rows, int count, int r0, int n) => Apply(y, rows, 0, count, r0, n);
-
-    /// <summary>As above, for the token rows <paramref name="t0"/>..<paramref name="t1"/>-1 of <paramref name="y"/>.</summary>
+    /// <summary>Applies the epilogue to rows <c>r0..r0+n-1</c> of the token rows <paramref name="t0"/>..<paramref name="t1"/>-1
+    /// of <paramref name="y"/> <c>[count, rows]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(Span<float> y, int rows, int t0, int t1, int r0, int n)
     {

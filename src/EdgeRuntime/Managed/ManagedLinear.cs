@@ -191,7 +191,7 @@ internal sealed class Int8Linear : ManagedLinear
     protected override void QuantizeTokens(ReadOnlySpan<float> x, int count, int t0, int t1, QuantizedActivations scratch)
     {
         scratch.EnsureHolds(count, Cols);
-        for (int t = t0; t < t1; t++) scratch.QuantizeColumns(x.Slice(t * Cols, Cols), t, Cols, 0);
+        TokenParallel.QuantizeRows(x, Cols, scratch, t0, t1);
     }
 
     /// <inheritdoc />

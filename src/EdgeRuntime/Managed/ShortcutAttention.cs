@@ -28,9 +28,9 @@ internal static class ShortcutAttention
     {
         int d = f.Proj.Rows;
         var normed = s.Normed.AsSpan(0, T * d);
-        // As in TransformerBlock.Mlp: LN (and the fc input's quantization) token by token, on both threads in a prefill.
+        // As in TransformerBlock.Mlp: LN (and the fc input's quantization) token by token.
         bool quantized = f.Fc.UsesQuantizedInput;
-        TokenParallel.LayerNorm(s.Parallel, s.X.AsSpan(0, T * d), f.Ln, eps, normed, T, quantized ? s.Quantized : null);
+        TokenParallel.LayerNormRows(s.X.AsSpan(0, T * d), f.Ln, eps, normed, T, quantized ? s.Quantized : null, 0, T);
         var hidden = s.Hidden.AsSpan(0, T * f.Fc.Rows);
         bool fused = f.Proj.UsesQuantizedInput;
         f.Fc.Apply(normed, hidden, T, s.Quantized, s.Parallel, new LinearEpilogue(Gelu: true, fused ? s.QuantizedHidden : null), inputQuantized: quantized);

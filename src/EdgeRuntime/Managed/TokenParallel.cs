@@ -11,8 +11,7 @@ namespace EdgeShortcut.Runtime.Managed;
 /// quantized row t = quantize(normed[t])     # or of x[t] when there is no LayerNorm; when given
 /// </code>
 /// A prefill chunk runs these rows inside <see cref="PrefillBlock"/>'s stages (<see cref="LayerNormRows"/>, each thread its
-/// own tokens); <see cref="LayerNorm"/> and <see cref="Quantize"/> serve the op-by-op path (<see cref="ManagedLinear.Apply"/>
-/// on a batch). Each row's arithmetic is that of the serial loop, so the bits do not change. Short batches (decode, a few
+/// own tokens); <see cref="Quantize"/> serves <see cref="ManagedLinear.Apply"/> on a batch. Each row's arithmetic is that of the serial loop, so the bits do not change. Short batches (decode, a few
 /// drafted tokens) stay on the calling thread: a hand-off costs more than the rows.
 /// </summary>
 internal static unsafe class TokenParallel
@@ -22,35 +21,23 @@ internal static unsafe class TokenParallel
 
     private struct Job
     {
-        public float* X, Normed, Weight, Bias;
+        public float* X;
         public int Cols;
-        public float Eps;
-        public QuantizedActivations? QuantizeInto;   // lives on the caller's stack frame until Run returns, like ManagedLinear's job
+        public QuantizedActivations QuantizeInto;   // lives on the caller's stack frame until Quantize returns, like ManagedLinear's job
     }
 
-    /// <summary><c>normed[t] = LN(x[t])</c> for the <paramref name="count"/> rows of <paramref name="x"/> <c>[count, cols]</c>,
-    /// then, when <paramref name="quantizeInto"/> is given, row t of it = quantize(normed[t]).</summary>
-    public static void LayerNorm(RowParallel? parallel, ReadOnlySpan<float> x, NormWeights ln, float eps, Span<float> normed,
-        int count, QuantizedActivations? quantizeInto)
+    /// <summary><c>normed[t] = LN(x[t])</c> for the rows <paramref name="t0"/>..<paramref name="t1"/>-1 of <paramref name="x"/>
+    /// <c>[count, cols]</c>, then, when <paramref name="quantizeInto"/> is given, row t of it = quantize(normed[t]); on this
+    /// thread (a prefill stage runs it over its own tokens, <see cref="PrefillBlock"/>; a decode step over its one token).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void LayerNormRows(ReadOnlySpan<float> x, NormWeights ln, float eps, Span<float> normed, int count,
+        QuantizedActivations? quantizeInto, int t0, int t1)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one row.");
         int cols = x.Length / count;
         if (x.Length != (long)count * cols || normed.Length < x.Length || ln.Weight.Length != cols || ln.Bias.Length != cols)
             throw new ArgumentException($"LayerNorm of {count} rows: x has {x.Length} values, normed {normed.Length}, weight {ln.Weight.Length}, bias {ln.Bias.Length}.");
-        fixed (float* xp = x) fixed (float* np = normed) fixed (float* wp = ln.Weight) fixed (float* bp = ln.Bias)
-        {
-            var job = new Job { X = xp, Normed = np, Weight = wp, Bias = bp, Cols = cols, Eps = eps, QuantizeInto = quantizeInto };
-            Run(parallel, ref job, count);
-        }
-    }
-
-    /// <summary><see cref="LayerNorm"/> for the rows <paramref name="t0"/>..<paramref name="t1"/>-1 only, on this thread (a stage
-    /// of a prefill in which each thread owns a range of tokens, <see cref="PrefillBlock"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LayerNormRows(ReadOnlySpan<float> x, NormWeights ln, float eps, Span<float> normed, int count,
-        QuantizedActivations? quantizeInto, int t0, int t1)
-    {
-        int cols = x.Length / count;
+        if (t0 < 0 || t1 > count || t0 > t1) throw new ArgumentOutOfRangeException(nameof(t0), $"Rows {t0}..{t1 - 1} are not a range of 0..{count - 1}.");
         quantizeInto?.EnsureHolds(count, cols);
         for (int t = t0; t < t1; t++)
         {
@@ -61,20 +48,29 @@ internal static unsafe class TokenParallel
     }
 
     /// <summary>Row t of <paramref name="quantizeInto"/> = quantize(x[t]) for the <paramref name="count"/> rows of
-    /// <paramref name="x"/> <c>[count, cols]</c> (what <see cref="QuantizedActivations.Quantize"/> does on one thread).</summary>
+    /// <paramref name="x"/> <c>[count, cols]</c>, in halves on both threads from <see cref="MinSharedTokens"/> rows.</summary>
     public static void Quantize(RowParallel? parallel, ReadOnlySpan<float> x, int count, int cols, QuantizedActivations quantizeInto)
     {
+        quantizeInto.EnsureHolds(count, cols);   // before any row, on this thread
         fixed (float* xp = x)
         {
             var job = new Job { X = xp, Cols = cols, QuantizeInto = quantizeInto };
-            Run(parallel, ref job, count);
+            RunTokens(parallel, &QuantizeJob, Unsafe.AsPointer(ref job), count);
         }
     }
 
-    private static void Run(RowParallel? parallel, ref Job job, int count)
+    /// <summary>Rows <paramref name="t0"/>..<paramref name="t1"/>-1 of <see cref="Quantize"/>, on this thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeRows(ReadOnlySpan<float> x, int cols, QuantizedActivations quantizeInto, int t0, int t1)
     {
-        job.QuantizeInto?.EnsureHolds(count, job.Cols);   // before any row, on this thread, for both entry points
-        RunTokens(parallel, &Rows, Unsafe.AsPointer(ref job), count);
+        for (int t = t0; t < t1; t++) quantizeInto.QuantizeColumns(x.Slice(t * cols, cols), t, cols, 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QuantizeJob(void* context, int t0, int t1)
+    {
+        ref Job j = ref Unsafe.AsRef<Job>(context);
+        QuantizeRows(new ReadOnlySpan<float>(j.X, t1 * j.Cols), j.Cols, j.QuantizeInto, t0, t1);
     }
 
     /// <summary>The first token of the helper's half of a chunk of <paramref name="count"/> tokens: about half, on a
@@ -93,23 +89,5 @@ internal static unsafe class TokenParallel
     {
         if (parallel is null || count < MinSharedTokens) job(context, 0, count);
         else parallel.RunHalves(job, context, count, Split(count));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(void* context, int start, int end)
-    {
-        ref Job j = ref Unsafe.AsRef<Job>(context);
-        int cols = j.Cols;
-        for (int t = start; t < end; t++)
-        {
-            var row = new ReadOnlySpan<float>(j.X + (long)t * cols, cols);
-            if (j.Normed != null)
-            {
-                var normed = new Span<float>(j.Normed + (long)t * cols, cols);
-                Kernels.LayerNorm.Apply(row, new ReadOnlySpan<float>(j.Weight, cols), new ReadOnlySpan<float>(j.Bias, cols), j.Eps, normed);
-                row = normed;
-            }
-            j.QuantizeInto?.QuantizeColumns(row, t, cols, 0);
-        }
     }
 }

@@ -33,16 +33,16 @@ internal static class TransformerBlock
         int d = w.AttnProj.Rows, hd = d / heads;
         var x = s.X.AsSpan(0, T * d);
         var normed = s.Normed.AsSpan(0, T * d);
-        // LN1, and with int8 activations the qkv input's quantization, token by token on both threads in a prefill.
+        // LN1, and with int8 activations the qkv input's quantization, token by token.
         bool quantized = w.Qkv.UsesQuantizedInput;
-        TokenParallel.LayerNorm(s.Parallel, x, w.Ln1, eps, normed, T, quantized ? s.Quantized : null);
+        TokenParallel.LayerNormRows(x, w.Ln1, eps, normed, T, quantized ? s.Quantized : null, 0, T);
         var qkv = s.Qkv.AsSpan(0, T * 3 * d);
         w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, inputQuantized: quantized);
         var cache = s.Caches[index];
 
         // Append positions p0..p0+T-1 (keys transposed [H, hd, n]: row h*hd + c, column p; values [H, n, hd]) and scale
-        // the queries, each thread its own tokens in a prefill, then attend.
-        CacheTokens.Append(s.Parallel, qkv, cache, T, heads, p0);
+        // the queries, then attend.
+        CacheTokens.Append(qkv, cache, T, heads, p0);
         var attention = s.Attention.AsSpan(0, T * d);
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
@@ -58,7 +58,7 @@ internal static class TransformerBlock
     {
         int d = proj.Rows;
         var normed = s.Normed.AsSpan(0, T * d);
-        TokenParallel.LayerNorm(s.Parallel, x, ln, eps, normed, T, fc.UsesQuantizedInput ? s.Quantized : null);
+        TokenParallel.LayerNormRows(x, ln, eps, normed, T, fc.UsesQuantizedInput ? s.Quantized : null, 0, T);
         var hidden = s.Hidden.AsSpan(0, T * fc.Rows);
         // GELU, and with int8 activations the proj's quantization, run in the fc job on the rows each thread computed.
         bool fused = proj.UsesQuantizedInput;
