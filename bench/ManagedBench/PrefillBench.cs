@@ -2,6 +2,7 @@ using System.Diagnostics;
 using EdgeShortcut.Core;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
+using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.ManagedBench;
 
@@ -13,16 +14,23 @@ namespace EdgeShortcut.ManagedBench;
 /// </summary>
 internal static class PrefillBench
 {
-    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations, bool perRound = false)
+    /// <param name="tiles">GEMM tiles to compare (the plain model only, each tile at 1 and 2 threads; the engine's
+    /// <c>Int8MatVec.BestBatchTile</c> is switched before each run), or empty: the plain and shortcut models on the best tile.</param>
+    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations, bool perRound = false, Int8MatVec.BatchTile[]? tiles = null)
     {
         var contenders = new List<(string Name, ManagedBackend Engine, ManagedSequence Sequence, List<double> Wall, List<double> Cpu)>();
-        foreach (bool shortcut in new[] { false, true })
-            foreach (int threads in new[] { 1, 2 })
-            {
-                var c = SizeSweep.Config(dim, layers, shortcut);
-                var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads);
-                contenders.Add(($"{(shortcut ? "shortcut" : "plain")} d{dim}/L{layers}, {threads} thread{(threads > 1 ? "s" : "")}", engine, engine.CreateManagedSequence(), [], []));
-            }
+        var tileOf = new List<Int8MatVec.BatchTile>();
+        var best = Int8MatVec.BestBatchTile;
+        foreach (bool shortcut in tiles is { Length: > 0 } ? new[] { false } : new[] { false, true })
+            foreach (var tile in tiles is { Length: > 0 } ? tiles : [best])
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var c = SizeSweep.Config(dim, layers, shortcut);
+                    var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads);
+                    string tileName = tiles is { Length: > 0 } ? $", {tile} tile" : "";
+                    contenders.Add(($"{(shortcut ? "shortcut" : "plain")} d{dim}/L{layers}{tileName}, {threads} thread{(threads > 1 ? "s" : "")}", engine, engine.CreateManagedSequence(), [], []));
+                    tileOf.Add(tile);
+                }
         var config = SizeSweep.Config(dim, layers, shortcut: false);
         int[] prompt = [.. Enumerable.Range(0, config.ContextLength).Select(p => (p * 31 + 7) % config.VocabSize)];
         var process = Process.GetCurrentProcess();
@@ -32,8 +40,10 @@ internal static class PrefillBench
         for (int round = 1 - warmupRounds; round <= rounds; round++)
         {
             if (round == 0) Thread.Sleep(300);
-            foreach (var (_, _, sequence, wall, cpu) in contenders)
+            for (int i = 0; i < contenders.Count; i++)
             {
+                var (_, _, sequence, wall, cpu) = contenders[i];
+                Int8MatVec.BestBatchTile = tileOf[i];
                 sequence.Reset();
                 process.Refresh();
                 var cpu0 = process.TotalProcessorTime;
@@ -48,6 +58,7 @@ internal static class PrefillBench
                 cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
             }
         }
+        Int8MatVec.BestBatchTile = best;
         if (perRound) Console.WriteLine("(wall ms per round, contenders in turn)");
         Console.WriteLine($"Prefill of {prompt.Length} tokens, {activations} activations, {rounds} interleaved rounds, load average {LoadAverage.Read()}");
         Console.WriteLine();

@@ -8,10 +8,11 @@ using EdgeShortcut.Runtime.Managed;
 
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
-//        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round]   (1 vs 2 threads, interleaved)
+//        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round] [--tiles AvxVnni,AvxVnni512]   (1 vs 2 threads, interleaved; --tiles: GEMM tiles side by side)
 //        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
+//        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16] [--threads 2]   (a decode step's attention over a cold cache)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
@@ -138,7 +139,8 @@ if (mode is "prefill")
     // Prefill wall time at 1 and 2 threads, interleaved: --dim 768 --layers 12 --rounds 5 [--activations int8]
     Console.WriteLine();
     foreach (var activations in Opt("--activations") is null ? [ActivationPrecision.Int8] : ActivationModes())
-        PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations, args.Contains("--per-round"));
+        PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations, args.Contains("--per-round"),
+            Opt("--tiles") is { } tileList ? [.. tileList.Split(',').Select(t => Enum.Parse<EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.BatchTile>(t, ignoreCase: true))] : null);
 }
 if (mode is "gemm")
 {
@@ -160,6 +162,12 @@ if (mode is "handoff")
 {
     Console.WriteLine();
     HandoffProbe.Run(IntOpt("--rounds", 5));
+}
+if (mode is "attention")
+{
+    Console.WriteLine();
+    AttentionProbe.Run(IntOpt("--dim", 768), IntOpt("--heads", 12), IntOpt("--layers", 12), IntOpt("--ctx", 256), IntOpt("--rounds", 20),
+        Opt("--cache") is "bfloat16" ? KeyValueCachePrecision.BFloat16 : KeyValueCachePrecision.Float32, IntOpt("--threads", 2));
 }
 if (mode is "split-gemm")
 {

@@ -201,6 +201,13 @@ internal sealed class Int8Linear : ManagedLinear
     {
         const int g = PackedInt8Matrix.GroupRows;
         int n = t1 - t0;
+        InterleavedTiles? prepared = null;
+        if (n > 1)
+        {
+            // The GEMM tile's interleaved activations, made once for every chunk of rows below.
+            scratch.Rows(t0, n, Cols, out var qs, out var scaleRows, out var offsetRows);
+            prepared = Int8MatVec.PrepareBatch(qs, scaleRows, offsetRows, n, Matrix.PaddedCols);
+        }
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
@@ -208,7 +215,7 @@ internal sealed class Int8Linear : ManagedLinear
             {
                 // Prefill: the GEMM tiles tokens over this chunk of weights (bit-identical to the per-token calls below).
                 scratch.Rows(t0, n, Cols, out var qs, out var scaleRows, out var offsetRows);
-                Int8MatVec.ComputeBatch(Matrix, g0, g1, qs, scaleRows, offsetRows, n, y.Slice(t0 * Rows, n * Rows));
+                Int8MatVec.ComputeBatch(Matrix, g0, g1, qs, scaleRows, offsetRows, n, y.Slice(t0 * Rows, n * Rows), prepared);
                 continue;
             }
             scratch.Row(t0, Cols, out var q, out var scales, out var offsets);

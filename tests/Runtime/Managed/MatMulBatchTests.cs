@@ -15,7 +15,9 @@ public class MatMulBatchTests
         for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(i % 17 == 0 ? -127 : i % 19 == 0 ? 127 : rng.Next(-127, 128));
         var scales = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() * 0.02 + 1e-4)).ToArray();
         var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        var x = Enumerable.Range(0, count * cols).Select(i => i % 5 == 0 ? 3f : (float)(rng.NextDouble() * 6 - 3)).ToArray();
+        // Each token its own amplitude (and so its own block scales): a kernel that applied one token's scale to another
+        // would not give the same bits.
+        var x = Enumerable.Range(0, count * cols).Select(i => (1 + i / cols % 7 * 0.375f) * (i % 5 == 0 ? 3f : (float)(rng.NextDouble() * 6 - 3))).ToArray();
         return (w, scales, bias, x);
     }
 

@@ -30,10 +30,21 @@ internal static partial class Int8MatVec
         /// <summary>AVX-VNNI <c>vpdpbusd</c>, 8-token tiles over two row groups: one instruction per 32 multiply-adds
         /// instead of four; 170-190 GMAC/s on one Zen 5 thread against ~80 for the AVX2 tile (<c>ManagedBench gemm</c>).</summary>
         AvxVnni,
+        /// <summary>The <see cref="AvxVnni"/> products with interleaved activations and a 512-bit epilogue whose float
+        /// sums stay in registers (<c>Int8MatVec.BatchVnni512.cs</c>): CPUs with AVX-VNNI and AVX-512.</summary>
+        AvxVnni512,
     }
 
-    /// <summary>The fastest GEMM tile this CPU supports.</summary>
-    public static BatchTile BestBatchTile { get; } = AvxVnni.IsSupported ? BatchTile.AvxVnni : Avx2.IsSupported ? BatchTile.Avx2 : BatchTile.None;
+    /// <summary>The fastest GEMM tile this CPU supports: the one the engine runs. Benchmarks set it to another supported
+    /// tile to compare two tiles in one process (every tile gives the same bits).</summary>
+    public static BatchTile BestBatchTile
+    {
+        get => s_bestBatchTile;
+        internal set => s_bestBatchTile = IsSupported(value) ? value : throw new PlatformNotSupportedException($"The {value} GEMM tile is not supported on this CPU.");
+    }
+
+    private static BatchTile s_bestBatchTile = IsSupported(BatchTile.AvxVnni512) ? BatchTile.AvxVnni512
+        : AvxVnni.IsSupported ? BatchTile.AvxVnni : Avx2.IsSupported ? BatchTile.Avx2 : BatchTile.None;
 
     /// <summary>Whether <paramref name="tile"/> can run on this CPU.</summary>
     public static bool IsSupported(BatchTile tile) => tile switch
@@ -41,6 +52,7 @@ internal static partial class Int8MatVec
         BatchTile.None => true,
         BatchTile.Avx2 => Avx2.IsSupported,
         BatchTile.AvxVnni => AvxVnni.IsSupported,
+        BatchTile.AvxVnni512 => AvxVnni.IsSupported && Vector512.IsHardwareAccelerated && Avx512F.IsSupported,
         _ => false,
     };
 
@@ -54,12 +66,17 @@ internal static partial class Int8MatVec
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y) =>
         ComputeBatch(BestBatchTile, m, g0, g1, x, xScales, xOffsets, count, y);
 
+    /// <summary>As above, with the rows' whole tiles already interleaved by <see cref="PrepareBatch"/> (null: as above).</summary>
+    public static void ComputeBatch(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y, InterleavedTiles? prepared) =>
+        ComputeBatch(BestBatchTile, m, g0, g1, x, xScales, xOffsets, count, y, prepared);
+
     /// <summary><see cref="ComputeBatch(PackedInt8Matrix, int, int, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, Span{float})"/>
     /// with a chosen <paramref name="tile"/> (tests pin every tile this CPU has). Tokens past the last whole tile run
     /// one 4-token AVX2 tile at most, then <c>Compute</c> per token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ComputeBatch(BatchTile tile, PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
-        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y)
+        ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y, InterleavedTiles? prepared = null)
     {
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
         if (count < 1 || x.Length < (long)count * P || xScales.Length < (long)count * blocks || xOffsets.Length < (long)count * blocks || y.Length < (long)count * rows)
@@ -67,7 +84,15 @@ internal static partial class Int8MatVec
         if (g0 < 0 || g1 > m.Groups || g0 > g1) throw new ArgumentOutOfRangeException(nameof(g0), $"Groups {g0}..{g1} are outside 0..{m.Groups}.");
         if (!IsSupported(tile)) throw new PlatformNotSupportedException($"The {tile} GEMM tile is not supported on this CPU.");
         int t = 0;
-        if (tile == BatchTile.AvxVnni)
+        if (tile == BatchTile.AvxVnni512 && count >= WideTileTokens)
+        {
+            var tiles = prepared ?? Interleave(x, xScales, xOffsets, count, P);
+            if (tiles.Tiles != count / WideTileTokens) throw new ArgumentException($"The prepared tiles hold {tiles.Tiles} tiles, not those of {count} rows.", nameof(prepared));
+            for (; t + WideTileTokens <= count; t += WideTileTokens)
+                Tile8TwoGroupsVnni512(m, g0, g1, tiles, t / WideTileTokens, x.Slice(t * P, WideTileTokens * P), xScales.Slice(t * blocks, WideTileTokens * blocks),
+                    y.Slice(t * rows, WideTileTokens * rows));
+        }
+        else if (tile == BatchTile.AvxVnni)
         {
             for (; t + WideTileTokens <= count; t += WideTileTokens)
                 Tile8TwoGroupsVnni(m, g0, g1, x.Slice(t * P, WideTileTokens * P), xScales.Slice(t * blocks, WideTileTokens * blocks),
