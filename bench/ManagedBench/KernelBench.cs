@@ -45,6 +45,11 @@ internal static class KernelBench
         // query at a time against one query block (2 x 4 x 64 x ~130 MACs = 66.6 kMAC either way).
         var kt64 = R(64 * 256); var v64 = R(256 * 64); var q4 = R(4 * 192); var o4 = new float[4 * 64];
         var scores4 = new float[4 * 256];
+        // A late decode step of a model with hd-64 heads (d128-d768 here) over 240 cached positions: one head's work.
+        var q64 = R(64); var o64 = new float[64];
+        Row("scores hd64 n240", () => AttentionKernels.Scores(q64, kt64, 256, scores.AsSpan(0, 240)));
+        Row("weighted sum hd64 n240", () => AttentionKernels.WeightedSum(scores.AsSpan(0, 240), v64, o64));
+        Row("attend hd64 n240 (one head)", () => AttentionKernels.Attend(q64, kt64, 256, v64, scores.AsSpan(0, 240), o64));
         Row("4 queries hd64 n128-131, one at a time", () =>
         {
             for (int i = 0; i < 4; i++)

@@ -12,7 +12,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// (<c>[capacity, hd]</c> per head), so the weighted sum walks the rows contiguously with the
 /// output held in registers. 512-bit vectors where the CPU runs them, else 256-bit, then scalar tails.
 /// </summary>
-internal static class AttentionKernels
+internal static partial class AttentionKernels
 {
     /// <summary>Additive mask value of a hidden position: finite (no inf - inf), and its exponential is flushed
     /// to exactly 0 (<see cref="Softmax.FlushBelow"/>), as in the ONNX graph's masks.</summary>
@@ -44,101 +44,6 @@ internal static class AttentionKernels
         WeightedSum<T, TRow>(scores, v, output);
     }
 
-    /// <summary><c>scores[u] = sum_c q[c] kt[c * stride + u]</c> for u in 0..scores.Length-1.</summary>
-    public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> kt, int stride, Span<float> scores) =>
-        Scores<float, Float32Row>(q, kt, stride, scores);
-
-    /// <summary><see cref="Scores(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/> over keys stored as <typeparamref name="T"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores<T, TRow>(ReadOnlySpan<float> q, ReadOnlySpan<T> kt, int stride, Span<float> scores) where T : unmanaged where TRow : struct, ICacheRow<T>
-    {
-        int hd = q.Length, n = scores.Length;
-        if (hd == 0 || n == 0) throw new ArgumentException("Attention needs a non-empty query and at least one position.");
-        if (stride < n || kt.Length < (long)(hd - 1) * stride + n)
-            throw new ArgumentException($"Transposed keys hold {kt.Length} values: too few for hd {hd}, stride {stride}, n {n}.", nameof(kt));
-        ref T k0 = ref MemoryMarshal.GetReference(kt);
-        ref float s0 = ref MemoryMarshal.GetReference(scores);
-        ref float q0 = ref MemoryMarshal.GetReference(q);
-        int u = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            // Four independent accumulators (64 positions) hide the multiply-add latency.
-            for (; u + 64 <= n; u += 64)
-            {
-                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int c = 0; c < hd; c++)
-                {
-                    var qc = Vector512.Create(Unsafe.Add(ref q0, c));
-                    ref T row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
-                    a0 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 0), a0);
-                    a1 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 16), a1);
-                    a2 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 32), a2);
-                    a3 = Vector512.FusedMultiplyAdd(qc, TRow.Load512(ref row, 48), a3);
-                }
-                a0.StoreUnsafe(ref s0, (nuint)u);
-                a1.StoreUnsafe(ref s0, (nuint)u + 16);
-                a2.StoreUnsafe(ref s0, (nuint)u + 32);
-                a3.StoreUnsafe(ref s0, (nuint)u + 48);
-            }
-            for (; u + 16 <= n; u += 16)
-                Scores16<T, TRow>(ref q0, hd, ref k0, stride, u).StoreUnsafe(ref s0, (nuint)u);
-            if (u < n && u + 16 <= stride && (long)(hd - 1) * stride + u + 16 <= kt.Length)
-            {
-                // The last partial run: every key row is `stride` long, so positions up to u + 15 can be read
-                // (cache slots past n hold stale keys); only the n - u real scores are kept. One vector chain
-                // instead of a scalar chain per position, with the same per-position arithmetic.
-                var a0 = Scores16<T, TRow>(ref q0, hd, ref k0, stride, u);
-                for (int i = 0; u + i < n; i++) Unsafe.Add(ref s0, u + i) = a0[i];
-                u = n;
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            // As the 512-bit loop: four independent chains (32 positions), so AVX2-only CPUs are not bound by the
-            // multiply-add latency (one chain ran at a quarter of the FMA rate). Each position's arithmetic is unchanged.
-            for (; u + 32 <= n; u += 32)
-            {
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int c = 0; c < hd; c++)
-                {
-                    var qc = Vector256.Create(Unsafe.Add(ref q0, c));
-                    ref T row = ref Unsafe.Add(ref k0, (nint)c * stride + u);
-                    a0 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 0), a0);
-                    a1 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 8), a1);
-                    a2 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 16), a2);
-                    a3 = Vector256.FusedMultiplyAdd(qc, TRow.Load256(ref row, 24), a3);
-                }
-                a0.StoreUnsafe(ref s0, (nuint)u);
-                a1.StoreUnsafe(ref s0, (nuint)u + 8);
-                a2.StoreUnsafe(ref s0, (nuint)u + 16);
-                a3.StoreUnsafe(ref s0, (nuint)u + 24);
-            }
-            for (; u + 8 <= n; u += 8)
-            {
-                Vector256<float> a0 = default;
-                for (int c = 0; c < hd; c++)
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref q0, c)), TRow.Load256(ref k0, (nuint)((nint)c * stride + u)), a0);
-                a0.StoreUnsafe(ref s0, (nuint)u);
-            }
-        }
-        for (; u < n; u++)
-        {
-            float s = 0;
-            for (int c = 0; c < hd; c++) s = MathF.FusedMultiplyAdd(q[c], TRow.ToSingle(kt[c * stride + u]), s);
-            scores[u] = s;
-        }
-    }
-
-    /// <summary>The scores of positions u..u+15 as one vector (one multiply-add chain over c).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Scores16<T, TRow>(ref float q0, int hd, ref T k0, int stride, int u) where T : unmanaged where TRow : struct, ICacheRow<T>
-    {
-        Vector512<float> a0 = default;
-        for (int c = 0; c < hd; c++)
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref q0, c)), TRow.Load512(ref k0, (nuint)((nint)c * stride + u)), a0);
-        return a0;
-    }
-
     /// <summary><c>output[c] = sum_u p[u] v[u * hd + c]</c> with hd = <c>output.Length</c>.</summary>
     public static void WeightedSum(ReadOnlySpan<float> p, ReadOnlySpan<float> v, Span<float> output) =>
         WeightedSum<float, Float32Row>(p, v, output);
@@ -156,6 +61,41 @@ internal static class AttentionKernels
         int c = 0;
         if (Vector512.IsHardwareAccelerated)
         {
+            // Columns c..c+63 in four registers, even and odd positions apart: eight chains in flight, enough for two
+            // multiply-adds per cycle (each column's arithmetic is the one of the 32-column loop below).
+            for (; c + 64 <= hd; c += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+                int u = 0;
+                for (; u + 2 <= n; u += 2)
+                {
+                    ref T r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    ref T r1 = ref Unsafe.Add(ref r0, hd);
+                    var pu = Vector512.Create(Unsafe.Add(ref p0, u));
+                    var pw = Vector512.Create(Unsafe.Add(ref p0, u + 1));
+                    a0 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 48), a3);
+                    b0 = Vector512.FusedMultiplyAdd(pw, TRow.Load512(ref r1, 0), b0);
+                    b1 = Vector512.FusedMultiplyAdd(pw, TRow.Load512(ref r1, 16), b1);
+                    b2 = Vector512.FusedMultiplyAdd(pw, TRow.Load512(ref r1, 32), b2);
+                    b3 = Vector512.FusedMultiplyAdd(pw, TRow.Load512(ref r1, 48), b3);
+                }
+                if (u < n)
+                {
+                    ref T r0 = ref Unsafe.Add(ref v0, (nint)u * hd + c);
+                    var pu = Vector512.Create(Unsafe.Add(ref p0, u));
+                    a0 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(pu, TRow.Load512(ref r0, 48), a3);
+                }
+                (a0 + b0).StoreUnsafe(ref o0, (nuint)c);
+                (a1 + b1).StoreUnsafe(ref o0, (nuint)c + 16);
+                (a2 + b2).StoreUnsafe(ref o0, (nuint)c + 32);
+                (a3 + b3).StoreUnsafe(ref o0, (nuint)c + 48);
+            }
             // Columns c..c+31 in two registers; even and odd positions in separate accumulators.
             for (; c + 32 <= hd; c += 32)
             {
