@@ -24,7 +24,8 @@ internal static class AttentionProbe
             for (int p = 0; p < capacity; p++)
             {
                 for (int i = 0; i < qkv.Length; i++) qkv[i] = (float)(rng.NextDouble() * 2 - 1);
-                CacheTokens.Append(qkv, caches[l], 1, heads, p);
+                caches[l].MarkWritten();
+                CacheTokens.AppendRows(qkv, 0, 0, new KeyValueAppend(caches[l], p, heads));
             }
         }
         var junk = GC.AllocateArray<byte>(8 << 20, pinned: true);

@@ -99,12 +99,35 @@ internal sealed class LayerCache
     }
 
     /// <summary><see cref="SetKey"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
+    public void SetKeyUnmarked(ReadOnlySpan<float> key, int e) => SetKeyChannelsUnmarked(key[..Dim], 0, e);
+
+    /// <summary>Channels <paramref name="c0"/>.. of slot <paramref name="e"/>'s key (<paramref name="key"/> holds them), without
+    /// marking the cache written: a decode step's qkv job writes each thread's rows as it computes them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void SetKeyUnmarked(ReadOnlySpan<float> key, int e)
+    public void SetKeyChannelsUnmarked(ReadOnlySpan<float> key, int c0, int e)
     {
         int n = Capacity;
-        if (_keys is not null) for (int c = 0; c < Dim; c++) _keys[c * n + e] = key[c];
-        else for (int c = 0; c < Dim; c++) _keys16![c * n + e] = BFloat16.FromSingle(key[c]);
+        if ((uint)e >= (uint)n || c0 < 0 || c0 + key.Length > Dim) throw new ArgumentOutOfRangeException(nameof(c0), $"Channels {c0}..{c0 + key.Length - 1} of slot {e} are outside {Dim} x {n}.");
+        if (_keys is not null) for (int i = 0; i < key.Length; i++) _keys[(c0 + i) * n + e] = key[i];
+        else for (int i = 0; i < key.Length; i++) _keys16![(c0 + i) * n + e] = BFloat16.FromSingle(key[i]);
+    }
+
+    /// <summary>Channels <paramref name="c0"/>.. (heads side by side) of slot <paramref name="e"/>'s value, without marking the
+    /// cache written (see <see cref="SetKeyChannelsUnmarked"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void SetValueChannelsUnmarked(ReadOnlySpan<float> value, int c0, int heads, int e)
+    {
+        int hd = Dim / heads, n = Capacity;
+        if ((uint)e >= (uint)n || c0 < 0 || c0 + value.Length > Dim) throw new ArgumentOutOfRangeException(nameof(c0), $"Channels {c0}..{c0 + value.Length - 1} of slot {e} are outside {Dim} x {n}.");
+        for (int i = 0; i < value.Length;)
+        {
+            // The run of channels within one head is contiguous in the cache ([H, n, hd]).
+            int c = c0 + i, h = c / hd, within = c - h * hd, run = Math.Min(hd - within, value.Length - i);
+            int at = (h * n + e) * hd + within;
+            if (_values is not null) value.Slice(i, run).CopyTo(_values.AsSpan(at, run));
+            else BFloat16.Narrow(value.Slice(i, run), _values16.AsSpan(at, run));
+            i += run;
+        }
     }
 
     /// <summary>The value <c>[d]</c> (heads side by side) of slot <paramref name="e"/>.</summary>

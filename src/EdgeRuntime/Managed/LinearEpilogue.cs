@@ -9,13 +9,14 @@ namespace EdgeShortcut.Runtime.Managed;
 /// <code>
 /// y[t, r0..r1) = GELU(y[t, r0..r1))                    # when Gelu
 /// QuantizeInto row t, blocks r0/32..r1/32 = quantize(y[t, r0..r1))   # int8 activations: the next Linear's input
+/// AppendTo: y[t, r0..r1) of a qkv row -> scaled queries, cache keys and values   # a decode step (CacheTokens.AppendRows)
 /// </code>
 /// The next Linear's input blocks of 32 columns are 32 output rows of this one, so a quantizing epilogue needs chunks
 /// aligned to 32 rows (<see cref="RowAlignment"/>). Per element the arithmetic is that of the separate passes (GELU
 /// in 8-lane vectors for every element of a row whose length is a multiple of 8; quantization block by block), so
 /// fusing changes no bits.
 /// </summary>
-internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? QuantizeInto)
+internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? QuantizeInto, KeyValueAppend? AppendTo = null)
 {
     /// <summary>Row alignment of the chunks this epilogue can be applied to.</summary>
     public int RowAlignment => QuantizeInto is null ? 16 : ActivationQuantizer.BlockSize;
@@ -25,12 +26,13 @@ internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(Span<float> y, int rows, int t0, int t1, int r0, int n)
     {
-        if (!Gelu && QuantizeInto is null) return;
+        if (!Gelu && QuantizeInto is null && AppendTo is null) return;
         for (int t = t0; t < t1; t++)
         {
             var chunk = y.Slice(t * rows + r0, n);
             if (Gelu) Kernels.Gelu.Apply(chunk);
             QuantizeInto?.QuantizeColumns(chunk, t, rows, r0);
+            if (AppendTo is { } target) CacheTokens.AppendRows(chunk, r0, t, target);
         }
     }
 }

@@ -37,12 +37,12 @@ internal static class TransformerBlock
         bool quantized = w.Qkv.UsesQuantizedInput;
         TokenParallel.LayerNormRows(x, w.Ln1, eps, normed, T, quantized ? s.Quantized : null, 0, T);
         var qkv = s.Qkv.AsSpan(0, T * 3 * d);
-        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, inputQuantized: quantized);
         var cache = s.Caches[index];
-
-        // Append positions p0..p0+T-1 (keys transposed [H, hd, n]: row h*hd + c, column p; values [H, n, hd]) and scale
-        // the queries, then attend.
-        CacheTokens.Append(qkv, cache, T, heads, p0);
+        if (qkv.Length != (long)T * 3 * cache.Dim) throw new ArgumentException($"The qkv rows hold {qkv.Length} values, expected {T}x{3 * cache.Dim}.");
+        // The product's epilogue appends positions p0..p0+T-1 (keys transposed [H, hd, n]: row h*hd + c, column p; values
+        // [H, n, hd]) and scales the queries, each thread its own rows; then attend.
+        cache.MarkWritten();
+        w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, new LinearEpilogue(false, null, new KeyValueAppend(cache, p0, heads)), inputQuantized: quantized);
         var attention = s.Attention.AsSpan(0, T * d);
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
