@@ -10,14 +10,15 @@ namespace EdgeShortcut.ManagedBench;
 /// Also runs a register-only multiply-add loop alone and on both threads at once: equal times mean two real cores
 /// (not two hyper-threads of one).
 /// </summary>
-internal static class HandoffProbe
+internal static unsafe class HandoffProbe
 {
     private static readonly long[] s_line = new long[32];   // the counter sits at [16], away from the array header
 
     public static void Run(int rounds)
     {
-        Console.WriteLine($"| round | one-way hand-off ns | FMA loop alone ms | both threads ms |");
-        Console.WriteLine("|---|---|---|---|");
+        Console.WriteLine($"| round | one-way hand-off ns | FMA loop alone ms | both threads ms | a RowParallel job beyond half its work, us: 8 chunks / halves |");
+        Console.WriteLine("|---|---|---|---|---|");
+        using var parallel = new EdgeShortcut.Runtime.Managed.RowParallel();
         for (int r = 0; r < rounds; r++)
         {
             double handoff = HandoffNanoseconds(200_000);
@@ -27,7 +28,8 @@ internal static class HandoffProbe
             thread.Start();
             double mine = FmaLoopMs();
             thread.Join();
-            Console.WriteLine($"| {r + 1} | {handoff:F0} | {alone:F0} | {mine:F0} / {other:F0} |");
+            var (chunked, halves) = EmptyJobMicroseconds(parallel, 20_000);
+            Console.WriteLine($"| {r + 1} | {handoff:F0} | {alone:F0} | {mine:F0} / {other:F0} | {chunked:F2} / {halves:F2} |");
             Thread.Sleep(300);
         }
     }
@@ -53,6 +55,38 @@ internal static class HandoffProbe
         double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / (2.0 * passes);
         partner.Join();
         return ns;
+    }
+
+    /// <summary>What sharing one job with the helper costs beyond its work, with jobs back to back as in a decode step: a job
+    /// of 128 rows whose every row is ~20 ns of register work (a 768x768 matvec takes ~10 us), cut into 8 claimed chunks or two
+    /// halves; the excess is the two-thread time minus half the same job's time on one thread.</summary>
+    private static (double Chunked, double Halves) EmptyJobMicroseconds(EdgeShortcut.Runtime.Managed.RowParallel parallel, int jobs)
+    {
+        for (int i = 0; i < 1000; i++) { parallel.Run(&Work, null, 128); Work(null, 0, 128); }   // warm-up: the code jitted
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < jobs; i++) Work(null, 0, 128);
+        double alone = Stopwatch.GetElapsedTime(start).TotalMicroseconds / jobs;
+        start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < jobs; i++) parallel.Run(&Work, null, 128);
+        double chunked = Stopwatch.GetElapsedTime(start).TotalMicroseconds / jobs;
+        start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < jobs; i++) parallel.RunHalves(&Work, null, 128, 64);
+        double halves = Stopwatch.GetElapsedTime(start).TotalMicroseconds / jobs;
+        parallel.BeginBurst();
+        start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < jobs; i++) parallel.Run(&Work, null, 128);
+        double burst = Stopwatch.GetElapsedTime(start).TotalMicroseconds / jobs;
+        parallel.EndBurst();
+        Console.Write($"[alone {alone:F2} us, in a burst {burst - alone / 2:F2}] ");
+        return (chunked - alone / 2, halves - alone / 2);
+    }
+
+    private static void Work(void* context, int start, int end)
+    {
+        float a = start;
+        for (int r = start; r < end; r++)
+            for (int i = 0; i < 16; i++) a = MathF.FusedMultiplyAdd(a, 0.999f, 0.001f);
+        if (a == 42f) Console.Write("");
     }
 
     /// <summary>Eight independent chains of 256-bit multiply-adds (enough to fill both FMA pipes of a Zen core).</summary>

@@ -56,13 +56,13 @@ internal sealed unsafe partial class RowParallel
     private bool WindowShowsContention()
     {
         int thread = Environment.CurrentManagedThreadId;
-        _windowChunks += _chunks;
+        _windowChunks += _post.Chunks;
         if (_windowJobs > 0 && thread == _windowThread && ++_windowJobs < ContentionWindowJobs) return false;
         long now = System.Diagnostics.Stopwatch.GetTimestamp(), wait = RunQueueWait.Nanoseconds();
         bool complete = _windowJobs >= ContentionWindowJobs && thread == _windowThread;
         bool waited = complete && wait >= 0 && _windowWait >= 0 &&
             (wait - _windowWait) * 1e-9 > ContendedWaitShare * (now - _windowStart) / System.Diagnostics.Stopwatch.Frequency;
-        int helperChunks = Volatile.Read(ref _helperChunks);
+        int helperChunks = Volatile.Read(ref _done.TotalChunks);
         bool helperIdle = complete && HelperWasIdle(helperChunks - _windowHelperChunks, _windowChunks);
         bool contended = waited || helperIdle;
         bool completedCalm = !contended && complete && wait >= 0;
@@ -85,22 +85,22 @@ internal sealed unsafe partial class RowParallel
     private bool InSoloStretch => Volatile.Read(ref _soloUntil) is var until && until != 0 && System.Diagnostics.Stopwatch.GetTimestamp() < until;
 
 
-    private int _stalls, _soloRuns, _contendedWindows, _twoThreadJobs, _helperChunks, _idleHelperWindows;
+    private int _stalls, _soloRuns, _contendedWindows, _twoThreadJobs, _idleHelperWindows;
 
     /// <summary>Windows in which the helper ran less than <see cref="MinHelperShare"/> of the chunks (diagnostics and tests).</summary>
     public int IdleHelperWindows => Volatile.Read(ref _idleHelperWindows);
 
     /// <summary>Chunks the helper thread ran so far (diagnostics).</summary>
-    public int HelperChunks => Volatile.Read(ref _helperChunks);
+    public int HelperChunks => Volatile.Read(ref _done.TotalChunks);
 
     /// <summary>Jobs offered to the helper so far (not run solo; diagnostics and tests).</summary>
     public int TwoThreadJobs => Volatile.Read(ref _twoThreadJobs);
 
     /// <summary>Whether a burst is on (<see cref="BeginBurst"/>; diagnostics and tests).</summary>
-    public bool InBurst => Volatile.Read(ref _burst) == 1;
+    public bool InBurst => Volatile.Read(ref _post.Burst) == 1;
 
     /// <summary>Whether the helper is blocked on its semaphore, or about to be (diagnostics and tests).</summary>
-    public bool HelperSleeping => Volatile.Read(ref _sleeping) == 1;
+    public bool HelperSleeping => Volatile.Read(ref _sleep.Sleeping) == 1;
 
     /// <summary>Windows in which the caller waited on the run queue too long (diagnostics and tests).</summary>
     public int ContendedWindows => Volatile.Read(ref _contendedWindows);

@@ -40,21 +40,56 @@ internal sealed unsafe partial class RowParallel : IDisposable
 {
     private readonly Thread _helper;
     private readonly SemaphoreSlim _wake = new(0);
-    // The current job; written by the caller only while no chunk of it can be claimed (see _claim).
-    private delegate*<void*, int, int, void> _job;
-    private void* _context;
-    private int _rows, _chunkRows, _chunks, _split;   // _split > 0: two halves, 0.._split-1 and _split.._rows-1
-    // (ticket << 32) | bit mask of the claimed chunks (at most 8 of them). A claim is a CAS that succeeds only for the
-    // current ticket and an unclaimed chunk; the caller "closes" a finished job (every bit set) before it rewrites the
-    // fields above, so a late helper can never run a chunk with stale fields.
-    private long _claim;
+    // The fields both threads touch sit on four cache lines, each written by one side as far as possible: on this VM the two
+    // threads may run on different core complexes, where every line that moves between them costs ~220 ns (ManagedBench
+    // handoff), and a decode job is a few microseconds.
+    private PostedJob _post;           // written by the caller only (the job, its ticket, the burst flag)
+    private ClaimLine _claims;         // both threads claim chunks here
+    private HelperLine _done;          // written by the helper only: how far it got
+    private SleepLine _sleep;          // written by the helper only when it blocks: read by the caller at every post
     private const long Closed = 0xFFFF_FFFFL;
-    private int _done;                 // chunks of the current job finished
-    private int _posted;               // tickets posted
-    private int _sleeping;             // 1 while the helper blocks (or is about to) on _wake
-    private int _burst;                // 1 while a burst of jobs runs (a prefill): the helper spins between jobs
-    private volatile bool _disposed;
     private Exception? _failure;       // a helper-side exception, rethrown on the caller
+
+    /// <summary>The current job; written by the caller only while no chunk of it can be claimed (see <see cref="ClaimLine"/>).
+    /// Offsets leave 64 bytes before and after the fields (no other field shares their cache line, whatever the alignment).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 176)]
+    private struct PostedJob
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public delegate*<void*, int, int, void> Job;
+        [System.Runtime.InteropServices.FieldOffset(72)] public void* Context;
+        [System.Runtime.InteropServices.FieldOffset(80)] public int Rows;
+        [System.Runtime.InteropServices.FieldOffset(84)] public int ChunkRows;
+        [System.Runtime.InteropServices.FieldOffset(88)] public int Chunks;
+        [System.Runtime.InteropServices.FieldOffset(92)] public int Split;     // > 0: two halves, 0..Split-1 and Split..Rows-1
+        [System.Runtime.InteropServices.FieldOffset(96)] public int Posted;    // tickets posted
+        [System.Runtime.InteropServices.FieldOffset(100)] public int Burst;    // 1 while a burst of jobs runs (a prefill): the helper spins between jobs
+        [System.Runtime.InteropServices.FieldOffset(104)] public int Disposed;
+    }
+
+    /// <summary>(ticket &lt;&lt; 32) | bit mask of the claimed chunks (at most 8 of them). A claim is a CAS that succeeds only
+    /// for the current ticket and an unclaimed chunk; the caller "closes" a finished job (every bit set) before it rewrites
+    /// the job, so a late helper can never run a chunk with stale fields.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 136)]
+    private struct ClaimLine
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public long Claim;
+    }
+
+    /// <summary>(ticket &lt;&lt; 32) | chunks of that ticket the helper has finished, and its running total. The caller knows
+    /// how many chunks it ran itself, so it waits for this count alone (no shared counter both threads increment).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 140)]
+    private struct HelperLine
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public long Finished;
+        [System.Runtime.InteropServices.FieldOffset(72)] public int TotalChunks;
+    }
+
+    /// <summary>1 while the helper blocks (or is about to) on the semaphore.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 132)]
+    private struct SleepLine
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)] public int Sleeping;
+    }
 
     private readonly long _soloTicks;
 
@@ -102,7 +137,7 @@ internal sealed unsafe partial class RowParallel : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Post(delegate*<void*, int, int, void> job, void* context, int rows, int chunkRows, int split)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_post.Disposed != 0, this);
         if (InSoloStretch)
         {
             Interlocked.Increment(ref _soloRuns);
@@ -110,25 +145,29 @@ internal sealed unsafe partial class RowParallel : IDisposable
             return;
         }
         _twoThreadJobs++;
-        int ticket = _posted + 1;
-        _job = job;
-        _context = context;
-        _rows = rows;
-        _split = split;
-        _chunkRows = chunkRows;
-        _chunks = split > 0 ? 2 : (rows + chunkRows - 1) / chunkRows;
-        _done = 0;
-        Volatile.Write(ref _claim, (long)ticket << 32);
-        // Full fence: publishes the fields above and orders this store before the _sleeping load; the
+        int ticket = _post.Posted + 1, chunks = split > 0 ? 2 : (rows + chunkRows - 1) / chunkRows;
+        _post.Job = job;
+        _post.Context = context;
+        _post.Rows = rows;
+        _post.Split = split;
+        _post.ChunkRows = chunkRows;
+        _post.Chunks = chunks;
+        Volatile.Write(ref _claims.Claim, (long)ticket << 32);
+        // Full fence: publishes the fields above and orders this store before the Sleeping load; the
         // helper does the mirror image, so one of the two always sees the other.
-        Interlocked.Exchange(ref _posted, ticket);
-        if (Volatile.Read(ref _sleeping) == 1) _wake.Release();
+        Interlocked.Exchange(ref _post.Posted, ticket);
+        if (Volatile.Read(ref _sleep.Sleeping) == 1) _wake.Release();
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        RunChunks(ticket, isHelper: false);
+        int ran = RunChunks(ticket, isHelper: false);
         long ownDone = System.Diagnostics.Stopwatch.GetTimestamp();
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _done) != _chunks) spin.SpinOnce(sleep1Threshold: -1);
-        Volatile.Write(ref _claim, ((long)ticket << 32) | Closed);   // close the job
+        if (ran < chunks)
+        {
+            // The helper ran the rest: wait until it reports them finished for this ticket.
+            long finished = ((long)ticket << 32) | (uint)(chunks - ran);
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _done.Finished) != finished) spin.SpinOnce(sleep1Threshold: -1);
+        }
+        Volatile.Write(ref _claims.Claim, ((long)ticket << 32) | Closed);   // close the job
         DecideSolo(ownTicks: ownDone - start, waited: System.Diagnostics.Stopwatch.GetTimestamp() - ownDone);
         if (_failure is { } failure)
         {
@@ -137,8 +176,9 @@ internal sealed unsafe partial class RowParallel : IDisposable
         }
     }
 
-    /// <summary>Claims and runs chunks of job <paramref name="ticket"/> until none is left (both threads run this).
-    /// The job fields are read after an acquire of an open <see cref="_claim"/> for this ticket, and the
+    /// <summary>Claims and runs chunks of job <paramref name="ticket"/> until none is left (both threads run this) and
+    /// returns how many it ran; the helper reports each finished chunk in <see cref="HelperLine"/>.
+    /// The job fields are read after an acquire of an open <see cref="ClaimLine.Claim"/> for this ticket, and the
     /// CAS then proves the job was still open, so the fields used are exactly this job's. Each thread takes the lowest
     /// unclaimed chunk, except that the helper takes the second half of a job of halves first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -147,21 +187,25 @@ internal sealed unsafe partial class RowParallel : IDisposable
         int ran = 0;
         while (true)
         {
-            long c = Volatile.Read(ref _claim);
+            long c = Volatile.Read(ref _claims.Claim);
             if ((int)(c >> 32) != ticket) return ran;
-            var job = _job;
-            void* context = _context;
-            int rows = _rows, chunkRows = _chunkRows, chunks = _chunks, split = _split;
+            var job = _post.Job;
+            void* context = _post.Context;
+            int rows = _post.Rows, chunkRows = _post.ChunkRows, chunks = _post.Chunks, split = _post.Split;
             uint free = ~(uint)c & ((1u << chunks) - 1);
             if (free == 0) return ran;
             int index = isHelper && split > 0 ? 31 - System.Numerics.BitOperations.LeadingZeroCount(free) : System.Numerics.BitOperations.TrailingZeroCount(free);
-            if (Interlocked.CompareExchange(ref _claim, c | (1L << index), c) != c) continue;
+            if (Interlocked.CompareExchange(ref _claims.Claim, c | (1L << index), c) != c) continue;
             ran++;
             int start = split > 0 ? (index == 0 ? 0 : split) : index * chunkRows;
             int end = split > 0 ? (index == 0 ? split : rows) : Math.Min(rows, start + chunkRows);
             try { job(context, start, end); }
             catch (Exception e) { _failure = e; }
-            Interlocked.Increment(ref _done);
+            if (isHelper)
+            {
+                Volatile.Write(ref _done.TotalChunks, _done.TotalChunks + 1);
+                Volatile.Write(ref _done.Finished, ((long)ticket << 32) | (uint)ran);   // after the job's writes (release)
+            }
         }
     }
 
@@ -178,22 +222,22 @@ internal sealed unsafe partial class RowParallel : IDisposable
     /// </summary>
     public void BeginBurst()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        Interlocked.Exchange(ref _burst, 1);
-        if (Volatile.Read(ref _sleeping) == 1 && !InSoloStretch) _wake.Release();   // wakes while the caller embeds its tokens
+        ObjectDisposedException.ThrowIf(_post.Disposed != 0, this);
+        Interlocked.Exchange(ref _post.Burst, 1);
+        if (Volatile.Read(ref _sleep.Sleeping) == 1 && !InSoloStretch) _wake.Release();   // wakes while the caller embeds its tokens
     }
 
     /// <summary>Ends a burst (<see cref="BeginBurst"/>): the helper goes back to sleeping between jobs.</summary>
-    public void EndBurst() => Volatile.Write(ref _burst, 0);
+    public void EndBurst() => Volatile.Write(ref _post.Burst, 0);
 
     /// <summary>While a burst lasts, spins until a job after <paramref name="seen"/> is posted, for at most
     /// <see cref="BurstSpinTicks"/>.</summary>
     private void SpinForNextJob(int seen)
     {
-        if (Volatile.Read(ref _burst) == 0) return;
+        if (Volatile.Read(ref _post.Burst) == 0) return;
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + BurstSpinTicks;
         var spin = new SpinWait();
-        while (Volatile.Read(ref _posted) == seen && Volatile.Read(ref _burst) == 1 && !_disposed && !InSoloStretch &&
+        while (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Burst) == 1 && Volatile.Read(ref _post.Disposed) == 0 && !InSoloStretch &&
             System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
             spin.SpinOnce(sleep1Threshold: -1);
     }
@@ -204,25 +248,30 @@ internal sealed unsafe partial class RowParallel : IDisposable
         while (true)
         {
             SpinForNextJob(seen);   // in a burst, wait awake first: the sleep below is skipped when a job came meanwhile
-            while (Volatile.Read(ref _posted) == seen && !_disposed)
+            // Between decode jobs: spin as briefly as SemaphoreSlim.Wait would before blocking, but on the ticket itself. A job
+            // posted meanwhile then needs no semaphore handshake (a lock both threads take, 0.4-0.5 us a job across core
+            // complexes: ManagedBench handoff), and the caller sees no Sleeping flag to release.
+            var brief = new SpinWait();
+            while (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Disposed) == 0 && !brief.NextSpinWillYield)
+                brief.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Disposed) == 0)
             {
                 // Announce the sleep, then re-check: a job posted in between is either seen here
-                // or finds _sleeping set and releases the semaphore.
-                Interlocked.Exchange(ref _sleeping, 1);
-                if (Volatile.Read(ref _posted) == seen && !_disposed) _wake.Wait();
-                Volatile.Write(ref _sleeping, 0);
+                // or finds Sleeping set and releases the semaphore.
+                Interlocked.Exchange(ref _sleep.Sleeping, 1);
+                if (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Disposed) == 0) _wake.Wait();
+                Volatile.Write(ref _sleep.Sleeping, 0);
             }
-            if (_disposed) return;
-            seen = Volatile.Read(ref _posted);
-            Interlocked.Add(ref _helperChunks, RunChunks(seen, isHelper: true));   // a stale ticket finds the job closed or replaced and returns at once
+            if (Volatile.Read(ref _post.Disposed) != 0) return;
+            seen = Volatile.Read(ref _post.Posted);
+            RunChunks(seen, isHelper: true);   // a stale ticket finds the job closed or replaced and returns at once
         }
     }
 
     /// <summary>Stops the helper thread.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        if (Interlocked.Exchange(ref _post.Disposed, 1) != 0) return;
         _wake.Release();
         _helper.Join();
         _wake.Dispose();
