@@ -179,8 +179,10 @@ internal sealed unsafe partial class RowParallel : IDisposable
     /// <summary>Claims and runs chunks of job <paramref name="ticket"/> until none is left (both threads run this) and
     /// returns how many it ran; the helper reports each finished chunk in <see cref="HelperLine"/>.
     /// The job fields are read after an acquire of an open <see cref="ClaimLine.Claim"/> for this ticket, and the
-    /// CAS then proves the job was still open, so the fields used are exactly this job's. Each thread takes the lowest
-    /// unclaimed chunk, except that the helper takes the second half of a job of halves first.</summary>
+    /// CAS then proves the job was still open, so the fields used are exactly this job's. The caller takes the lowest
+    /// unclaimed chunk and the helper the highest (of halves, the second), so from job to job each thread keeps nearly the
+    /// same rows: when the two threads sit on different core complexes, a model that fits in L3 (d512, 25 MB) then keeps
+    /// each thread's rows in its own L3 instead of moving them across (decode 1512-1622 -> 1841-1902 tokens/s at d512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int RunChunks(int ticket, bool isHelper)
     {
@@ -194,7 +196,7 @@ internal sealed unsafe partial class RowParallel : IDisposable
             int rows = _post.Rows, chunkRows = _post.ChunkRows, chunks = _post.Chunks, split = _post.Split;
             uint free = ~(uint)c & ((1u << chunks) - 1);
             if (free == 0) return ran;
-            int index = isHelper && split > 0 ? 31 - System.Numerics.BitOperations.LeadingZeroCount(free) : System.Numerics.BitOperations.TrailingZeroCount(free);
+            int index = isHelper ? 31 - System.Numerics.BitOperations.LeadingZeroCount(free) : System.Numerics.BitOperations.TrailingZeroCount(free);
             if (Interlocked.CompareExchange(ref _claims.Claim, c | (1L << index), c) != c) continue;
             ran++;
             int start = split > 0 ? (index == 0 ? 0 : split) : index * chunkRows;
