@@ -15,9 +15,12 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal abstract unsafe class ManagedLinear
 {
-    /// <summary>Matrices with at least this many weights are shared with the helper thread when the
-    /// sequence has one; smaller ones finish faster than a hand-off (docs/BENCHMARKS.md).</summary>
-    public const long ParallelThreshold = 1 << 18;
+    /// <summary>Matrices with at least this many weights are shared with the helper thread in a decode step when the
+    /// sequence has one; smaller ones finish faster on one thread. 2^19: at 2^18 a d256 model's MLP matrices (1024 x 256)
+    /// were split, and two-thread decode ran at 0.81-0.83x of one thread, the hand-off and the helper's output rows crossing
+    /// core complexes costing more than half of a 262 KB product (`busy-decode --dim 256`: 6232-6337 -> 7834-7908
+    /// tokens/s; d512 unchanged within noise; every 85M matrix is larger).</summary>
+    public const long ParallelThreshold = 1 << 19;
 
     /// <summary>A batch of tokens (a prefill chunk) shares a smaller matrix with the helper too, when rows x cols x tokens
     /// reaches this many multiply-adds (~25 us on one thread): a d256 model's qkv and attention projections.</summary>

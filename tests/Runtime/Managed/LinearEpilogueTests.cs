@@ -7,8 +7,8 @@ namespace EdgeShortcut.Tests.Runtime.Managed;
 /// proj layer inside its own job, on both threads, and gets exactly the bytes of the separate passes.</summary>
 public class LinearEpilogueTests
 {
-    // 1056 rows = 33 blocks of 32 (not a whole number of 64-row chunks), x 256 columns: large enough to be split.
-    private const int Rows = 1056, Cols = 256;
+    // 2080 rows = 65 blocks of 32 (not a whole number of 64-row chunks), x 256 columns: large enough to be split.
+    private const int Rows = 2080, Cols = 256;
 
     private static (Int8Linear Fc, Int8Linear Proj, float[] X) Layers(int count)
     {

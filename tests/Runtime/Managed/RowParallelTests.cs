@@ -13,7 +13,7 @@ public class RowParallelTests
     [InlineData("fp32")]
     public void A_split_matrix_gives_bit_identical_outputs(string kind)
     {
-        const int rows = 1030, cols = 300;   // 309,000 weights: above the threshold, rows not a multiple of 8
+        const int rows = 2060, cols = 300;   // 618,000 weights: above the threshold, rows not a multiple of 8
         Assert.True((long)rows * cols >= ManagedLinear.ParallelThreshold);
         var rng = new Random(17);
         var w = new NamedTensor("m.weight", [rows, cols], [.. Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() - 0.5))]);
@@ -62,8 +62,8 @@ public class RowParallelTests
         var p = new RowParallel();
         p.Dispose();
         p.Dispose();
-        var linear = new Fp32Linear("m", 1024, 256, new float[1024 * 256], []);
-        Assert.Throws<ObjectDisposedException>(() => linear.Apply(new float[256], new float[1024], 1, new QuantizedActivations(1, 256), p));
+        var linear = new Fp32Linear("m", 2048, 256, new float[2048 * 256], []);   // at the threshold: shared with the helper
+        Assert.Throws<ObjectDisposedException>(() => linear.Apply(new float[256], new float[2048], 1, new QuantizedActivations(1, 256), p));
     }
 
     [Fact]
