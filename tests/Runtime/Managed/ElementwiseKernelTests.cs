@@ -133,6 +133,30 @@ public class ElementwiseKernelTests
         Assert.Throws<ArgumentException>(() => LayerNorm.Apply(new float[3], new float[2], new float[3], 1e-5f, new float[3]));
     }
 
+    [Theory]
+    [InlineData(128)]
+    [InlineData(301)]
+    [InlineData(768)]
+    public void LayerNorm_gives_a_row_the_same_bits_wherever_it_sits_in_memory(int d)
+    {
+        // A prefill normalizes rows at every offset of its buffers and a decode step its first row: the sums' order must
+        // not depend on the address (a vectorized sum that first aligns its pointer would be free to).
+        var rng = new Random(d);
+        var x = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() * 6 - 3 + 40)).ToArray();
+        var w = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() + 0.5)).ToArray();
+        var b = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var reference = new float[d];
+        LayerNorm.Apply(x, w, b, 1e-5f, reference);
+        for (int offset = 1; offset < 17; offset++)
+        {
+            var shifted = new float[d + offset];
+            x.CopyTo(shifted, offset);
+            var y = new float[d + 17 - offset];
+            LayerNorm.Apply(shifted.AsSpan(offset), w, b, 1e-5f, y.AsSpan(17 - offset, d));
+            Assert.True(reference.AsSpan().SequenceEqual(y.AsSpan(17 - offset, d)), $"d {d}, offset {offset}");
+        }
+    }
+
     [Fact]
     public void Softmax_matches_the_double_precision_formula_for_every_length_1_to_100_and_flushes_tiny_terms()
     {
