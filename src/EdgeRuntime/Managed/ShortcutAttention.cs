@@ -1,6 +1,5 @@
 using EdgeShortcut.Core;
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
 using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.Runtime.Managed;
@@ -69,7 +68,7 @@ internal static class ShortcutAttention
         LayerNorm.Apply(x, w.LnQ.Weight, w.LnQ.Bias, eps, s.Normed.AsSpan(0, d));
         var q = s.Qkv.AsSpan(0, d);
         w.Q.Apply(s.Normed.AsSpan(0, d), q, 1, s.Quantized, s.Parallel);
-        TensorPrimitives.Multiply(q, 1f / MathF.Sqrt(hd), q);
+        Elementwise.Scale(q, 1f / MathF.Sqrt(hd));   // Elementwise, not TensorPrimitives: no tier-0 code in the first calls, same bits
         int entries = ShortcutMemory.EntriesUpTo(p + 1, tapCount);
         var scores = s.Scores.AsSpan(0, entries);
         var mask = entryMask.IsEmpty ? default : entryMask[..entries];
@@ -87,6 +86,6 @@ internal static class ShortcutAttention
         }
         var branch = s.Branch.AsSpan(0, d);
         w.AttnProj.Apply(attention, branch, 1, s.Quantized, s.Parallel);
-        TensorPrimitives.Add(x, branch, x);
+        Elementwise.Add(x, branch, x);
     }
 }
