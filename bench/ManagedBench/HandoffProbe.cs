@@ -16,8 +16,8 @@ internal static unsafe class HandoffProbe
 
     public static void Run(int rounds)
     {
-        Console.WriteLine($"| round | one-way hand-off ns | FMA loop alone ms | both threads ms | a RowParallel job beyond half its work, us: 8 chunks / halves |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine($"| round | one-way hand-off ns | FMA loop alone ms | both threads ms | a RowParallel job's work on one thread, us | beyond half of it on two, us: 8 chunks / halves / 8 chunks in a burst |");
+        Console.WriteLine("|---|---|---|---|---|---|");
         using var parallel = new EdgeShortcut.Runtime.Managed.RowParallel();
         for (int r = 0; r < rounds; r++)
         {
@@ -28,8 +28,8 @@ internal static unsafe class HandoffProbe
             thread.Start();
             double mine = FmaLoopMs();
             thread.Join();
-            var (chunked, halves) = EmptyJobMicroseconds(parallel, 20_000);
-            Console.WriteLine($"| {r + 1} | {handoff:F0} | {alone:F0} | {mine:F0} / {other:F0} | {chunked:F2} / {halves:F2} |");
+            var (work, chunked, halves, burst) = JobOverheadMicroseconds(parallel, 20_000);
+            Console.WriteLine($"| {r + 1} | {handoff:F0} | {alone:F0} | {mine:F0} / {other:F0} | {work:F2} | {chunked:F2} / {halves:F2} / {burst:F2} |");
             Thread.Sleep(300);
         }
     }
@@ -60,7 +60,7 @@ internal static unsafe class HandoffProbe
     /// <summary>What sharing one job with the helper costs beyond its work, with jobs back to back as in a decode step: a job
     /// of 128 rows whose every row is ~20 ns of register work (a 768x768 matvec takes ~10 us), cut into 8 claimed chunks or two
     /// halves; the excess is the two-thread time minus half the same job's time on one thread.</summary>
-    private static (double Chunked, double Halves) EmptyJobMicroseconds(EdgeShortcut.Runtime.Managed.RowParallel parallel, int jobs)
+    private static (double Work, double Chunked, double Halves, double Burst) JobOverheadMicroseconds(EdgeShortcut.Runtime.Managed.RowParallel parallel, int jobs)
     {
         for (int i = 0; i < 1000; i++) { parallel.Run(&Work, null, 128); Work(null, 0, 128); }   // warm-up: the code jitted
         long start = Stopwatch.GetTimestamp();
@@ -77,8 +77,7 @@ internal static unsafe class HandoffProbe
         for (int i = 0; i < jobs; i++) parallel.Run(&Work, null, 128);
         double burst = Stopwatch.GetElapsedTime(start).TotalMicroseconds / jobs;
         parallel.EndBurst();
-        Console.Write($"[alone {alone:F2} us, in a burst {burst - alone / 2:F2}] ");
-        return (chunked - alone / 2, halves - alone / 2);
+        return (alone, chunked - alone / 2, halves - alone / 2, burst - alone / 2);
     }
 
     private static void Work(void* context, int start, int end)
