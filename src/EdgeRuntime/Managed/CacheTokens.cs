@@ -41,8 +41,9 @@ internal static class CacheTokens
         }
     }
 
-    /// <summary>The tokens <paramref name="t0"/>..<paramref name="t1"/>-1 of <see cref="Append"/>, on this thread, without marking
-    /// the cache written (the caller has: <see cref="LayerCache.MarkWritten"/>).</summary>
+    /// <summary>Appends the keys and values of tokens <paramref name="t0"/>..<paramref name="t1"/>-1 of <paramref name="qkv"/>
+    /// <c>[T, 3d]</c> at positions p0 + t and scales their queries by <c>1/sqrt(hd)</c>, on this thread, without marking the
+    /// cache written (the caller has: <see cref="LayerCache.MarkWritten"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AppendRange(Span<float> qkv, LayerCache cache, int heads, int p0, int t0, int t1)
     {
