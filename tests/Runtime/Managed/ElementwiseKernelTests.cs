@@ -115,7 +115,7 @@ public class ElementwiseKernelTests
     public void LayerNorm_matches_a_double_reference_even_with_a_large_mean()
     {
         var rng = new Random(9);
-        foreach (int d in new[] { 1, 2, 7, 64, 128, 301 })
+        foreach (int d in new[] { 1, 2, 7, 40, 64, 128, 301 })   // 40: the 256-bit sums on an AVX-512 CPU too
         {
             var x = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() * 2 + 100)).ToArray();
             var w = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() + 0.5)).ToArray();
