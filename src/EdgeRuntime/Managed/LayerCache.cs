@@ -49,13 +49,6 @@ internal sealed class LayerCache
     /// <summary>Bytes of one slot's key and value (what a decode step reads per cached slot).</summary>
     public int BytesPerSlot => 2 * Dim * (Precision == KeyValueCachePrecision.Float32 ? 4 : 2);
 
-    /// <summary>Keys of T consecutive slots p0..p0+T-1; token t's key is <c>src[t * srcStride .. + d]</c>.</summary>
-    public void AppendKeys(ReadOnlySpan<float> src, int srcStride, int T, int p0)
-    {
-        _version++;
-        AppendKeysUnmarked(src, srcStride, T, p0);
-    }
-
     /// <summary>Keys and values of T consecutive slots p0..p0+T-1 from rows laid out as a block's qkv output: token t's key is
     /// <c>rows[t * stride + d .. + d]</c> and its value the d floats after it. Does not mark the cache written: the caller
     /// calls <see cref="MarkWritten"/> once first, on one thread, so that two threads can append their tokens side by side
@@ -91,14 +84,8 @@ internal sealed class LayerCache
         for (int c = 0; c < d; c++) BFloat16.Narrow(scratch.AsSpan(c * T, T), _keys16.AsSpan(c * n + p0, T));
     }
 
-    /// <summary>The key <c>[d]</c> of one slot <paramref name="e"/> (the shortcut memory's slots are not consecutive per token).</summary>
-    public void SetKey(ReadOnlySpan<float> key, int e)
-    {
-        _version++;
-        SetKeyUnmarked(key, e);
-    }
-
-    /// <summary><see cref="SetKey"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
+    /// <summary>The key <c>[d]</c> of one slot <paramref name="e"/> (the shortcut memory's slots are not consecutive per token),
+    /// without marking the cache written: the caller calls <see cref="MarkWritten"/> first (see <see cref="AppendUnmarked"/>).</summary>
     public void SetKeyUnmarked(ReadOnlySpan<float> key, int e) => SetKeyChannelsUnmarked(key[..Dim], 0, e);
 
     /// <summary>Channels <paramref name="c0"/>.. of slot <paramref name="e"/>'s key (<paramref name="key"/> holds them), without
@@ -130,26 +117,9 @@ internal sealed class LayerCache
         }
     }
 
-    /// <summary>The value <c>[d]</c> (heads side by side) of slot <paramref name="e"/>.</summary>
-    public void SetValue(ReadOnlySpan<float> value, int heads, int e)
-    {
-        _version++;
-        SetValueUnmarked(value, heads, e);
-    }
-
-    /// <summary><see cref="SetValue"/> without marking the cache written (see <see cref="AppendUnmarked"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void SetValueUnmarked(ReadOnlySpan<float> value, int heads, int e)
-    {
-        int hd = Dim / heads, n = Capacity;
-        for (int h = 0; h < heads; h++)
-        {
-            var head = value.Slice(h * hd, hd);
-            long at = ((long)h * n + e) * hd;
-            if (_values is not null) head.CopyTo(_values.AsSpan((int)at, hd));
-            else BFloat16.Narrow(head, _values16.AsSpan((int)at, hd));
-        }
-    }
+    /// <summary>The value <c>[d]</c> (heads side by side) of slot <paramref name="e"/>, without marking the cache written
+    /// (see <see cref="SetKeyUnmarked"/>).</summary>
+    public void SetValueUnmarked(ReadOnlySpan<float> value, int heads, int e) => SetValueChannelsUnmarked(value[..Dim], 0, heads, e);
 
     /// <summary>One query of head <paramref name="h"/> over the first <c>scores.Length</c> slots
     /// (<see cref="AttentionKernels.Attend(ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{float})"/>):

@@ -102,12 +102,7 @@ internal static unsafe class PrefillBlock
         Mlp(f.Ln, f.Fc, f.Proj, s, T, t0, t1, j.Eps, s.Branch.AsSpan(0, T * d), residual: false);
         var kv = s.Kv.AsSpan(0, T * 2 * d);
         w.Kv.ApplyTokens(s.Branch.AsSpan(0, T * d), kv, T, t0, t1, s.Quantized);
-        for (int t = t0; t < t1; t++)
-        {
-            int e = ShortcutMemory.Entry(j.P0 + t, j.Tap, j.TapCount);
-            s.ShortcutCache.SetKeyUnmarked(kv.Slice(t * 2 * d, d), e);
-            s.ShortcutCache.SetValueUnmarked(kv.Slice(t * 2 * d + d, d), j.Heads, e);
-        }
+        ShortcutAttention.WriteEntries(s, kv, j.Tap, j.P0, j.TapCount, j.Heads, t0, t1);
     }
 
     /// <summary><c>Proj(GELU(Fc(LN(x))))</c> for tokens t0..t1-1 of <see cref="RunState.X"/>: added to <paramref name="output"/>

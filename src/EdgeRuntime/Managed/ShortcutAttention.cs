@@ -45,13 +45,23 @@ internal static class ShortcutAttention
         var z = s.Branch.AsSpan(0, T * d);
         var kv = s.Kv.AsSpan(0, T * 2 * d);
         w.Kv.Apply(z, kv, T, s.Quantized, s.Parallel);               // [k; v] rows
+        s.ShortcutCache.MarkWritten();
+        WriteEntries(s, kv, j, p0, tapCount, heads, 0, T);
+    }
 
-        // Keys transposed [H, hd, capacity] (row h*hd + c, column e); values [H, capacity, hd].
-        for (int t = 0; t < T; t++)
+    /// <summary>The keys and values of tokens <paramref name="t0"/>..<paramref name="t1"/>-1 of <paramref name="kv"/>
+    /// <c>[T, 2d]</c> (<c>[k; v]</c> rows) as tap <paramref name="j"/>'s entries <c>(p0 + t) |S| + j</c>, on this thread, without
+    /// marking the cache written (the caller has, once: a prefill stage writes each thread's tokens side by side).
+    /// Keys go transposed <c>[H, hd, capacity]</c> (row h*hd + c, column e), values <c>[H, capacity, hd]</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WriteEntries(RunState s, ReadOnlySpan<float> kv, int j, int p0, int tapCount, int heads, int t0, int t1)
+    {
+        int d = s.ShortcutCache.Dim;
+        for (int t = t0; t < t1; t++)
         {
             int e = ShortcutMemory.Entry(p0 + t, j, tapCount);
-            s.ShortcutCache.SetKey(kv.Slice(t * 2 * d, d), e);
-            s.ShortcutCache.SetValue(kv.Slice(t * 2 * d + d, d), heads, e);
+            s.ShortcutCache.SetKeyUnmarked(kv.Slice(t * 2 * d, d), e);
+            s.ShortcutCache.SetValueUnmarked(kv.Slice(t * 2 * d + d, d), heads, e);
         }
     }
 

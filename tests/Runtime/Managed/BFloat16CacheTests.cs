@@ -75,8 +75,8 @@ public class BFloat16CacheTests
         var rows = new float[9 * 3 * d];
         for (int t = 0; t < 9; t++)
             for (int c = 0; c < d; c++) { rows[t * 3 * d + d + c] = Key(t, c); rows[t * 3 * d + 2 * d + c] = Value(t, c); }
-        cache.AppendKeys(rows.AsSpan(d), 3 * d, 9, 0);
-        for (int t = 0; t < 9; t++) cache.SetValue(rows.AsSpan(t * 3 * d + 2 * d, d), heads, t);
+        cache.MarkWritten();
+        cache.AppendUnmarked(rows, 3 * d, 9, heads, 0);   // as a prefill stage appends its tokens
         void Check(int slots)
         {
             for (int h = 0; h < heads; h++)
@@ -91,17 +91,20 @@ public class BFloat16CacheTests
             }
         }
         Check(9);
-        var next = Enumerable.Range(0, d).Select(c => Key(9, c)).ToArray();
-        cache.AppendKeys(next, d, 1, 9);
-        cache.SetValue(Enumerable.Range(0, d).Select(c => Value(9, c)).ToArray(), heads, 9);
+        var next = new float[3 * d];   // a decode step's qkv row: its key and value written by the product's epilogue
+        for (int c = 0; c < d; c++) { next[d + c] = Key(9, c); next[2 * d + c] = Value(9, c); }
+        cache.MarkWritten();
+        CacheTokens.AppendRows(next, 0, 0, new KeyValueAppend(cache, 9, heads));
         Check(10);   // the widened copy of a head made before the write is not reused
-        cache.SetKey(Enumerable.Range(0, d).Select(c => Key(10, c)).ToArray(), 10);
-        cache.SetValue(Enumerable.Range(0, d).Select(c => Value(10, c)).ToArray(), heads, 10);
+        cache.MarkWritten();   // as the shortcut memory writes an entry
+        cache.SetKeyUnmarked(Enumerable.Range(0, d).Select(c => Key(10, c)).ToArray(), 10);
+        cache.SetValueUnmarked(Enumerable.Range(0, d).Select(c => Value(10, c)).ToArray(), heads, 10);
         Check(11);
         // A slot written again (a sequence reset and refilled, or a speculative rewind) is read as written, though a
         // widened copy of this head over as many slots already exists.
         var rewritten = Enumerable.Range(0, d).Select(c => -Key(3, c)).ToArray();
-        cache.SetKey(rewritten, 3);
+        cache.MarkWritten();
+        cache.SetKeyUnmarked(rewritten, 3);
         for (int h = heads - 1; h >= 0; h--)   // the last head widened first
             for (int c = 0; c < hd; c++)
             {
