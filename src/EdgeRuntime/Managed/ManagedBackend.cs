@@ -24,7 +24,8 @@ internal sealed class ManagedBackend : IInferenceBackend
         // each thread runs over half of the tokens (PrefillBlock). A d128 model's matrices split only in a chunk; its
         // 256-token prefill went from 4.8-5.7 ms on one thread to 3.6-4.5 with the helper (ManagedBench prefill --dim 128
         // --per-round, 3 alternations). Before the prefill kept token rows on one thread it ran slower with a helper.
-        _useHelperThread = Threads > 1 && weights.Linears().Any(l => l.SplitsFor(1) || l.SplitsFor(RunState.MaxChunkTokens));
+        // (A matrix that splits for one token splits for a chunk too.)
+        _useHelperThread = Threads > 1 && weights.Linears().Any(l => l.SplitsFor(RunState.MaxChunkTokens));
     }
 
     /// <summary>Loads the weights of an ONNX model file written by the quantizer (int8 or fp32) whose metadata

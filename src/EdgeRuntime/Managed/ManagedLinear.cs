@@ -204,25 +204,19 @@ internal sealed class Int8Linear : ManagedLinear
     {
         const int g = PackedInt8Matrix.GroupRows;
         int n = t1 - t0;
-        InterleavedTiles? prepared = null;
-        if (n > 1)
-        {
-            // The GEMM tile's interleaved activations, made once for every chunk of rows below.
-            scratch.Rows(t0, n, Cols, out var qs, out var scaleRows, out var offsetRows);
-            prepared = Int8MatVec.PrepareBatch(qs, scaleRows, offsetRows, n, Matrix.PaddedCols);
-        }
+        // The tokens' quantized rows, and for a batch the GEMM tile's interleaved activations, made once for every chunk below.
+        scratch.Rows(t0, n, Cols, out var qs, out var scaleRows, out var offsetRows);
+        var prepared = n > 1 ? Int8MatVec.PrepareBatch(qs, scaleRows, offsetRows, n, Matrix.PaddedCols) : null;
         for (int r0 = start; r0 < end; r0 += chunkRows)
         {
             int g0 = r0 / g, g1 = (Math.Min(end, r0 + chunkRows) + g - 1) / g;
             if (n > 1)
             {
                 // Prefill: the GEMM tiles tokens over this chunk of weights (bit-identical to the per-token calls below).
-                scratch.Rows(t0, n, Cols, out var qs, out var scaleRows, out var offsetRows);
                 Int8MatVec.ComputeBatch(Matrix, g0, g1, qs, scaleRows, offsetRows, n, y.Slice(t0 * Rows, n * Rows), prepared);
                 continue;
             }
-            scratch.Row(t0, Cols, out var q, out var scales, out var offsets);
-            Int8MatVec.Compute(Matrix, g0, g1, q, scales, offsets, y.Slice(t0 * Rows, Rows));
+            Int8MatVec.Compute(Matrix, g0, g1, qs, scaleRows, offsetRows, y.Slice(t0 * Rows, Rows));
         }
     }
 }

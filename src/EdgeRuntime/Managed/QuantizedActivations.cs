@@ -76,11 +76,6 @@ internal sealed class QuantizedActivations
     /// <summary>Row <paramref name="t"/> of a layer with <paramref name="cols"/> inputs: its quantized values
     /// <c>[PaddedLength(cols)]</c> and its per-block scales and offsets.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Row(int t, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets)
-    {
-        int padded = ActivationQuantizer.PaddedLength(cols), blocks = padded / ActivationQuantizer.BlockSize;
-        q = Q.AsSpan(t * padded, padded);
-        scales = Scales.AsSpan(t * blocks, blocks);
-        offsets = Offsets.AsSpan(t * blocks, blocks);
-    }
+    public void Row(int t, int cols, out Span<sbyte> q, out Span<float> scales, out Span<int> offsets) =>
+        Rows(t, 1, cols, out q, out scales, out offsets);
 }
