@@ -13,9 +13,10 @@ namespace EdgeShortcut.ManagedBench;
 /// </summary>
 internal static class ProfileBench
 {
-    public static void Run(ModelConfig c, int rounds, ActivationPrecision activations, bool prefill = false, bool wall = false)
+    public static void Run(ModelConfig c, int rounds, ActivationPrecision activations, bool prefill = false, bool wall = false, int from = 0, int until = int.MaxValue,
+        KeyValueCachePrecision cache = KeyValueCachePrecision.Float32)
     {
-        using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads: prefill && !wall ? 1 : 0);
+        using var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads: prefill && !wall ? 1 : 0, keyValueCache: cache);
         using var sequence = engine.CreateManagedSequence();
         var timer = new PhaseTimer { Seconds = new double[Enum.GetValues<ForwardPhase>().Length], Wall = wall };
         var discard = new PhaseTimer { Seconds = new double[timer.Seconds.Length], Wall = wall };
@@ -33,12 +34,13 @@ internal static class ProfileBench
             for (int p = 0; p < c.ContextLength; p++)
             {
                 token[0] = (p * 31 + 7) % c.VocabSize;
-                if (round > 0) sequence.Append(token, ref timer);
+                if (round > 0 && p >= from && p < until) sequence.Append(token, ref timer);
                 else sequence.Append(token, ref discard);
             }
         }
-        double tokens = rounds * (double)c.ContextLength;
-        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations{(prefill ? ", prefill in one call" + (wall ? "" : ", 1 thread") : "")}: {(wall ? $"wall-clock us per token at {engine.Threads} threads" : "thread CPU us per token")}, averaged over positions 0..{c.ContextLength - 1}");
+        int counted = prefill ? c.ContextLength : Math.Max(0, Math.Min(until, c.ContextLength) - from);
+        double tokens = rounds * (double)counted;
+        Console.WriteLine($"{(c.IsShortcut ? "shortcut" : "baseline")} L{c.Layers} d{c.Dim} ctx{c.ContextLength}, int8 file, {activations} activations, {cache} cache{(prefill ? ", prefill in one call" + (wall ? "" : ", 1 thread") : "")}: {(wall ? $"wall-clock us per token at {engine.Threads} threads" : "thread CPU us per token")}, averaged over positions {(prefill ? 0 : from)}..{(prefill ? c.ContextLength : Math.Min(until, c.ContextLength)) - 1}");
         Console.WriteLine();
         Console.WriteLine("| phase | us/token | share |");
         Console.WriteLine("|---|---|---|");

@@ -9,10 +9,11 @@ using EdgeShortcut.Runtime.Managed;
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round] [--tiles AvxVnni,AvxVnni512]   (1 vs 2 threads, interleaved; --tiles: GEMM tiles side by side)
-//        profile: [--prefill] [--wall] (prefill: one call, one thread; wall: default threads, wall clock per phase)
+//        profile: [--prefill] [--wall] [--from P] [--until P] [--cache bfloat16] (prefill: one call, one thread; wall: default threads, wall clock per phase; from/until: decode positions counted)
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
 //        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16] [--threads 2]   (a decode step's attention over a cold cache)
+//        stream: [--dim 768] [--layers 12] [--rounds 5]   (a model's decode products alone vs a plain read of the same bytes)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
@@ -123,6 +124,10 @@ if (mode is "all" or "ort")
         OrtCompareBench.Run(ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate(), IntOpt("--rounds", 5));
     }
 }
+if (mode is "stream")
+{
+    StreamBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5));
+}
 if (mode is "profile")
 {
     int layers = IntOpt("--layers", 6), dim = IntOpt("--dim", 128), heads = IntOpt("--heads", 4), ctx = IntOpt("--ctx", 256);
@@ -131,7 +136,9 @@ if (mode is "profile")
         foreach (var c in new[] { shortcutConfig, shortcutConfig with { Taps = [] } })
         {
             Console.WriteLine();
-            ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"), args.Contains("--wall"));
+            ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"), args.Contains("--wall"),
+                Opt("--from") is null ? 0 : IntOpt("--from", 1), IntOpt("--until", int.MaxValue),
+                Opt("--cache") is "bfloat16" ? KeyValueCachePrecision.BFloat16 : KeyValueCachePrecision.Float32);
         }
 }
 if (mode is "prefill")

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using EdgeShortcut.Runtime.Managed;
+using EdgeShortcut.Runtime.Managed.Kernels;
+
+namespace EdgeShortcut.ManagedBench;
+
+/// <summary>
+/// How fast a decode step's products stream a whole model's int8 weights, without attention, norms or anything else:
+/// the L x {qkv, proj, fc, fc2} matrices of a d/L model applied to one token each, in order, on the engine's threads,
+/// against a plain read of the same bytes in the same job structure (each matrix's rows split between the two threads,
+/// one hand-off per matrix). The gap between the two is what the matvec path loses to the memory system.
+/// </summary>
+internal static class StreamBench
+{
+    public static void Run(int dim, int layers, int rounds)
+    {
+        var rng = new Random(5);
+        var shapes = new List<(int Rows, int Cols)>();
+        for (int l = 0; l < layers; l++) shapes.AddRange([(3 * dim, dim), (dim, dim), (4 * dim, dim), (dim, 4 * dim)]);
+        var linears = shapes.Select((s, i) =>
+        {
+            var w = new sbyte[s.Rows * s.Cols];
+            for (int k = 0; k < w.Length; k++) w[k] = (sbyte)rng.Next(-127, 128);
+            var linear = new Int8Linear($"m{i}", s.Rows, s.Cols, w, [.. Enumerable.Repeat(0.01f, s.Rows)], []);
+            linear.Matrix.StreamsFromMemory = true;
+            return linear;
+        }).ToArray();
+        long bytes = linears.Sum(l => (long)l.Matrix.Data.Length);
+        var x = new float[4 * dim]; for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var y = new float[4 * dim];
+        var scratch = new QuantizedActivations(1, 4 * dim);
+        using var parallel = new RowParallel();
+        Console.WriteLine($"stream d{dim} L{layers}: {bytes / 1e6:F1} MB of packed int8 weights per pass, 2 threads, load {LoadAverage.Read()}");
+        Console.WriteLine("| round | products ms/pass | GB/s | plain read ms/pass | GB/s | products / read |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        for (int r = 0; r <= rounds; r++)
+        {
+            double products = Time(() =>
+            {
+                foreach (var l in linears) l.Apply(x.AsSpan(0, l.Cols), y.AsSpan(0, l.Rows), 1, scratch, parallel);
+            });
+            double read = Time(() => { foreach (var l in linears) ReadRows(parallel, l.Matrix); });
+            double halves = Time(() => { foreach (var l in linears) ReadHalves(parallel, l.Matrix); });
+            double solo = Time(() => { foreach (var l in linears) ReadSolo(l.Matrix); });
+            if (r == 0) continue;   // warm-up
+            Console.WriteLine($"| {r} | {products * 1e3:F3} | {bytes / products / 1e9:F1} | {read * 1e3:F3} | {bytes / read / 1e9:F1} | {read / products:F2}x | halves {bytes / halves / 1e9:F1} GB/s | one thread {bytes / solo / 1e9:F1} GB/s |");
+        }
+    }
+
+    private static double Time(Action pass)
+    {
+        pass();
+        var times = new double[9];
+        for (int i = 0; i < times.Length; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pass();
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[times.Length / 2];
+    }
+
+    private static PackedInt8Matrix? s_matrix;
+    private static long s_sink;
+
+    private static unsafe void ReadRows(RowParallel parallel, PackedInt8Matrix m)
+    {
+        s_matrix = m;
+        parallel.Run(&ReadJob, null, m.Groups * PackedInt8Matrix.GroupRows);
+    }
+
+    private static unsafe void ReadHalves(RowParallel parallel, PackedInt8Matrix m)
+    {
+        s_matrix = m;
+        int rows = m.Groups * PackedInt8Matrix.GroupRows;
+        parallel.RunHalves(&ReadJob, null, rows, rows / 16 * 8);
+    }
+
+    private static unsafe void ReadSolo(PackedInt8Matrix m)
+    {
+        s_matrix = m;
+        ReadJob(null, 0, m.Groups * PackedInt8Matrix.GroupRows);
+    }
+
+    // Rows start..end-1 of the packed matrix: whole row groups, contiguous (PaddedCols bytes per row).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ReadJob(void* context, int start, int end)
+    {
+        var data = s_matrix!.Data;
+        long from = (long)start * s_matrix.PaddedCols, to = (long)end * s_matrix.PaddedCols;
+        Vector512<long> a = default, b = default, c = default, d = default;
+        fixed (byte* p = data)
+            for (long i = from; i + 256 <= to; i += 256)
+            {
+                a ^= Vector512.Load((long*)(p + i));
+                b ^= Vector512.Load((long*)(p + i + 64));
+                c ^= Vector512.Load((long*)(p + i + 128));
+                d ^= Vector512.Load((long*)(p + i + 192));
+            }
+        Interlocked.Add(ref s_sink, Vector512.Sum(a ^ b ^ c ^ d));
+    }
+}
