@@ -13,7 +13,7 @@ using EdgeShortcut.Runtime.Managed;
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
 //        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16] [--threads 2]   (a decode step's attention over a cold cache)
-//        stream: [--dim 768] [--layers 12] [--rounds 5]   (a model's decode products alone vs a plain read of the same bytes)
+//        stream: [--dim 768] [--layers 12] [--rounds 5] [--paired]   (a model's decode products alone vs a plain read of the same bytes)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
@@ -126,7 +126,7 @@ if (mode is "all" or "ort")
 }
 if (mode is "stream")
 {
-    StreamBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5));
+    StreamBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), args.Contains("--paired"));
 }
 if (mode is "profile")
 {

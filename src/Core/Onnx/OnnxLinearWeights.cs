@@ -55,12 +55,20 @@ internal static class OnnxLinearWeights
     public static T[] Transpose<T>(ReadOnlySpan<T> src, int rows, int cols)
     {
         var dst = new T[src.Length];
+        Transpose(src, rows, cols, dst);
+        return dst;
+    }
+
+    /// <summary><see cref="Transpose{T}(ReadOnlySpan{T}, int, int)"/> into <paramref name="dst"/> (<c>[cols, rows]</c>).</summary>
+    public static void Transpose<T>(ReadOnlySpan<T> src, int rows, int cols, Span<T> dst)
+    {
+        if (src.Length != (long)rows * cols || dst.Length != src.Length)
+            throw new ArgumentException($"Transposing {rows}x{cols} needs {(long)rows * cols} values on both sides (got {src.Length} and {dst.Length}).");
         const int Tile = 32;
         for (int r0 = 0; r0 < rows; r0 += Tile)
             for (int c0 = 0; c0 < cols; c0 += Tile)
                 for (int r = r0; r < Math.Min(r0 + Tile, rows); r++)
                     for (int c = c0; c < Math.Min(c0 + Tile, cols); c++)
-                        dst[(long)c * rows + r] = src[(int)((long)r * cols + c)];
-        return dst;
+                        dst[(int)((long)c * rows + r)] = src[(int)((long)r * cols + c)];
     }
 }

@@ -224,15 +224,26 @@ internal sealed class Int8Linear : ManagedLinear
 /// <summary>fp32 Linear for fp32 model files: weights <c>[out, in]</c> as stored in the checkpoint.</summary>
 internal sealed class Fp32Linear : ManagedLinear
 {
-    /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major).</summary>
-    public Fp32Linear(string name, int rows, int cols, float[] weights, float[] bias) : base(name, rows, cols, bias)
+    /// <summary>Takes ownership of <paramref name="weights"/> (<c>[rows, cols]</c>, row-major, from a cache-line boundary:
+    /// the loader transposes the file's weights straight into it).</summary>
+    public Fp32Linear(string name, int rows, int cols, AlignedArray<float> weights, float[] bias) : base(name, rows, cols, bias)
     {
         if (weights.Length != (long)rows * cols) throw new ArgumentException($"'{name}': {weights.Length} weights, expected {rows}x{cols}.");
         Weights = weights;
     }
 
-    /// <summary>Weights <c>[out, in]</c>.</summary>
-    public float[] Weights { get; }
+    /// <summary>Copies <paramref name="weights"/> (<c>[rows, cols]</c>, row-major).</summary>
+    public Fp32Linear(string name, int rows, int cols, ReadOnlySpan<float> weights, float[] bias) : this(name, rows, cols, Copy(weights), bias) { }
+
+    private static AlignedArray<float> Copy(ReadOnlySpan<float> weights)
+    {
+        var copy = new AlignedArray<float>(weights.Length, zeroed: false);
+        weights.CopyTo(copy.Span);
+        return copy;
+    }
+
+    /// <summary>Weights <c>[out, in]</c>, from a 64-byte boundary.</summary>
+    public AlignedArray<float> Weights { get; }
 
     /// <inheritdoc />
     public override long WeightBytes => 4L * Weights.Length;

@@ -79,7 +79,9 @@ internal static class ManagedModelLoader
             if (!isInt8)
             {
                 var wt = Floats(OnnxNames.TransposedWeight(prefix), cols, rows);
-                return new Fp32Linear(prefix, rows, cols, OnnxLinearWeights.Transpose<float>(wt, cols, rows), bias);
+                var weights = new AlignedArray<float>((long)rows * cols, zeroed: false);
+                OnnxLinearWeights.Transpose<float>(wt, cols, rows, weights.Span);
+                return new Fp32Linear(prefix, rows, cols, weights, bias);
             }
             string scaleName = OnnxNames.WeightScale(prefix);
             var scales = Floats(scaleName, rows);

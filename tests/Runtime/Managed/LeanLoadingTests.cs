@@ -32,13 +32,13 @@ public class LeanLoadingTests
         var (w, wt, scales, bias) = RandomMatrix(rows, cols, seed: rows * 100 + cols);
         var a = new PackedInt8Matrix(w, rows, cols, scales, bias);
         var b = PackedInt8Matrix.FromInputMajor(wt, rows, cols, scales, bias);
-        Assert.Equal(a.Data, b.Data);
+        Assert.Equal(a.Data.Span.ToArray(), b.Data.Span.ToArray());
         Assert.Equal(a.Scales, b.Scales);
         Assert.Equal(a.Bias, b.Bias);
         for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) Assert.Equal(w[r * cols + c], b[r, c]);
         var ca = new ColumnPackedInt8Matrix(w, rows, cols, scales, bias);
         var cb = ColumnPackedInt8Matrix.FromInputMajor(wt, rows, cols, scales, bias);
-        Assert.Equal(ca.Data, cb.Data);
+        Assert.Equal(ca.Data.Span.ToArray(), cb.Data.Span.ToArray());
         Assert.Equal(ca.Scales, cb.Scales);
         Assert.Equal(ca.Bias, cb.Bias);
     }

@@ -37,7 +37,7 @@ internal sealed class ColumnPackedInt8Matrix
         Groups = (rows + GroupRows - 1) / GroupRows;
         long bytes = (long)Groups * GroupRows * cols;
         if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
-        Data = new sbyte[bytes];                           // zeroed: padding rows are w = 0
+        Data = new AlignedArray<sbyte>(bytes);             // zeroed: padding rows are w = 0
         Pack(source, rowStride, colStride);
         Scales = new float[Groups * GroupRows];
         scales.CopyTo(Scales);
@@ -68,8 +68,8 @@ internal sealed class ColumnPackedInt8Matrix
     public int Cols { get; }
     /// <summary>Row groups: <c>ceil(Rows / 16)</c>.</summary>
     public int Groups { get; }
-    /// <summary>The packed weights <c>[Groups, Cols, 16]</c>, see the type summary.</summary>
-    public sbyte[] Data { get; }
+    /// <summary>The packed weights <c>[Groups, Cols, 16]</c>, see the type summary, from a 64-byte boundary.</summary>
+    public AlignedArray<sbyte> Data { get; }
     /// <summary>Per-row weight scales <c>[Groups * 16]</c> (0 for padding rows).</summary>
     public float[] Scales { get; }
     /// <summary>Per-row bias <c>[Groups * 16]</c> (all 0 when the layer has none).</summary>

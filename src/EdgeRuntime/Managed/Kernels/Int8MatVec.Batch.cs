@@ -121,7 +121,7 @@ internal static partial class Int8MatVec
     {
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
         nint groupBytes = (nint)P * PackedInt8Matrix.GroupRows;
-        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref byte w0 = ref m.Data.Reference;
         ref int xa = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));   // 4 activations per int
         ref int xb = ref Unsafe.Add(ref xa, P / 4);
         ref int xc = ref Unsafe.Add(ref xb, P / 4);
@@ -164,7 +164,7 @@ internal static partial class Int8MatVec
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
         nint groupBytes = (nint)P * PackedInt8Matrix.GroupRows;
         nint xRow = P / 4;
-        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref byte w0 = ref m.Data.Reference;
         ref int x0 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));   // 4 activations per int
         ref float scales = ref MemoryMarshal.GetReference(xScales);
         Span<Vector256<float>> f = stackalloc Vector256<float>[8];

@@ -22,7 +22,7 @@ internal static partial class Int8MatVec
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
         nint groupBytes = (nint)P * PackedInt8Matrix.GroupRows;
         nint xRow = P / 4;
-        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref byte w0 = ref m.Data.Reference;
         ref int x0 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
         ref float scales = ref MemoryMarshal.GetReference(xScales);
         ref int offsets = ref MemoryMarshal.GetReference(xOffsets);

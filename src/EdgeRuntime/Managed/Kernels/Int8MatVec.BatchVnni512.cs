@@ -43,7 +43,7 @@ internal static partial class Int8MatVec
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
         if (tiles.PaddedCols != P || k >= tiles.Tiles) throw new ArgumentException("The interleaved tiles do not match this matrix.", nameof(tiles));
         nint groupBytes = (nint)P * PackedInt8Matrix.GroupRows;
-        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref byte w0 = ref m.Data.Reference;
         ref int xTile = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tiles.Quads), (nint)k * WideTileTokens * (P / 4));
         ref float scTile = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tiles.Scales), (nint)k * WideTileTokens * blocks);
         ref int ofTile = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tiles.Offsets), (nint)k * WideTileTokens * blocks);

@@ -22,9 +22,9 @@ internal static partial class Int8MatVec
     {
         int blocks = xScales.Length;
         nint groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
-        fixed (byte* pinned = m.Data)   // a raw address for the prefetches, which may point past the array's end
+        byte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
         {
-            ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+            ref byte w0 = ref m.Data.Reference;
             ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
             ref float sc0 = ref MemoryMarshal.GetReference(xScales);
             ref int of0 = ref MemoryMarshal.GetReference(xOffsets);
@@ -106,7 +106,7 @@ internal static partial class Int8MatVec
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
         nint groupBytes = m.PaddedCols * PackedInt8Matrix.GroupRows;
-        ref byte w0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref byte w0 = ref m.Data.Reference;
         ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
         for (int g = g0; g < g1; g++)
         {
@@ -148,7 +148,7 @@ internal static partial class Int8MatVec
         ref int x4 = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(x));
         ref float sc0 = ref MemoryMarshal.GetReference(xScales);
         int blocks = xScales.Length;
-        fixed (byte* pinned = m.Data)   // a raw address for the prefetches, which may point past the array's end
+        byte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
         for (int g = g0; g < g1; g++)
         {
             byte* wg = pinned + g * groupBytes;

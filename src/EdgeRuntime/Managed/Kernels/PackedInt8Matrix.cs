@@ -47,8 +47,8 @@ internal sealed class PackedInt8Matrix
         Groups = (rows + GroupRows - 1) / GroupRows;
         long bytes = (long)Groups * GroupRows * PaddedCols;
         if (bytes > Array.MaxLength) throw new NotSupportedException($"A {rows}x{cols} int8 matrix exceeds the largest .NET array.");
-        Data = GC.AllocateUninitializedArray<byte>((int)bytes);
-        Array.Fill(Data, (byte)128);                       // w = 0 everywhere, including the padding
+        Data = new AlignedArray<byte>(bytes, zeroed: false);
+        Data.Span.Fill(128);                       // w = 0 everywhere, including the padding
         Pack(source, rowStride, colStride);
         Scales = new float[Groups * GroupRows];
         scales.CopyTo(Scales);
@@ -71,7 +71,7 @@ internal sealed class PackedInt8Matrix
             if (rowStride == 1 && groupRows == GroupRows && Sse2.IsSupported)
             {
                 ref sbyte src = ref MemoryMarshal.GetReference(source);
-                ref byte dst = ref MemoryMarshal.GetArrayDataReference(Data);
+                ref byte dst = ref Data.Reference;
                 var flip = Vector128.Create((byte)0x80);   // w + 128 on the two's complement byte
                 for (; c + 4 <= cols; c += 4)
                 {
@@ -105,8 +105,8 @@ internal sealed class PackedInt8Matrix
     public int PaddedCols { get; }
     /// <summary>Row groups: <c>ceil(Rows / 8)</c>.</summary>
     public int Groups { get; }
-    /// <summary>The packed unsigned weights <c>[Groups, PaddedCols / 4, 8, 4]</c>, see the type summary.</summary>
-    public byte[] Data { get; }
+    /// <summary>The packed unsigned weights <c>[Groups, PaddedCols / 4, 8, 4]</c>, see the type summary, from a 64-byte boundary.</summary>
+    public AlignedArray<byte> Data { get; }
     /// <summary>Per-row weight scales <c>[Groups * 8]</c> (0 for padding rows).</summary>
     public float[] Scales { get; }
     /// <summary>Per-row bias <c>[Groups * 8]</c> (all 0 when the layer has none).</summary>

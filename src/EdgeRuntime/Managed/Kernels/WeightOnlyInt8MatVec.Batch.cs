@@ -34,7 +34,7 @@ internal static partial class WeightOnlyInt8MatVec
     private static void ComputeAvx512Pair(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int rows = m.Rows, cols = m.Cols;
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref sbyte d0 = ref m.Data.Reference;
         ref float xa = ref MemoryMarshal.GetReference(x);
         ref float xb = ref Unsafe.Add(ref xa, cols);
         nint groupBytes = (nint)cols * GroupRows;
@@ -87,7 +87,7 @@ internal static partial class WeightOnlyInt8MatVec
     private static void Tile3Avx2(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int rows = m.Rows, cols = m.Cols;
-        ref sbyte d0 = ref MemoryMarshal.GetArrayDataReference(m.Data);
+        ref sbyte d0 = ref m.Data.Reference;
         ref float xa = ref MemoryMarshal.GetReference(x);
         ref float xb = ref Unsafe.Add(ref xa, cols);
         ref float xc = ref Unsafe.Add(ref xb, cols);

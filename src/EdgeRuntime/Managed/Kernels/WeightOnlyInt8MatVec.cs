@@ -79,7 +79,7 @@ internal static partial class WeightOnlyInt8MatVec
     private static void ComputeScalar(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int cols = x.Length;
-        sbyte[] data = m.Data;
+        var data = m.Data;
         for (int r = g0 * GroupRows; r < Math.Min(m.Rows, g1 * GroupRows); r++)
         {
             float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
@@ -106,7 +106,7 @@ internal static partial class WeightOnlyInt8MatVec
         int cols = x.Length;
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
-        fixed (sbyte* pinned = m.Data)   // a raw address for the prefetches, which may point past the array's end
+        sbyte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
         for (int g = g0; g < g1; g++)
         {
             sbyte* group = pinned + g * groupBytes;
@@ -156,7 +156,7 @@ internal static partial class WeightOnlyInt8MatVec
         int cols = x.Length;
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
-        fixed (sbyte* pinned = m.Data)   // a raw address for the prefetches, which may point past the array's end
+        sbyte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
         for (int g = g0; g < g1; g++)
         {
             sbyte* group = pinned + g * groupBytes;
