@@ -13,6 +13,7 @@ using EdgeShortcut.Runtime.Managed;
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
 //        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16] [--threads 2]   (a decode step's attention over a cold cache)
+//        generation: --model PATH [--tokens 2000] [--rounds 3]   (a generated token's cost beyond the forward pass: step API greedy/sampled, streaming API, sampler)
 //        stream: [--dim 768] [--layers 12] [--rounds 5] [--paired]   (a model's decode products alone vs a plain read of the same bytes)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
@@ -123,6 +124,11 @@ if (mode is "all" or "ort")
         Console.WriteLine();
         OrtCompareBench.Run(ModelConfig.Create(layers, dim, heads, ctx, shortcut: shortcut).Validate(), IntOpt("--rounds", 5));
     }
+}
+if (mode is "generation")
+{
+    GenerationBench.Run(Opt("--model") ?? throw new ArgumentException("generation needs --model PATH (e.g. the sample's models/default.onnx)."),
+        IntOpt("--tokens", 2000), IntOpt("--rounds", 3));
 }
 if (mode is "stream")
 {
