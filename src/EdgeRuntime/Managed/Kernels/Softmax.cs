@@ -74,10 +74,9 @@ internal static class Softmax
         {
             var negativeInfinity = Vector512.Create(float.NegativeInfinity);
             var vmax = negativeInfinity;
-            for (int i = 0; i < full; i += 16) vmax = Vector512.Max(vmax, Vector512.Load(r + i));
-            if (full < n) vmax = Vector512.Max(vmax, Avx512F.MaskLoad(r + full, tailMask, negativeInfinity));
-            float max = vmax.GetElement(0);
-            for (int lane = 1; lane < 16; lane++) max = MathF.Max(max, vmax.GetElement(lane));
+            for (int i = 0; i < full; i += 16) vmax = Avx512F.Max(vmax, Avx512F.LoadVector512(r + i));
+            if (full < n) vmax = Avx512F.Max(vmax, Avx512F.MaskLoad(r + full, tailMask, negativeInfinity));
+            float max = HorizontalMax(vmax);
 
             var broadcastMax = Vector512.Create(max);
             var floor = Vector512.Create(FlushBelow);
@@ -98,6 +97,19 @@ internal static class Softmax
             for (int i = 0; i < full; i += 16) (Vector512.Load(r + i) * inverse).Store(r + i);
             if (full < n) Avx512F.MaskStore(r + full, tailMask, Avx512F.MaskLoad(r + full, tailMask, Vector512<float>.Zero) * inverse);
         }
+    }
+
+    /// <summary>The largest of 16 lanes in four halving steps (plain <c>vmaxps</c>: the scores are finite or -inf, and
+    /// which zero a tie of +0 and -0 keeps does not change any <c>exp(s - max)</c>). The lane-by-lane scalar loop it replaces
+    /// was a chain of 15 dependent extracts and compares at the head of every row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector512<float> v)
+    {
+        var m = Avx.Max(v.GetLower(), v.GetUpper());
+        var q = Sse.Max(m.GetLower(), m.GetUpper());
+        q = Sse.Max(q, Sse.Shuffle(q, q, 0b_01_00_11_10));
+        q = Sse.Max(q, Sse.Shuffle(q, q, 0b_10_11_00_01));
+        return q.ToScalar();
     }
 
     /// <summary>0, 1, .., 15: lane i of a tail holds a real score when i &lt; the tail's length.</summary>
