@@ -15,9 +15,11 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal sealed class LayerCache
 {
-    // From 64-byte boundaries (AlignedArray): a key row of 256 slots is then 16 whole cache lines, not 17 split ones.
-    private readonly AlignedArray<float>? _keys, _values;
-    private readonly AlignedArray<ushort>? _keys16, _values16;
+    // Plain arrays, not AlignedArray: with the caches on 64-byte boundaries a d128 shortcut model's two-thread prefill ran
+    // 2-3x slower (both threads busy the whole time; 3.3-3.5 -> 7.7-10.8 ms, ManagedBench prefill --dim 128 --layers 6,
+    // three alternations), and aligned caches bought no measurable decode speed (docs/BENCHMARKS.md, tenth session).
+    private readonly float[]? _keys, _values;
+    private readonly ushort[]? _keys16, _values16;
     private int _version;   // bumped by every write: a widened copy of a head is valid for one version
     private readonly long _id = Interlocked.Increment(ref s_nextId);   // names this cache in a thread's scratch (no reference kept)
     private static long s_nextId;
@@ -31,13 +33,13 @@ internal sealed class LayerCache
         long size = (long)dim * capacity;
         if (precision == KeyValueCachePrecision.Float32)
         {
-            _keys = new AlignedArray<float>(size);
-            _values = new AlignedArray<float>(size);
+            _keys = new float[size];
+            _values = new float[size];
         }
         else
         {
-            _keys16 = new AlignedArray<ushort>(size);
-            _values16 = new AlignedArray<ushort>(size);
+            _keys16 = new ushort[size];
+            _values16 = new ushort[size];
         }
     }
 
@@ -71,7 +73,7 @@ internal sealed class LayerCache
         int d = Dim, n = Capacity;
         if (_keys is not null)
         {
-            KeyTranspose.Append(src, srcStride, d, T, _keys.Span, n, p0);
+            KeyTranspose.Append(src, srcStride, d, T, _keys, n, p0);
             return;
         }
         if (T == 1)
@@ -82,7 +84,7 @@ internal sealed class LayerCache
         // Transpose in float32 (KeyTranspose's tiles), then narrow each channel's T floats into its cache row.
         var scratch = Scratch(ref t_transposed, d * Math.Max(T, RunState.MaxChunkTokens));
         KeyTranspose.Append(src, srcStride, d, T, scratch, T, 0);
-        for (int c = 0; c < d; c++) BFloat16.Narrow(scratch.AsSpan(c * T, T), _keys16!.AsSpan(c * n + p0, T));
+        for (int c = 0; c < d; c++) BFloat16.Narrow(scratch.AsSpan(c * T, T), _keys16.AsSpan(c * n + p0, T));
     }
 
     /// <summary>The key <c>[d]</c> of one slot <paramref name="e"/> (the shortcut memory's slots are not consecutive per token),
@@ -113,7 +115,7 @@ internal sealed class LayerCache
             int c = c0 + i, h = c / hd, within = c - h * hd, run = Math.Min(hd - within, value.Length - i);
             int at = (h * n + e) * hd + within;
             if (_values is not null) value.Slice(i, run).CopyTo(_values.AsSpan(at, run));
-            else BFloat16.Narrow(value.Slice(i, run), _values16!.AsSpan(at, run));
+            else BFloat16.Narrow(value.Slice(i, run), _values16.AsSpan(at, run));
             i += run;
         }
     }
@@ -129,9 +131,9 @@ internal sealed class LayerCache
     {
         int hd = Dim / heads, n = Capacity;
         if (_keys is not null)
-            AttentionKernels.Attend(q, _keys!.AsSpan(h * hd * n, hd * n), n, _values!.AsSpan(h * n * hd, n * hd), scores, output, mask);
+            AttentionKernels.Attend(q, _keys.AsSpan(h * hd * n, hd * n), n, _values.AsSpan(h * n * hd, n * hd), scores, output, mask);
         else
-            AttentionKernels.Attend<ushort, BFloat16Row>(q, _keys16!.AsSpan(h * hd * n, hd * n), n, _values16!.AsSpan(h * n * hd, n * hd), scores, output, mask);
+            AttentionKernels.Attend<ushort, BFloat16Row>(q, _keys16.AsSpan(h * hd * n, hd * n), n, _values16.AsSpan(h * n * hd, n * hd), scores, output, mask);
     }
 
     /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
@@ -142,14 +144,14 @@ internal sealed class LayerCache
     {
         int hd = Dim / heads, n = Capacity;
         if (_keys is not null)
-            return new HeadView(_keys!.AsSpan(h * hd * n, hd * n), n, _values!.AsSpan(h * n * hd, n * hd));
+            return new HeadView(_keys.AsSpan(h * hd * n, hd * n), n, _values.AsSpan(h * n * hd, n * hd));
         if (slots < 1 || slots > n) throw new ArgumentOutOfRangeException(nameof(slots), slots, $"1..{n} slots.");
         if (t_owner != _id || t_head != h || t_version != _version || t_slots < slots)
         {
             // Sized for the whole capacity at once, so a growing context does not reallocate.
             var keys = Scratch(ref t_keys, hd * n);
-            for (int c = 0; c < hd; c++) BFloat16.Widen(_keys16!.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
-            BFloat16.Widen(_values16!.AsSpan(h * n * hd, slots * hd), Scratch(ref t_values, n * hd));
+            for (int c = 0; c < hd; c++) BFloat16.Widen(_keys16.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
+            BFloat16.Widen(_values16.AsSpan(h * n * hd, slots * hd), Scratch(ref t_values, n * hd));
             (t_owner, t_head, t_version, t_slots) = (_id, h, _version, slots);
         }
         int stride = t_slots;

@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace EdgeShortcut.Runtime.Managed.Kernels;
 
 /// <summary>
-/// An array whose first element sits on a cache-line boundary (<see cref="Alignment"/> bytes), for the data the kernels
-/// stream: packed weights and key/value caches. Why: a .NET array's elements start 16 bytes after its header, so every
+/// An array whose first element sits on a cache-line boundary (<see cref="Alignment"/> bytes), for the weights the kernels
+/// stream (packed int8 and float32). Why: a .NET array's elements start 16 bytes after its header, so every
 /// 512-bit load of one straddles two cache lines (and every other 256-bit load). Reading an 85 MB model's packed weights
 /// with 512-bit loads ran at 26-31 GB/s from arrays, 40-47 GB/s from the same bytes at a 64-byte boundary (one thread,
 /// docs/BENCHMARKS.md, tenth session). The storage is allocated on the pinned object heap, so it never moves and the
