@@ -15,9 +15,10 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal sealed class LayerCache
 {
-    // Plain arrays, not AlignedArray: with the caches on 64-byte boundaries a d128 shortcut model's two-thread prefill ran
-    // 2-3x slower (both threads busy the whole time; 3.3-3.5 -> 7.7-10.8 ms, ManagedBench prefill --dim 128 --layers 6,
-    // three alternations), and aligned caches bought no measurable decode speed (docs/BENCHMARKS.md, tenth session).
+    // Plain arrays, not AlignedArray: aligned caches bought no measurable decode speed (docs/BENCHMARKS.md, tenth session).
+    // Their first version also made a d128 shortcut model's two-thread prefill 2-3x slower: the per-element writes of a
+    // shortcut entry went through AlignedArray's indexer, which re-reads that small object's fields on every element (most
+    // likely on a cache line the other thread was writing). Taking the span once per call fixed it.
     private readonly float[]? _keys, _values;
     private readonly ushort[]? _keys16, _values16;
     private int _version;   // bumped by every write: a widened copy of a head is valid for one version

@@ -45,7 +45,9 @@ internal sealed unsafe class AlignedArray<T> where T : unmanaged
     /// <summary>The first element's address (64-byte aligned; the storage is pinned, so it stays valid while this lives).</summary>
     public T* Pointer => (T*)Unsafe.AsPointer(ref Reference);
 
-    /// <summary>Element <paramref name="index"/> (bounds-checked).</summary>
+    /// <summary>Element <paramref name="index"/> (bounds-checked). Not for hot loops: every call reads this object's fields
+    /// again (the JIT cannot hoist them past the element stores), and a small object can share a cache line with data
+    /// another thread writes; take <see cref="Span"/> or <see cref="Reference"/> once instead.</summary>
     public ref T this[long index]
     {
         get
