@@ -49,6 +49,7 @@ internal sealed class ColumnPackedInt8Matrix
     private void Pack(ReadOnlySpan<sbyte> source, int rowStride, int colStride)
     {
         int rows = Rows, cols = Cols;
+        Span<sbyte> data = Data.Span;
         for (int g = 0; g < Groups; g++)
         {
             int groupRows = Math.Min(GroupRows, rows - g * GroupRows);
@@ -57,7 +58,7 @@ internal sealed class ColumnPackedInt8Matrix
                 long at = ((long)g * cols + k) * GroupRows;
                 long from = (long)g * GroupRows * rowStride + (long)k * colStride;
                 if (rowStride == 1) source.Slice((int)from, groupRows).CopyTo(Data.AsSpan((int)at, groupRows));
-                else for (int rr = 0; rr < groupRows; rr++) Data[at + rr] = source[(int)(from + (long)rr * rowStride)];
+                else for (int rr = 0; rr < groupRows; rr++) data[(int)(at + rr)] = source[(int)(from + (long)rr * rowStride)];
             }
         }
     }

@@ -93,6 +93,7 @@ internal static partial class Int8MatVec
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, Span<float> y)
     {
         int k4 = m.PaddedCols / 4;
+        ReadOnlySpan<byte> data = m.Data.Span;   // once: the indexer re-reads the wrapper per element
         for (int g = g0; g < g1; g++)
         {
             for (int rr = 0; rr < PackedInt8Matrix.GroupRows && g * PackedInt8Matrix.GroupRows + rr < m.Rows; rr++)
@@ -102,7 +103,7 @@ internal static partial class Int8MatVec
                 {
                     int s = 0;
                     for (int k = b * 32; k < b * 32 + 32; k++)
-                        s += m.Data[((g * k4 + k / 4) * PackedInt8Matrix.GroupRows + rr) * 4 + k % 4] * x[k];
+                        s += data[((g * k4 + k / 4) * PackedInt8Matrix.GroupRows + rr) * 4 + k % 4] * x[k];
                     acc = MathF.FusedMultiplyAdd(s - xOffsets[b], xScales[b], acc);
                 }
                 int r = g * PackedInt8Matrix.GroupRows + rr;

@@ -63,6 +63,7 @@ internal sealed class PackedInt8Matrix
     private void Pack(ReadOnlySpan<sbyte> source, int rowStride, int colStride)
     {
         int rows = Rows, cols = Cols;
+        Span<byte> data = Data.Span;
         for (int g = 0; g < Groups; g++)
         {
             int groupRows = Math.Min(GroupRows, rows - g * GroupRows);
@@ -92,7 +93,7 @@ internal sealed class PackedInt8Matrix
                 long at = groupAt + (long)(c / 4) * GroupRows * 4 + c % 4;
                 long from = (long)g * GroupRows * rowStride + (long)c * colStride;
                 for (int rr = 0; rr < groupRows; rr++)
-                    Data[at + rr * 4] = (byte)(source[(int)(from + (long)rr * rowStride)] + 128);
+                    data[(int)(at + rr * 4)] = (byte)(source[(int)(from + (long)rr * rowStride)] + 128);
             }
         }
     }

@@ -79,14 +79,14 @@ internal static partial class WeightOnlyInt8MatVec
     private static void ComputeScalar(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int cols = x.Length;
-        var data = m.Data;
+        ReadOnlySpan<sbyte> data = m.Data.Span;   // once: the indexer re-reads the wrapper per element
         for (int r = g0 * GroupRows; r < Math.Min(m.Rows, g1 * GroupRows); r++)
         {
             float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
             long at = (long)(r / GroupRows) * cols * GroupRows + r % GroupRows;
             for (int k = 0; k < cols; k++)
             {
-                float p = data[at + (long)k * GroupRows];
+                float p = data[(int)(at + (long)k * GroupRows)];
                 switch (k % 4)
                 {
                     case 0: a0 = MathF.FusedMultiplyAdd(p, x[k], a0); break;
