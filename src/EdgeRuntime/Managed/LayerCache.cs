@@ -99,8 +99,9 @@ internal sealed class LayerCache
     {
         int n = Capacity;
         if ((uint)e >= (uint)n || c0 < 0 || c0 + key.Length > Dim) throw new ArgumentOutOfRangeException(nameof(c0), $"Channels {c0}..{c0 + key.Length - 1} of slot {e} are outside {Dim} x {n}.");
-        if (_keys is not null) for (int i = 0; i < key.Length; i++) _keys[(c0 + i) * n + e] = key[i];
-        else for (int i = 0; i < key.Length; i++) _keys16![(c0 + i) * n + e] = BFloat16.FromSingle(key[i]);
+        // The array once, into a local: indexing the field reloads it from this object on every element.
+        if (_keys is { } keys) for (int i = 0; i < key.Length; i++) keys[(c0 + i) * n + e] = key[i];
+        else { var keys16 = _keys16!; for (int i = 0; i < key.Length; i++) keys16[(c0 + i) * n + e] = BFloat16.FromSingle(key[i]); }
     }
 
     /// <summary>Channels <paramref name="c0"/>.. (heads side by side) of slot <paramref name="e"/>'s value, without marking the
