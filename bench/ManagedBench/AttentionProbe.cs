@@ -20,7 +20,7 @@ internal static class AttentionProbe
         var qkv = new float[3 * dim];
         for (int l = 0; l < layers; l++)
         {
-            caches[l] = new LayerCache(dim, capacity, precision);
+            caches[l] = new LayerCache(dim, heads, capacity, precision);
             for (int p = 0; p < capacity; p++)
             {
                 for (int i = 0; i < qkv.Length; i++) qkv[i] = (float)(rng.NextDouble() * 2 - 1);

@@ -50,6 +50,15 @@ internal static class KernelBench
         Row("scores hd64 n240", () => AttentionKernels.Scores(q64, kt64, 256, scores.AsSpan(0, 240)));
         Row("weighted sum hd64 n240", () => AttentionKernels.WeightedSum(scores.AsSpan(0, 240), v64, o64));
         Row("attend hd64 n240 (one head)", () => AttentionKernels.Attend(q64, kt64, 256, v64, scores.AsSpan(0, 240), o64));
+        // The same over int8 caches (KeyValueCachePrecision.Int8): integers widened in registers, scales outside the chains.
+        var kt64i8 = kt64.Select(x => (sbyte)(x * 127)).ToArray(); var v64i8 = v64.Select(x => (sbyte)(x * 127)).ToArray();
+        var scales256 = R(256).Select(x => Math.Abs(x) * 0.01f).ToArray(); var weights = new float[256];
+        Row("scores hd64 n240, int8 cache", () => AttentionKernels.Scores<sbyte, Int8Row>(q64, kt64i8, 256, scores.AsSpan(0, 240)));
+        Row("weighted sum hd64 n240, int8 cache", () => AttentionKernels.WeightedSum<sbyte, Int8Row>(scores.AsSpan(0, 240), v64i8, o64));
+        Row("attend hd64 n240 (one head), int8 cache", () => AttentionKernels.AttendScaled<sbyte, Int8Row>(q64, kt64i8, 256, scales256, v64i8, scales256,
+            scores.AsSpan(0, 240), weights, o64, default));
+        var k128 = R(128); var key8 = new sbyte[64];
+        Row("quantize one int8 cache head (hd64)", () => Int8CacheQuantizer.Quantize(k128.AsSpan(0, 64), key8));
         Row("4 queries hd64 n128-131, one at a time", () =>
         {
             for (int i = 0; i < 4; i++)

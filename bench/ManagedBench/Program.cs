@@ -9,15 +9,15 @@ using EdgeShortcut.Runtime.Managed;
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round] [--tiles AvxVnni,AvxVnni512]   (1 vs 2 threads, interleaved; --tiles: GEMM tiles side by side)
-//        profile: [--prefill] [--wall] [--from P] [--until P] [--cache bfloat16] (prefill: one call, one thread; wall: default threads, wall clock per phase; from/until: decode positions counted)
+//        profile: [--prefill] [--wall] [--from P] [--until P] [--cache bfloat16|int8] (prefill: one call, one thread; wall: default threads, wall clock per phase; from/until: decode positions counted)
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
-//        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16] [--threads 2]   (a decode step's attention over a cold cache)
+//        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16|int8] [--threads 2]   (a decode step's attention over a cold cache)
 //        generation: --model PATH [--tokens 2000] [--rounds 3]   (a generated token's cost beyond the forward pass: step API greedy/sampled, streaming API, sampler)
 //        stream: [--dim 768] [--layers 12] [--rounds 5] [--paired]   (a model's decode products alone vs a plain read of the same bytes)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
-//        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache]  (issue 13's size sweep)
+//        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache] [--no-int8-cache]  (issue 13's size sweep)
 //        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
 //        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
@@ -37,6 +37,13 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
 };
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
+KeyValueCachePrecision CacheOpt() => Opt("--cache") switch
+{
+    null or "float32" => KeyValueCachePrecision.Float32,
+    "bfloat16" => KeyValueCachePrecision.BFloat16,
+    "int8" => KeyValueCachePrecision.Int8,
+    var other => throw new ArgumentException($"--cache {other}: float32, bfloat16 or int8."),
+};
 int IntOpt(string name, int fallback) => Opt(name) is not { } v ? fallback
     : int.TryParse(v, out int n) && n > 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a positive integer.");
 // --shapes 768x256,256x1024: matrices as rows x cols (gemm, split-gemm).
@@ -60,7 +67,7 @@ if (mode == "sweep")
 {
     bool quick = args.Contains("--quick");
     SizeSweep.Run(Opt("--sizes") ?? (quick ? "128x6,256x6,512x8" : SizeSweep.DefaultSizes), IntOpt("--runs", quick ? 1 : 5), IntOpt("--threads", 0), !args.Contains("--no-load-probes"), args.Contains("--also-one-thread"),
-        bf16Cache: !args.Contains("--no-bf16-cache"));
+        bf16Cache: !args.Contains("--no-bf16-cache"), int8Cache: !args.Contains("--no-int8-cache"));
     return;
 }
 
@@ -144,7 +151,7 @@ if (mode is "profile")
             Console.WriteLine();
             ProfileBench.Run(c, IntOpt("--rounds", 3), activations, args.Contains("--prefill"), args.Contains("--wall"),
                 Opt("--from") is null ? 0 : IntOpt("--from", 1), IntOpt("--until", int.MaxValue),
-                Opt("--cache") is "bfloat16" ? KeyValueCachePrecision.BFloat16 : KeyValueCachePrecision.Float32);
+                CacheOpt());
         }
 }
 if (mode is "prefill")
@@ -180,7 +187,7 @@ if (mode is "attention")
 {
     Console.WriteLine();
     AttentionProbe.Run(IntOpt("--dim", 768), IntOpt("--heads", 12), IntOpt("--layers", 12), IntOpt("--ctx", 256), IntOpt("--rounds", 20),
-        Opt("--cache") is "bfloat16" ? KeyValueCachePrecision.BFloat16 : KeyValueCachePrecision.Float32, IntOpt("--threads", 2));
+        CacheOpt(), IntOpt("--threads", 2));
 }
 if (mode is "split-gemm")
 {

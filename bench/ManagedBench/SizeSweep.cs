@@ -26,7 +26,7 @@ internal static class SizeSweep
     /// With <paramref name="alsoOneThread"/>, every contender also runs at one thread, interleaved with the others
     /// (what to compare when the machine is busy: the two-thread split must not be slower than one thread). With
     /// <paramref name="bf16Cache"/>, the managed engine runs each activation mode with bfloat16 caches too.</summary>
-    public static void Run(string sizes, int runs, int threads, bool loadProbes, bool alsoOneThread = false, bool bf16Cache = true)
+    public static void Run(string sizes, int runs, int threads, bool loadProbes, bool alsoOneThread = false, bool bf16Cache = true, bool int8Cache = true)
     {
         threads = threads > 0 ? threads : ThreadBudget.ForManaged(0);
         string startLoad = LoadAverage.Read();
@@ -42,7 +42,7 @@ internal static class SizeSweep
                     var config = Config(dim, layers, shortcut);
                     string path = Path.Combine(dir, $"d{dim}-L{layers}-{(shortcut ? "shortcut" : "plain")}.onnx");
                     Write(config, path);
-                    MeasureModel(config, path, runs, threads, loadProbes, alsoOneThread, bf16Cache, report);
+                    MeasureModel(config, path, runs, threads, loadProbes, alsoOneThread, bf16Cache, int8Cache, report);
                     File.Delete(path);
                 }
         }
@@ -74,7 +74,7 @@ internal static class SizeSweep
         OnnxWriter.WriteFile(path, model);
     }
 
-    private static void MeasureModel(ModelConfig c, string path, int runs, int threads, bool loadProbes, bool alsoOneThread, bool bf16Cache, SweepReport report)
+    private static void MeasureModel(ModelConfig c, string path, int runs, int threads, bool loadProbes, bool alsoOneThread, bool bf16Cache, bool int8Cache, SweepReport report)
     {
         var file = ModelFile.Read(path);
         var modes = new[] { ActivationPrecision.Float32, ActivationPrecision.Int8 };
@@ -92,6 +92,8 @@ internal static class SizeSweep
                     foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed, a, n));
                 if (bf16Cache)
                     foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed: true, a, n, KeyValueCachePrecision.BFloat16));
+                if (int8Cache)
+                    foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed: true, a, n, KeyValueCachePrecision.Int8));
             }
             long weightBytes = ((ManagedBackend)contenders[0].Engine).WeightBytesPerToken;
             double bandwidth = ReadBandwidth.Measure(threads);
@@ -103,7 +105,7 @@ internal static class SizeSweep
             }
             bandwidth = Math.Max(bandwidth, ReadBandwidth.Measure(threads));   // before and after: the better of the two
             report.Add(c, new FileInfo(path).Length, weightBytes, bandwidth, LoadAverage.Read(), contenders,
-                contenders.Select(k => k.Engine.Threads == threads && k.Backend != "managed-bf16kv"   // load probes open float32 caches only
+                contenders.Select(k => k.Engine.Threads == threads && k.Backend is "managed" or "ort-cpu"   // load probes open float32 caches only
                     ? loads.GetValueOrDefault(Key(k.Backend == "managed", k.Activations)) : null).ToList());
         }
         finally { foreach (var k in contenders) k.Dispose(); }
@@ -118,6 +120,6 @@ internal static class SizeSweep
     /// <summary>Bytes a decode step at position <paramref name="p"/> reads: the weights once, plus the keys and values
     /// (<paramref name="cacheValueBytes"/> each: 4 for float32, 2 for bfloat16) of positions 0..p of every ordinary block
     /// and, for the shortcut model, of every tap's memory entries.</summary>
-    public static double BytesPerToken(ModelConfig c, long weightBytes, int p, int cacheValueBytes = 4) =>
+    public static double BytesPerToken(ModelConfig c, long weightBytes, int p, double cacheValueBytes = 4) =>
         weightBytes + 2.0 * cacheValueBytes * c.Dim * (p + 1) * (c.SelfAttentionBlocks + c.TapCount);
 }

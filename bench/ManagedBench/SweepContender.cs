@@ -36,13 +36,21 @@ internal sealed class SweepContender : IDisposable
         IInferenceBackend engine = managed
             ? ManagedBackend.Load(file, activations, threads, cache)
             : new OnnxRuntimeBackend(file, BackendKind.Cpu, new EdgeModelOptions { Activations = activations, Threads = threads });
-        return new SweepContender(managed ? cache == KeyValueCachePrecision.Float32 ? "managed" : "managed-bf16kv" : "ort-cpu", activations, engine) { Cache = cache };
+        return new SweepContender(managed ? NameOf(cache) : "ort-cpu", activations, engine) { Cache = cache };
     }
+
+    /// <summary>The managed engine's name in the tables for caches stored as <paramref name="cache"/>.</summary>
+    public static string NameOf(KeyValueCachePrecision cache) => cache switch
+    {
+        KeyValueCachePrecision.Float32 => "managed",
+        KeyValueCachePrecision.BFloat16 => "managed-bf16kv",
+        _ => "managed-int8kv",
+    };
 
     /// <summary>How the contender's key/value caches are stored.</summary>
     public KeyValueCachePrecision Cache { get; private init; }
 
-    /// <summary><c>managed</c>, <c>managed-bf16kv</c> (bfloat16 caches) or <c>ort-cpu</c>.</summary>
+    /// <summary><c>managed</c>, <c>managed-bf16kv</c> (bfloat16 caches), <c>managed-int8kv</c> (int8 caches) or <c>ort-cpu</c>.</summary>
     public string Backend { get; }
     /// <summary>The activation mode.</summary>
     public ActivationPrecision Activations { get; }

@@ -27,7 +27,8 @@ internal sealed class SweepReport(int threads)
         for (int i = 0; i < contenders.Count; i++)
         {
             var k = contenders[i];
-            int cacheValueBytes = k.Cache == KeyValueCachePrecision.Float32 ? 4 : 2;
+            // Bytes per cached value; int8 adds a float32 scale per head (hd values).
+            double cacheValueBytes = k.Cache switch { KeyValueCachePrecision.Float32 => 4, KeyValueCachePrecision.BFloat16 => 2, _ => 1 + 4.0 * c.Heads / c.Dim };
             double bytes = Enumerable.Range(1, SweepContender.DecodeSteps).Average(p => SizeSweep.BytesPerToken(c, weightBytes, p, cacheValueBytes));
             _rows.Add(new Row(model, TensorNames.ParameterCount(c), fileBytes, weightBytes, readGBs, load, k.Backend,
                 k.Activations.ToString().ToLowerInvariant(), k.Engine.Threads, Stats.Median(k.First), Stats.Median(k.Last),
@@ -48,8 +49,8 @@ internal sealed class SweepReport(int threads)
                 $"{(r.LoadProbe is { } m ? $"{m.RssBytes / 1e6:F0} ({m.RssBeforeBytes / 1e6:F0})" : "-")} | {r.AllocPerToken:F0} |");
 
         Console.WriteLine();
-        Console.WriteLine("| model | int8 weights MB | read BW GB/s | load avg | decode: best managed / best ORT | managed int8 / float32 | prefill: best ORT ms / best managed ms | best managed % of read BW | managed late/early (f32, int8) | with bfloat16 caches: late/early (f32, int8), decode vs float32 caches (f32, int8) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| model | int8 weights MB | read BW GB/s | load avg | decode: best managed / best ORT | managed int8 / float32 | prefill: best ORT ms / best managed ms | best managed % of read BW | managed late/early (f32, int8) | with bfloat16 caches: late/early (f32, int8), decode vs float32 caches (f32, int8) | with int8 caches: the same |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var g in _rows.Where(r => r.Threads == threads).GroupBy(r => r.Model))
         {
             var managed = g.Where(r => r.Backend.StartsWith("managed", StringComparison.Ordinal)).ToList();
@@ -57,13 +58,16 @@ internal sealed class SweepReport(int threads)
             var bestManaged = managed.MaxBy(r => r.Whole)!;
             var f32 = managed.First(r => r.Backend == "managed" && r.Activations == "float32");
             var i8 = managed.First(r => r.Backend == "managed" && r.Activations == "int8");
-            var bf = managed.Where(r => r.Backend == "managed-bf16kv").ToList();
-            string bf16 = bf.Count == 0 ? "-" : string.Join(", ", bf.Select(r => $"{r.Last / r.First:F2}")) + "; " +
-                string.Join(", ", bf.Select(r => $"{r.Whole / managed.First(m => m.Backend == "managed" && m.Activations == r.Activations).Whole:F2}x"));
+            string OtherCache(string backend)
+            {
+                var rows = managed.Where(r => r.Backend == backend).ToList();
+                return rows.Count == 0 ? "-" : string.Join(", ", rows.Select(r => $"{r.Last / r.First:F2}")) + "; " +
+                    string.Join(", ", rows.Select(r => $"{r.Whole / managed.First(m => m.Backend == "managed" && m.Activations == r.Activations).Whole:F2}x"));
+            }
             Console.WriteLine($"| {g.Key} | {g.First().WeightBytes / 1e6:F1} | {g.First().ReadGBs:F1} | {g.First().Load} | " +
-                $"{bestManaged.Whole / ort.Max(r => r.Whole):F2}x ({bestManaged.Activations}{(bestManaged.Backend == "managed" ? "" : ", bf16 cache")}) | {i8.Whole / f32.Whole:F2}x | " +
+                $"{bestManaged.Whole / ort.Max(r => r.Whole):F2}x ({bestManaged.Activations}{bestManaged.Backend switch { "managed" => "", "managed-bf16kv" => ", bf16 cache", _ => ", int8 cache" }}) | {i8.Whole / f32.Whole:F2}x | " +
                 $"{ort.Min(r => r.PrefillMs) / managed.Min(r => r.PrefillMs):F2}x | {100 * bestManaged.AchievedGBs / bestManaged.ReadGBs:F0}% | " +
-                $"{f32.Last / f32.First:F2}, {i8.Last / i8.First:F2} | {bf16} |");
+                $"{f32.Last / f32.First:F2}, {i8.Last / i8.First:F2} | {OtherCache("managed-bf16kv")} | {OtherCache("managed-int8kv")} |");
         }
 
         if (_rows.Any(r => r.Threads != threads))

@@ -14,7 +14,7 @@ var maxNewTokens = new Option<int>("--max-new-tokens", "-n") { Description = "ne
 var seed = new Option<int?>("--seed", "-s") { Description = "same seed, same text (default: random)" };
 var threads = new Option<int>("--threads") { Description = "threads per model call (0 = default: the managed engine's count, min(cores, 2), on every CPU backend; the managed engine uses at most 2)" };
 var activations = new Option<ActivationPrecision>("--activations") { Description = "float32 (default: every backend gives the same text) | int8 (int8 activations: fastest on CPUs)", DefaultValueFactory = _ => ActivationPrecision.Float32 };
-var kvCache = new Option<KeyValueCachePrecision>("--kv-cache") { Description = "float32 (default) | bfloat16 (managed engine: half the cache bytes, faster late tokens)", DefaultValueFactory = _ => KeyValueCachePrecision.Float32 };
+var kvCache = new Option<KeyValueCachePrecision>("--kv-cache") { Description = "float32 (default) | bfloat16 (managed engine: half the cache bytes, faster late tokens) | int8 (managed engine: a quarter of the bytes, per-head scales; a larger rounding)", DefaultValueFactory = _ => KeyValueCachePrecision.Float32 };
 var depth = new Option<string?>("--depth") { Description = $"{CliDepth.Spelling} (default full; not full: the managed engine)" };
 var showDepth = new Option<bool>("--show-depth") { Description = "colour each generated token by its exit depth (legend on stderr)" };
 var color = new Option<ColorMode>("--color") { Description = "--show-depth colours: auto (a terminal) | always | never", DefaultValueFactory = _ => ColorMode.Auto };

@@ -77,15 +77,17 @@ public sealed class ConsoleSampleTests : IDisposable
         Assert.Contains("int4", errBad);
     }
 
-    [Fact]
-    public void A_bfloat16_cache_runs_on_the_managed_engine_and_an_explicit_ONNX_Runtime_backend_refuses_it()
+    [Theory]
+    [InlineData("bfloat16", "BFloat16")]
+    [InlineData("int8", "Int8")]
+    public void A_narrow_cache_runs_on_the_managed_engine_and_an_explicit_ONNX_Runtime_backend_refuses_it(string option, string name)
     {
         var (path, _, _) = _files.Write(contextLength: 64);
-        var (exit, output, err) = Run(null, "--model", path, "--kv-cache", "bfloat16", "-t", "0", "-n", "20", "ROMEO:");
+        var (exit, output, err) = Run(null, "--model", path, "--kv-cache", option, "-t", "0", "-n", "20", "ROMEO:");
         Assert.Equal(0, exit);
         Assert.StartsWith("ROMEO:", output);
-        Assert.Contains("-- backend managed (managed engine: KeyValueCache = BFloat16 is a managed-engine option", err);
-        var (exitCpu, _, errCpu) = Run(null, "--model", path, "--kv-cache", "bfloat16", "--backend", "cpu", "ROMEO:");
+        Assert.Contains($"-- backend managed (managed engine: KeyValueCache = {name} is a managed-engine option", err);
+        var (exitCpu, _, errCpu) = Run(null, "--model", path, "--kv-cache", option, "--backend", "cpu", "ROMEO:");
         Assert.Equal(1, exitCpu);
         Assert.Contains("use Backend = Managed or Auto", errCpu);
         Assert.Equal(2, Run(null, "--model", path, "--kv-cache", "half", "ROMEO:").Exit);

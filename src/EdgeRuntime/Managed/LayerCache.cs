@@ -6,9 +6,11 @@ namespace EdgeShortcut.Runtime.Managed;
 /// <summary>
 /// One attention layer's key/value cache over <see cref="Capacity"/> slots (positions, or shortcut memory entries) of
 /// width d = H hd: keys transposed <c>[H, hd, capacity]</c> (row h*hd + c holds channel c of head h for every slot, so
-/// scores are vector multiply-adds over slots), values <c>[H, capacity, hd]</c>. Stored as float32 or bfloat16
-/// (<see cref="KeyValueCachePrecision"/>).
-/// <para>Attention always multiplies float32 values, widened exactly from bfloat16 (a shift). A decode step's kernels
+/// scores are vector multiply-adds over slots), values <c>[H, capacity, hd]</c>. Stored as float32, bfloat16 or int8
+/// (<see cref="KeyValueCachePrecision"/>); int8 adds one key scale and one value scale per head and slot, <c>[H, capacity]</c>
+/// (<see cref="Int8CacheQuantizer"/>), so an int8 slot is written a whole head at a time.
+/// <para>Attention always multiplies float32 values, widened exactly from bfloat16 (a shift) or int8 (a conversion; the
+/// scales multiply the scores and the probabilities, outside the multiply-add chains). A decode step's kernels
 /// (<see cref="Attend"/>) widen in registers as they load, so they read half the bytes; a prefill's query blocks widen a
 /// head once into scratch of the calling thread (<see cref="Head"/>) and share it across the chunk's tokens. Both run the
 /// float32 kernels' arithmetic on the same values, so a prefill still equals token-by-token decode bit for bit.</para>
@@ -21,37 +23,52 @@ internal sealed class LayerCache
     // likely on a cache line the other thread was writing). Taking the span once per call fixed it.
     private readonly float[]? _keys, _values;
     private readonly ushort[]? _keys16, _values16;
+    private readonly sbyte[]? _keys8, _values8;
+    private readonly float[]? _keyScales, _valueScales;   // int8: [H, capacity]
     private int _version;   // bumped by every write: a widened copy of a head is valid for one version
     private readonly long _id = Interlocked.Increment(ref s_nextId);   // names this cache in a thread's scratch (no reference kept)
     private static long s_nextId;
 
-    /// <summary>An empty cache of <paramref name="capacity"/> slots of width <paramref name="dim"/>.</summary>
-    public LayerCache(int dim, int capacity, KeyValueCachePrecision precision)
+    /// <summary>An empty cache of <paramref name="capacity"/> slots of width <paramref name="dim"/> = <paramref name="heads"/> x hd.</summary>
+    public LayerCache(int dim, int heads, int capacity, KeyValueCachePrecision precision)
     {
+        if (dim < 1 || heads < 1 || dim % heads != 0 || capacity < 0) throw new ArgumentOutOfRangeException(nameof(heads), $"A cache of {capacity} slots of {heads} heads over width {dim}.");
         Dim = dim;
+        Heads = heads;
         Capacity = capacity;
         Precision = precision;
         long size = (long)dim * capacity;
-        if (precision == KeyValueCachePrecision.Float32)
+        switch (precision)
         {
-            _keys = new float[size];
-            _values = new float[size];
-        }
-        else
-        {
-            _keys16 = new ushort[size];
-            _values16 = new ushort[size];
+            case KeyValueCachePrecision.Float32: (_keys, _values) = (new float[size], new float[size]); break;
+            case KeyValueCachePrecision.BFloat16: (_keys16, _values16) = (new ushort[size], new ushort[size]); break;
+            case KeyValueCachePrecision.Int8:
+                (_keys8, _values8) = (new sbyte[size], new sbyte[size]);
+                (_keyScales, _valueScales) = (new float[heads * capacity], new float[heads * capacity]);
+                break;
+            default: throw new ArgumentOutOfRangeException(nameof(precision), precision, "Not a KeyValueCachePrecision.");
         }
     }
 
     /// <summary>d, the width of a key or value (all heads).</summary>
     public int Dim { get; }
+    /// <summary>H, the heads the width is split into.</summary>
+    public int Heads { get; }
     /// <summary>Slots per head.</summary>
     public int Capacity { get; }
     /// <summary>How the values are stored.</summary>
     public KeyValueCachePrecision Precision { get; }
     /// <summary>Bytes of one slot's key and value (what a decode step reads per cached slot).</summary>
-    public int BytesPerSlot => 2 * Dim * (Precision == KeyValueCachePrecision.Float32 ? 4 : 2);
+    public int BytesPerSlot => Precision switch
+    {
+        KeyValueCachePrecision.Float32 => 2 * Dim * 4,
+        KeyValueCachePrecision.BFloat16 => 2 * Dim * 2,
+        _ => 2 * Dim + 2 * Heads * sizeof(float),
+    };
+
+    /// <summary>Whether a slot's key or value can be written in chunks of channels that split a head
+    /// (<see cref="SetKeyChannelsUnmarked"/>): not for int8, whose scale covers the whole head.</summary>
+    public bool AcceptsPartialHeads => Precision != KeyValueCachePrecision.Int8;
 
     /// <summary>Keys and values of T consecutive slots p0..p0+T-1 from rows laid out as a block's qkv output: token t's key is
     /// <c>rows[t * stride + d .. + d]</c> and its value the d floats after it. Does not mark the cache written: the caller
@@ -61,7 +78,11 @@ internal sealed class LayerCache
     public void AppendUnmarked(ReadOnlySpan<float> rows, int stride, int T, int heads, int p0)
     {
         int d = Dim;
-        AppendKeysUnmarked(rows[d..], stride, T, p0);
+        if (_keys8 is not null)
+        {
+            for (int t = 0; t < T; t++) SetKeyChannelsUnmarked(rows.Slice(t * stride + d, d), 0, p0 + t);
+        }
+        else AppendKeysUnmarked(rows[d..], stride, T, p0);
         for (int t = 0; t < T; t++) SetValueUnmarked(rows.Slice(t * stride + 2 * d, d), heads, p0 + t);
     }
 
@@ -101,7 +122,26 @@ internal sealed class LayerCache
         if ((uint)e >= (uint)n || c0 < 0 || c0 + key.Length > Dim) throw new ArgumentOutOfRangeException(nameof(c0), $"Channels {c0}..{c0 + key.Length - 1} of slot {e} are outside {Dim} x {n}.");
         // The array once, into a local: indexing the field reloads it from this object on every element.
         if (_keys is { } keys) for (int i = 0; i < key.Length; i++) keys[(c0 + i) * n + e] = key[i];
-        else { var keys16 = _keys16!; for (int i = 0; i < key.Length; i++) keys16[(c0 + i) * n + e] = BFloat16.FromSingle(key[i]); }
+        else if (_keys16 is { } keys16) for (int i = 0; i < key.Length; i++) keys16[(c0 + i) * n + e] = BFloat16.FromSingle(key[i]);
+        else
+        {
+            int hd = Dim / Heads;
+            CheckWholeHeads(c0, key.Length, hd);
+            var keys8 = _keys8!;
+            Span<sbyte> quantized = hd <= 1024 ? stackalloc sbyte[hd] : new sbyte[hd];
+            for (int i = 0; i < key.Length; i += hd)
+            {
+                int h = (c0 + i) / hd;
+                _keyScales![h * n + e] = Int8CacheQuantizer.Quantize(key.Slice(i, hd), quantized);
+                for (int c = 0; c < hd; c++) keys8[(h * hd + c) * n + e] = quantized[c];
+            }
+        }
+    }
+
+    private void CheckWholeHeads(int c0, int length, int hd)
+    {
+        if (c0 % hd != 0 || length % hd != 0)
+            throw new InvalidOperationException($"An int8 cache quantizes whole heads: channels {c0}..{c0 + length - 1} split a head of {hd}.");
     }
 
     /// <summary>Channels <paramref name="c0"/>.. (heads side by side) of slot <paramref name="e"/>'s value, without marking the
@@ -111,6 +151,17 @@ internal sealed class LayerCache
     {
         int hd = Dim / heads, n = Capacity;
         if ((uint)e >= (uint)n || c0 < 0 || c0 + value.Length > Dim) throw new ArgumentOutOfRangeException(nameof(c0), $"Channels {c0}..{c0 + value.Length - 1} of slot {e} are outside {Dim} x {n}.");
+        if (heads != Heads) throw new ArgumentException($"A cache of {Heads} heads written as {heads}.", nameof(heads));
+        if (_values8 is not null)
+        {
+            CheckWholeHeads(c0, value.Length, hd);
+            for (int i = 0; i < value.Length; i += hd)
+            {
+                int h = (c0 + i) / hd;
+                _valueScales![h * n + e] = Int8CacheQuantizer.Quantize(value.Slice(i, hd), _values8.AsSpan((h * n + e) * hd, hd));
+            }
+            return;
+        }
         for (int i = 0; i < value.Length;)
         {
             // The run of channels within one head is contiguous in the cache ([H, n, hd]).
@@ -134,13 +185,16 @@ internal sealed class LayerCache
         int hd = Dim / heads, n = Capacity;
         if (_keys is not null)
             AttentionKernels.Attend(q, _keys.AsSpan(h * hd * n, hd * n), n, _values.AsSpan(h * n * hd, n * hd), scores, output, mask);
-        else
+        else if (_keys16 is not null)
             AttentionKernels.Attend<ushort, BFloat16Row>(q, _keys16.AsSpan(h * hd * n, hd * n), n, _values16.AsSpan(h * n * hd, n * hd), scores, output, mask);
+        else
+            AttentionKernels.AttendScaled<sbyte, Int8Row>(q, _keys8.AsSpan(h * hd * n, hd * n), n, _keyScales.AsSpan(h * n, n),
+                _values8.AsSpan(h * n * hd, n * hd), _valueScales.AsSpan(h * n, n), scores, Scratch(ref t_weights, n), output, mask);
     }
 
     /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
-    /// <paramref name="slots"/> slots, as float32. For bfloat16 the spans are the calling thread's scratch, valid until
-    /// its next call here (on any cache).</summary>
+    /// <paramref name="slots"/> slots, as float32, with an int8 cache's scales. For bfloat16 and int8 the keys and values are
+    /// the calling thread's scratch, valid until its next call here (on any cache).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public HeadView Head(int h, int heads, int slots)
     {
@@ -152,16 +206,28 @@ internal sealed class LayerCache
         {
             // Sized for the whole capacity at once, so a growing context does not reallocate.
             var keys = Scratch(ref t_keys, hd * n);
-            for (int c = 0; c < hd; c++) BFloat16.Widen(_keys16.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
-            BFloat16.Widen(_values16.AsSpan(h * n * hd, slots * hd), Scratch(ref t_values, n * hd));
+            var values = Scratch(ref t_values, n * hd);
+            if (_keys16 is not null)
+            {
+                for (int c = 0; c < hd; c++) BFloat16.Widen(_keys16.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
+                BFloat16.Widen(_values16.AsSpan(h * n * hd, slots * hd), values);
+            }
+            else
+            {
+                for (int c = 0; c < hd; c++) Int8CacheQuantizer.Widen(_keys8.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
+                Int8CacheQuantizer.Widen(_values8.AsSpan(h * n * hd, slots * hd), values);
+            }
             (t_owner, t_head, t_version, t_slots) = (_id, h, _version, slots);
         }
         int stride = t_slots;
-        return new HeadView(t_keys.AsSpan(0, hd * stride), stride, t_values.AsSpan(0, stride * hd));
+        return _keyScales is null
+            ? new HeadView(t_keys.AsSpan(0, hd * stride), stride, t_values.AsSpan(0, stride * hd))
+            : new HeadView(t_keys.AsSpan(0, hd * stride), stride, t_values.AsSpan(0, stride * hd), _keyScales.AsSpan(h * n, stride), _valueScales.AsSpan(h * n, stride));
     }
 
-    /// <summary>A head's cache as float32: transposed keys with their row stride, and row-major values.</summary>
-    public readonly ref struct HeadView(Span<float> keys, int keyStride, Span<float> values)
+    /// <summary>A head's cache as float32: transposed keys with their row stride, and row-major values; for an int8 cache
+    /// the integers, with each slot's key and value scale.</summary>
+    public readonly ref struct HeadView(Span<float> keys, int keyStride, Span<float> values, ReadOnlySpan<float> keyScales = default, ReadOnlySpan<float> valueScales = default)
     {
         /// <summary><c>[hd, KeyStride]</c>.</summary>
         public ReadOnlySpan<float> Keys { get; } = keys;
@@ -169,10 +235,14 @@ internal sealed class LayerCache
         public int KeyStride { get; } = keyStride;
         /// <summary><c>[slots, hd]</c>.</summary>
         public ReadOnlySpan<float> Values { get; } = values;
+        /// <summary><c>[slots]</c> for an int8 cache (key u is <c>KeyScales[u]</c> times its column), else empty.</summary>
+        public ReadOnlySpan<float> KeyScales { get; } = keyScales;
+        /// <summary><c>[slots]</c> for an int8 cache, else empty.</summary>
+        public ReadOnlySpan<float> ValueScales { get; } = valueScales;
     }
 
     // Per-thread scratch: the widened head (which cache, head, version and length it holds) and a prefill's transposed keys.
-    [ThreadStatic] private static float[]? t_keys, t_values, t_transposed;
+    [ThreadStatic] private static float[]? t_keys, t_values, t_transposed, t_weights;
     [ThreadStatic] private static long t_owner;
     [ThreadStatic] private static int t_head, t_version, t_slots;
 

@@ -103,11 +103,11 @@ internal static unsafe class ParallelAttention
             var mask = j.MaskLength == 0 ? default : new ReadOnlySpan<float>(j.Mask, j.MaskLength);
             if (blocked && t0 + queries <= j.T)
             {
-                // Every position this call's queries see (a bfloat16 cache widens them once per head and thread).
+                // Every position this call's queries see (a bfloat16 or int8 cache widens them once per head and thread).
                 var head = j.Cache.Head(h, j.Heads, j.P0 + j.T);
                 var q = new ReadOnlySpan<float>(j.Qkv + (long)t0 * 3 * d + h * hd, 3 * 3 * d + hd);
                 var o = new Span<float>(j.Output + (long)t0 * d + h * hd, 3 * d + hd);
-                QueryBlockAttention.Attend(q, 3 * d, hd, head.Keys, head.KeyStride, head.Values, length0, scratch, o, d, mask);
+                QueryBlockAttention.Attend(q, 3 * d, hd, head.Keys, head.KeyStride, head.Values, length0, scratch, o, d, mask, head.KeyScales, head.ValueScales);
                 continue;
             }
             for (int t = t0; t < Math.Min(t0 + queries, j.T); t++)

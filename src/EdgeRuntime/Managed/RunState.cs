@@ -8,7 +8,7 @@ namespace EdgeShortcut.Runtime.Managed;
 /// Shapes use d = model width, H heads of width hd, n = n_ctx, |S| taps, V vocab, and C =
 /// <see cref="ChunkTokens"/>: activation buffers hold up to C token rows so prefill runs C tokens at a time.
 /// The caches (<see cref="LayerCache"/>) hold keys transposed (<c>[H, hd, capacity]</c>) so attention scores are
-/// vector multiply-adds over positions, and values row-major (<c>[H, capacity, hd]</c>), in float32 or bfloat16.
+/// vector multiply-adds over positions, and values row-major (<c>[H, capacity, hd]</c>), in float32, bfloat16 or int8.
 /// </summary>
 internal sealed class RunState : IDisposable
 {
@@ -36,8 +36,8 @@ internal sealed class RunState : IDisposable
         ShortcutCapacity = n * c.TapCount;
         Scores = new float[Math.Max(n, ShortcutCapacity)];
         Caches = new LayerCache[c.SelfAttentionBlocks];
-        for (int i = 0; i < Caches.Length; i++) Caches[i] = new LayerCache(d, n, cachePrecision);
-        ShortcutCache = new LayerCache(d, ShortcutCapacity, cachePrecision);
+        for (int i = 0; i < Caches.Length; i++) Caches[i] = new LayerCache(d, c.Heads, n, cachePrecision);
+        ShortcutCache = new LayerCache(d, c.Heads, ShortcutCapacity, cachePrecision);
         Parallel = useHelperThread ? new RowParallel() : null;
         Exit = new ExitState(c, rows);
     }

@@ -67,7 +67,7 @@ public class BFloat16CacheTests
     public void A_cache_hands_attention_each_heads_slots_as_stored_and_sees_later_writes(KeyValueCachePrecision precision)
     {
         const int d = 16, heads = 2, hd = 8, n = 20;
-        var cache = new LayerCache(d, n, precision);
+        var cache = new LayerCache(d, heads, n, precision);
         float Stored(float x) => precision == KeyValueCachePrecision.Float32 ? x : BFloat16.ToSingle(BFloat16.FromSingle(x));
         float Key(int p, int c) => 0.1f * p + 0.013f * c + 1f / 3;
         float Value(int p, int c) => -0.07f * p + 0.011f * c - 1f / 7;

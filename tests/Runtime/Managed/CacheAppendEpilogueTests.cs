@@ -16,13 +16,13 @@ public class CacheAppendEpilogueTests
         var rng = new Random(5);
         var row = Enumerable.Range(0, 3 * d).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
 
-        var whole = new LayerCache(d, capacity, precision);
+        var whole = new LayerCache(d, heads, capacity, precision);
         var wholeRow = (float[])row.Clone();
         whole.MarkWritten();
         CacheTokens.AppendRange(wholeRow, whole, heads, p, 0, 1);
 
         // Chunks that straddle the query/key/value sections and the heads inside them, as a row job's chunks can.
-        var chunked = new LayerCache(d, capacity, precision);
+        var chunked = new LayerCache(d, heads, capacity, precision);
         var chunkedRow = (float[])row.Clone();
         chunked.MarkWritten();
         int[] edges = [0, 20, 40, 70, 100, 101, 3 * d];
@@ -45,7 +45,7 @@ public class CacheAppendEpilogueTests
     [Fact]
     public void Channels_outside_the_cache_are_rejected()
     {
-        var cache = new LayerCache(8, 4, KeyValueCachePrecision.Float32);
+        var cache = new LayerCache(8, 2, 4, KeyValueCachePrecision.Float32);
         Assert.Throws<ArgumentOutOfRangeException>(() => cache.SetKeyChannelsUnmarked(new float[4], 6, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => cache.SetValueChannelsUnmarked(new float[2], 0, 2, 4));
     }
