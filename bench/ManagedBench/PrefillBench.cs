@@ -16,21 +16,25 @@ internal static class PrefillBench
 {
     /// <param name="tiles">GEMM tiles to compare (the plain model only, each tile at 1 and 2 threads; the engine's
     /// <c>Int8MatVec.BestBatchTile</c> is switched before each run), or empty: the plain and shortcut models on the best tile.</param>
-    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations, bool perRound = false, Int8MatVec.BatchTile[]? tiles = null)
+    /// <param name="caches">Key/value cache precisions to compare (each a contender per model and thread count).</param>
+    public static void Run(int dim, int layers, int rounds, ActivationPrecision activations, bool perRound = false, Int8MatVec.BatchTile[]? tiles = null,
+        KeyValueCachePrecision[]? caches = null)
     {
         var contenders = new List<(string Name, ManagedBackend Engine, ManagedSequence Sequence, List<double> Wall, List<double> Cpu)>();
         var tileOf = new List<Int8MatVec.BatchTile>();
         var best = Int8MatVec.BestBatchTile;
         foreach (bool shortcut in tiles is { Length: > 0 } ? new[] { false } : new[] { false, true })
             foreach (var tile in tiles is { Length: > 0 } ? tiles : [best])
-                foreach (int threads in new[] { 1, 2 })
-                {
-                    var c = SizeSweep.Config(dim, layers, shortcut);
-                    var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads);
-                    string tileName = tiles is { Length: > 0 } ? $", {tile} tile" : "";
-                    contenders.Add(($"{(shortcut ? "shortcut" : "plain")} d{dim}/L{layers}{tileName}, {threads} thread{(threads > 1 ? "s" : "")}", engine, engine.CreateManagedSequence(), [], []));
-                    tileOf.Add(tile);
-                }
+                foreach (var cache in caches is { Length: > 0 } ? caches : [KeyValueCachePrecision.Float32])
+                    foreach (int threads in new[] { 1, 2 })
+                    {
+                        var c = SizeSweep.Config(dim, layers, shortcut);
+                        var engine = ManagedBackend.FromOnnx(RandomModel.Build(c, int8: true), "random", activations, threads, cache);
+                        string tileName = tiles is { Length: > 0 } ? $", {tile} tile" : "";
+                        string cacheName = caches is { Length: > 0 } ? $", {cache} cache" : "";
+                        contenders.Add(($"{(shortcut ? "shortcut" : "plain")} d{dim}/L{layers}{tileName}{cacheName}, {threads} thread{(threads > 1 ? "s" : "")}", engine, engine.CreateManagedSequence(), [], []));
+                        tileOf.Add(tile);
+                    }
         var config = SizeSweep.Config(dim, layers, shortcut: false);
         int[] prompt = [.. Enumerable.Range(0, config.ContextLength).Select(p => (p * 31 + 7) % config.VocabSize)];
         var process = Process.GetCurrentProcess();

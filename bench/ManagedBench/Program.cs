@@ -156,11 +156,12 @@ if (mode is "profile")
 }
 if (mode is "prefill")
 {
-    // Prefill wall time at 1 and 2 threads, interleaved: --dim 768 --layers 12 --rounds 5 [--activations int8]
+    // Prefill wall time at 1 and 2 threads, interleaved: --dim 768 --layers 12 --rounds 5 [--activations int8] [--caches float32,int8]
     Console.WriteLine();
     foreach (var activations in Opt("--activations") is null ? [ActivationPrecision.Int8] : ActivationModes())
         PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations, args.Contains("--per-round"),
-            Opt("--tiles") is { } tileList ? [.. tileList.Split(',').Select(t => Enum.Parse<EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.BatchTile>(t, ignoreCase: true))] : null);
+            Opt("--tiles") is { } tileList ? [.. tileList.Split(',').Select(t => Enum.Parse<EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.BatchTile>(t, ignoreCase: true))] : null,
+            Opt("--caches") is { } cacheList ? [.. cacheList.Split(',').Select(k => Enum.Parse<KeyValueCachePrecision>(k, ignoreCase: true))] : null);
 }
 if (mode is "gemm")
 {
