@@ -65,8 +65,8 @@ public sealed class EdgeModel : IDisposable
     /// <summary>How the int8 Linear layers multiply (from <see cref="EdgeModelOptions.Activations"/>).</summary>
     public ActivationPrecision Activations { get; private init; }
 
-    /// <summary>How the key/value caches are stored (from <see cref="EdgeModelOptions.KeyValueCache"/>; bfloat16 only on
-    /// the managed engine).</summary>
+    /// <summary>How the key/value caches are stored (from <see cref="EdgeModelOptions.KeyValueCache"/>; bfloat16 and int8
+    /// only on the managed engine).</summary>
     public KeyValueCachePrecision KeyValueCache { get; private init; }
 
     /// <summary>A step-API generator with its own caches; dispose it when done. Throws

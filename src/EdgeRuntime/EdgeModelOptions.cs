@@ -18,10 +18,10 @@ public sealed record EdgeModelOptions
     /// activations (fastest on CPUs). See <see cref="ActivationPrecision"/>.</summary>
     public ActivationPrecision Activations { get; init; } = ActivationPrecision.Float32;
 
-    /// <summary>How the managed engine stores its key/value caches: float32 (the default, as the ONNX graph) or bfloat16
-    /// (half the bytes; late tokens of a long context decode faster). See <see cref="KeyValueCachePrecision"/>. Anything but
-    /// float32 needs the managed engine: <see cref="BackendKind.Auto"/> then picks it, and an explicit ONNX Runtime
-    /// backend refuses the option.</summary>
+    /// <summary>How the managed engine stores its key/value caches: float32 (the default, as the ONNX graph), bfloat16
+    /// (half the bytes) or int8 (a quarter, with per-head scales): late tokens of a long context decode faster. See
+    /// <see cref="KeyValueCachePrecision"/>. Anything but float32 needs the managed engine: <see cref="BackendKind.Auto"/>
+    /// then picks it, and an explicit ONNX Runtime backend refuses the option.</summary>
     public KeyValueCachePrecision KeyValueCache { get; init; } = KeyValueCachePrecision.Float32;
 
     /// <summary>DirectML adapter index (0 = the default GPU).</summary>
