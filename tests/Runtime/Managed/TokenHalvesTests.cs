@@ -35,16 +35,30 @@ public unsafe class TokenHalvesTests
         // A helper descheduled on a busy test host between starting its half and reporting it counts as a stall, after which
         // jobs run on the caller alone for a while (whole, not in halves): here that stretch lasts one tick.
         using var parallel = new RowParallel(soloTicksAfterStall: 1);
+        int asSplit = 0, stolen = 0;
         for (int rep = 0; rep < 20; rep++)
         {
             var record = new Record { CallerThread = Environment.CurrentManagedThreadId };
             parallel.RunHalves(&RecordHalf, &record, 128, 48);
-            Assert.Equal((record.CallerThread, 0, 48), (record.FirstStartThread, record.FirstStart, record.FirstEnd));
-            Assert.Equal((48, 128), (record.SecondStart, record.SecondEnd));
-            Assert.NotEqual(record.CallerThread, record.SecondThread);
+            Assert.Equal((0, 48, 48, 128), (record.FirstStart, record.FirstEnd, record.SecondStart, record.SecondEnd));
+            if (record.FirstStartThread == record.CallerThread)
+            {
+                Assert.NotEqual(record.CallerThread, record.SecondThread);
+                asSplit++;
+            }
+            else
+            {
+                // A caller descheduled between posting the job and claiming its half (the full test run shares two cores
+                // with libtorch): the helper, done with its own half, takes the other one too. Never the other way round.
+                Assert.Equal(record.SecondThread, record.FirstStartThread);
+                stolen++;
+            }
         }
-        // The helper counts its chunk after the job is done, so the count may trail the caller's return a little.
-        Assert.True(SpinWait.SpinUntil(() => parallel.HelperChunks == 20, TimeSpan.FromSeconds(5)), $"{parallel.HelperChunks} helper chunks");
+        Assert.True(asSplit >= 15, $"the caller ran the first half in {asSplit} of 20 jobs");
+        // The helper counts its chunks after the job is done, so the count may trail the caller's return a little.
+        int helperChunks = asSplit + 2 * stolen;
+        Assert.True(SpinWait.SpinUntil(() => parallel.HelperChunks == helperChunks, TimeSpan.FromSeconds(5)),
+            $"{parallel.HelperChunks} helper chunks, expected {helperChunks}");
     }
 
     [Fact]
