@@ -35,6 +35,10 @@ public class Int8CacheTests
         var halves = new sbyte[4];
         Int8CacheQuantizer.Quantize([127f, 0.5f, 1.5f, -2.5f], halves);      // scale 1: ties go to the even integer
         Assert.Equal(new sbyte[] { 127, 0, 2, -2 }, halves);
+        var ties = Enumerable.Range(0, 48).Select(i => i == 0 ? 127f : (i % 2 == 0 ? -1 : 1) * (i % 9 + 0.5f)).ToArray();
+        var tied = new sbyte[48];
+        Int8CacheQuantizer.Quantize(ties, tied);                            // the same in the vector lanes
+        Assert.Equal(ties.Select(t => (sbyte)Math.Round(t, MidpointRounding.ToEven)), tied);
         Assert.True(float.IsNaN(Int8CacheQuantizer.Quantize([1f, float.NaN], new sbyte[2])));   // NaN reaches the scale
         var lanes = new float[64];
         lanes[5] = float.NaN;

@@ -19,8 +19,9 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 internal static class Int8CacheQuantizer
 {
     /// <summary>Quantizes <paramref name="x"/> into <paramref name="q"/> (the same length) and returns the scale. Sixteen
-    /// lanes at a time where the CPU runs 512-bit vectors (a decode step quantizes 2H heads per layer: the scalar loop took
-    /// 0.13 us per hd-64 head); every lane gives the scalar loop's value, so the bits do not depend on the path.</summary>
+    /// lanes at a time on 512-bit vectors, or eight on AVX2 (a decode step quantizes 2H heads per layer: the scalar loop took
+    /// 0.13 us per hd-64 head on Zen 5, 0.22 on Zen 2); every lane gives the scalar loop's value, so the bits do not depend
+    /// on the path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Quantize(ReadOnlySpan<float> x, Span<sbyte> q)
     {
@@ -29,12 +30,18 @@ internal static class Int8CacheQuantizer
         ref float x0 = ref MemoryMarshal.GetReference(x);
         ref sbyte q0 = ref MemoryMarshal.GetReference(q);
         float max = 0;
-        bool wide = Vector512.IsHardwareAccelerated && n >= 16;
+        bool wide = Vector512.IsHardwareAccelerated && n >= 16, narrow = !wide && Avx2.IsSupported && n >= 16;
         if (wide)
         {
             var lanes = Vector512<float>.Zero;
             for (; i + 16 <= n; i += 16) lanes = Vector512.Max(lanes, Vector512.Abs(Vector512.LoadUnsafe(ref x0, (nuint)i)));   // keeps a NaN
             for (int l = 0; l < 16; l++) max = MathF.Max(max, lanes.GetElement(l));
+        }
+        else if (narrow)
+        {
+            var lanes = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8) lanes = Vector256.Max(lanes, Vector256.Abs(Vector256.LoadUnsafe(ref x0, (nuint)i)));
+            for (int l = 0; l < 8; l++) max = MathF.Max(max, lanes.GetElement(l));
         }
         for (; i < n; i++) max = MathF.Max(max, MathF.Abs(Unsafe.Add(ref x0, i)));   // MathF.Max keeps a NaN
         if (max == 0)
@@ -54,6 +61,20 @@ internal static class Int8CacheQuantizer
                 var r = Vector512.Round(Vector512.LoadUnsafe(ref x0, (nuint)i) * scale);
                 var clamped = Vector512.Min(Vector512.Max(r, -limit), limit);
                 Avx512F.ConvertToVector128SByteWithSaturation(Vector512.ConvertToInt32(clamped)).StoreUnsafe(ref q0, (nuint)i);
+            }
+        }
+        else if (narrow)
+        {
+            // The same per lane on 256-bit vectors (AVX2 machines: 0.22 -> 0.05 us per hd-64 head); two packs with
+            // saturation narrow 16 int32 lanes, already within +-127, to 16 bytes in order.
+            var scale = Vector256.Create(inverse);
+            var limit = Vector256.Create(127f);
+            for (; i + 16 <= n; i += 16)
+            {
+                var a = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.LoadUnsafe(ref x0, (nuint)i) * scale), -limit), limit));
+                var b = Vector256.ConvertToInt32(Vector256.Min(Vector256.Max(Vector256.Round(Vector256.LoadUnsafe(ref x0, (nuint)i + 8) * scale), -limit), limit));
+                var shorts = (Sse2.PackSignedSaturate(a.GetLower(), a.GetUpper()), Sse2.PackSignedSaturate(b.GetLower(), b.GetUpper()));
+                Sse2.PackSignedSaturate(shorts.Item1, shorts.Item2).StoreUnsafe(ref q0, (nuint)i);
             }
         }
         // Math.Clamp only guards the last ulp; the conversion saturates a NaN to 0 (the scale is NaN then anyway).
