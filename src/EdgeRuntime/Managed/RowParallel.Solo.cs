@@ -11,6 +11,14 @@ internal sealed unsafe partial class RowParallel
     /// out for the next 2 ms; with a floor of 20 us such jobs counted as stalls several times per 85M prefill.</summary>
     public static readonly long StallTicks = System.Diagnostics.Stopwatch.Frequency / 2_000;   // 500 us
 
+    /// <summary>A two-thread job posted this long after the previous one ended is a cold start, and its wait is no stall: a
+    /// helper core that sat idle for tens of milliseconds runs its first ~2 ms at about half speed. Measured on a Zen 2 VM
+    /// (docs/BENCHMARKS.md, "Twelfth session"): the first job of each 256-token prefill after a 50 ms pause took the helper
+    /// 2.2-2.3 ms for a half that took the caller 1.0-1.1 ms (and the helper itself 1.05 ms in the next layers); counted as a
+    /// stall, it sent every float32-activation prefill of `ManagedBench prefill` solo (two threads 0.98x of one). A real
+    /// stall repeats on the next jobs, which are back to back, so it is still caught.</summary>
+    public static readonly long ColdGapTicks = System.Diagnostics.Stopwatch.Frequency / 100;   // 10 ms
+
     /// <summary>How long jobs run on the caller alone after a first stall: a few tokens of a small model's decode,
     /// a quarter token of an 85M one, two 32-token prefill layers.</summary>
     public static readonly long SoloTicksAfterStall = System.Diagnostics.Stopwatch.Frequency / 500;   // 2 ms
@@ -33,14 +41,16 @@ internal sealed unsafe partial class RowParallel
     private int _windowChunks, _windowHelperChunks;   // chunks posted in the window; the helper's count when it opened
 
     private long _soloUntil;           // timestamp until which jobs run without the helper
+    private long _lastTwoThreadEnd;    // when the last two-thread job ended (0: none yet, so the first job is a cold start)
     private int _stallStreak;          // stalls in a row (the solo stretch doubles with each, up to 2^6)
 
     /// <summary>After a two-thread job: counts a stall (a wait of <paramref name="waited"/> ticks for the helper, longer
-    /// than <see cref="StallTicks"/> and than the caller's own <paramref name="ownTicks"/>) and a contended window, and after
+    /// than <see cref="StallTicks"/> and than the caller's own <paramref name="ownTicks"/>, unless the job was a
+    /// <paramref name="coldStart"/>, <see cref="ColdGapTicks"/>) and a contended window, and after
     /// either one starts a solo stretch (2 ms, doubling while they repeat, up to 64 times that).</summary>
-    private void DecideSolo(long ownTicks, long waited)
+    private void DecideSolo(long ownTicks, long waited, bool coldStart)
     {
-        bool stalled = waited > StallTicks && waited > ownTicks;
+        bool stalled = !coldStart && waited > StallTicks && waited > ownTicks;
         if (stalled) Interlocked.Increment(ref _stalls);
         if (WindowShowsContention() || stalled)
         {

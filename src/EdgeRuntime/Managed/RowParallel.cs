@@ -18,7 +18,8 @@ namespace EdgeShortcut.Runtime.Managed;
 /// A busy machine (issue 13): when the helper is descheduled in the middle of a chunk, the caller has to wait
 /// for that chunk until the scheduler runs the helper again, often far longer than the job. Measured at load
 /// average ~12 on 2 cores, that made two-thread decode 2-3x slower than one thread. So the caller times its
-/// wait: a wait longer than its own share of the work (and than <see cref="StallTicks"/>) is a stall, after which the jobs run on the caller alone for a
+/// wait: a wait longer than its own share of the work (and than <see cref="StallTicks"/>) is a stall (but not in the first job
+/// after an idle pause, <see cref="ColdGapTicks"/>, when a helper core that sat idle runs slowly), after which the jobs run on the caller alone for a
 /// while (<see cref="SoloTicksAfterStall"/>, doubling while stalls repeat, up to 64 times that), and then the helper is
 /// tried again. The stretch is wall time, not a job count: 64 jobs were one decode token but a sixth of a prefill, whose
 /// jobs are a thousand times longer, and a single scheduler hiccup on an idle machine cost a prefill 13%. On an idle
@@ -168,7 +169,9 @@ internal sealed unsafe partial class RowParallel : IDisposable
             while (Volatile.Read(ref _done.Finished) != finished) spin.SpinOnce(sleep1Threshold: -1);
         }
         Volatile.Write(ref _claims.Claim, ((long)ticket << 32) | Closed);   // close the job
-        DecideSolo(ownTicks: ownDone - start, waited: System.Diagnostics.Stopwatch.GetTimestamp() - ownDone);
+        long end = System.Diagnostics.Stopwatch.GetTimestamp();
+        DecideSolo(ownTicks: ownDone - start, waited: end - ownDone, coldStart: start - _lastTwoThreadEnd > ColdGapTicks);
+        _lastTwoThreadEnd = end;
         if (_failure is { } failure)
         {
             _failure = null;

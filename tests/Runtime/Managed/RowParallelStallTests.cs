@@ -64,6 +64,52 @@ public unsafe class RowParallelStallTests
     }
 }
 
+/// <summary>A helper core that sat idle runs its first job after the pause slowly (a Zen 2 VM: ~2x for ~2 ms); that wait is
+/// no sign of a busy machine, so it does not send the caller solo. The same wait on a job posted back to back does.</summary>
+public unsafe class ColdStartTests
+{
+    private static volatile bool s_helperStarted;
+    private static int s_caller;
+
+    /// <summary>Halves: the caller's waits (bounded) until the helper has started its half, so the helper surely runs one;
+    /// the helper's takes 20 ms, far beyond <see cref="RowParallel.StallTicks"/> and the caller's own share.</summary>
+    private static void SlowHelperHalf(void* context, int start, int end)
+    {
+        if (start == 0 && end == *(int*)context) return;   // a solo run: nothing to wait for
+        if (Environment.CurrentManagedThreadId != s_caller || start != 0)
+        {
+            s_helperStarted = true;
+            Thread.Sleep(20);
+            return;
+        }
+        var until = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
+        while (!s_helperStarted && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+    }
+
+    private static void RunSlowJob(RowParallel p)
+    {
+        int rows = 64;
+        s_helperStarted = false;
+        p.RunHalves(&SlowHelperHalf, &rows, rows, 32);
+    }
+
+    [Fact]
+    public void A_slow_first_job_after_an_idle_pause_is_no_stall_but_the_same_wait_back_to_back_is()
+    {
+        if (Environment.ProcessorCount < 2) return;
+        using var p = new RowParallel(soloTicksAfterStall: 1);
+        s_caller = Environment.CurrentManagedThreadId;
+        RunSlowJob(p);                      // the pool's first job: a cold start
+        Assert.Equal(0, p.Stalls);
+        RunSlowJob(p);                      // right after the last one ended
+        Assert.Equal(1, p.Stalls);
+        Thread.Sleep(TimeSpan.FromTicks(3 * RowParallel.ColdGapTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+        RunSlowJob(p);                      // after a pause three times the cold gap
+        Assert.Equal(1, p.Stalls);
+        Assert.Equal(3, p.TwoThreadJobs);   // all three ran on both threads (the 1-tick solo stretch had ended)
+    }
+}
+
 /// <summary>Issue 13, one busy core: a helper that runs (almost) none of the chunks, because the caller has finished each
 /// job before the helper gets a core, is not woken for a while. Alone (not beside other test classes), so that timing
 /// stays as designed.</summary>
