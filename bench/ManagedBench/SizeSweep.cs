@@ -111,9 +111,9 @@ internal static class SizeSweep
         finally { foreach (var k in contenders) k.Dispose(); }
     }
 
-    /// <summary>A pause between contenders, so the previous one's spinning worker threads (ONNX Runtime's pool spins
-    /// after a run) have gone to sleep and do not slow the next one's first tokens.</summary>
-    private static void Settle() => Thread.Sleep(20);
+    /// <summary>A pause between contenders until the previous one's worker threads are quiet (ONNX Runtime's pool spins
+    /// after a run; <see cref="OtherThreadsQuiet"/>), so they do not slow the next one.</summary>
+    private static void Settle() => OtherThreadsQuiet.Wait();
 
     private static string Key(bool managed, ActivationPrecision a) => $"{managed}/{a}";
 
