@@ -114,48 +114,6 @@ public class BFloat16CacheTests
         Assert.Equal(precision == KeyValueCachePrecision.Float32 ? 2 * d * 4 : 2 * d * 2, cache.BytesPerSlot);
     }
 
-    [Theory]
-    [InlineData(true, 1)]
-    [InlineData(true, 2)]
-    [InlineData(false, 2)]
-    public void With_a_bfloat16_cache_a_prefill_equals_token_by_token_decode_bit_for_bit_and_stays_near_float32(bool shortcut, int threads)
-    {
-        int length = RunState.MaxChunkTokens + 22;   // a full chunk and a short one
-        var c = ManagedAllocationTests.Wide() with { ContextLength = length + 10, Taps = shortcut ? [1] : [] };
-        var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 12);
-        var onnx = OnnxReader.Read(OnnxWriter.ToBytes(ManagedTestModels.Build(c, weights, int8: true)), "test.onnx");
-        using var bf16 = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, threads, KeyValueCachePrecision.BFloat16);
-        using var f32 = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, threads);
-        Assert.Equal(KeyValueCachePrecision.BFloat16, bf16.KeyValueCache);
-        var prompt = Enumerable.Range(0, length).Select(i => (i * 37 + 5) % 256).ToArray();
-        using var whole = bf16.CreateSequence();
-        using var single = bf16.CreateSequence();
-        using var reference = f32.CreateSequence();
-        var a = whole.Append(prompt).ToArray();
-        float[] b = [];
-        foreach (int t in prompt) b = single.Append([t]).ToArray();
-        Assert.Equal(b, a);
-        Assert.Equal(single.Append([42]).ToArray(), whole.Append([42]).ToArray());
-        reference.Append(prompt);
-        var exact = reference.Append([42]).ToArray();
-        double nmse = ManagedTestModels.Nmse([whole.Append([7]).ToArray()], [reference.Append([7]).ToArray()]);
-        Assert.True(nmse is > 0 and < 1e-3, $"NMSE {nmse:E2} against the float32 cache");   // rounded, but close
-        Assert.NotEqual(exact, b);
-    }
-
-    [Fact]
-    public void Decode_with_a_bfloat16_cache_allocates_nothing_per_token()
-    {
-        var c = ManagedAllocationTests.Wide() with { ContextLength = 64 };
-        var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 2);
-        var onnx = OnnxReader.Read(OnnxWriter.ToBytes(ManagedTestModels.Build(c, weights, int8: true)), "test.onnx");
-        using var engine = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, 0, KeyValueCachePrecision.BFloat16);
-        using var s = engine.CreateSequence();
-        s.Append([1, 2, 3, 4, 5, 6, 7, 8]);
-        for (int i = 0; i < 4; i++) s.Append([i]);   // warm-up: the thread's widening scratch is sized once
-        SteadyStateAllocations.AssertNoneBeyondOneWindow(SteadyStateAllocations.PerWindow(i => s.Append([i + 9]), windows: 6, stepsPerWindow: 8));
-    }
-
     [Fact]
     public void Only_the_managed_engine_keeps_a_bfloat16_cache_and_Auto_picks_it()
     {

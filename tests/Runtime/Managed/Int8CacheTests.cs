@@ -145,46 +145,4 @@ public class Int8CacheTests
         Assert.Throws<ArgumentException>(() => cache.SetValueChannelsUnmarked(new float[d], 0, 4, 6));   // not its head count
         Assert.Throws<ArgumentOutOfRangeException>(() => new LayerCache(d, 3, n, KeyValueCachePrecision.Int8));
     }
-
-    [Theory]
-    [InlineData(true, 1)]
-    [InlineData(true, 2)]
-    [InlineData(false, 2)]
-    public void With_an_int8_cache_a_prefill_equals_token_by_token_decode_bit_for_bit_and_stays_near_float32(bool shortcut, int threads)
-    {
-        int length = RunState.MaxChunkTokens + 22;   // a full chunk and a short one
-        var c = ManagedAllocationTests.Wide() with { ContextLength = length + 10, Taps = shortcut ? [1] : [] };
-        var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 12);
-        var onnx = OnnxReader.Read(OnnxWriter.ToBytes(ManagedTestModels.Build(c, weights, int8: true)), "test.onnx");
-        using var int8 = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, threads, KeyValueCachePrecision.Int8);
-        using var f32 = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, threads);
-        Assert.Equal(KeyValueCachePrecision.Int8, int8.KeyValueCache);
-        var prompt = Enumerable.Range(0, length).Select(i => (i * 37 + 5) % 256).ToArray();
-        using var whole = int8.CreateSequence();
-        using var single = int8.CreateSequence();
-        using var reference = f32.CreateSequence();
-        var a = whole.Append(prompt).ToArray();
-        float[] b = [];
-        foreach (int t in prompt) b = single.Append([t]).ToArray();
-        Assert.Equal(b, a);
-        Assert.Equal(single.Append([42]).ToArray(), whole.Append([42]).ToArray());
-        reference.Append(prompt);
-        var exact = reference.Append([42]).ToArray();
-        double nmse = ManagedTestModels.Nmse([whole.Append([7]).ToArray()], [reference.Append([7]).ToArray()]);
-        Assert.True(nmse is > 0 and < 1e-2, $"NMSE {nmse:E2} against the float32 cache");   // rounded, but close
-        Assert.NotEqual(exact, b);
-    }
-
-    [Fact]
-    public void Decode_with_an_int8_cache_allocates_nothing_per_token()
-    {
-        var c = ManagedAllocationTests.Wide() with { ContextLength = 64 };
-        var weights = TinyCheckpoint.RandomWeights(c.Validate(), seed: 2);
-        var onnx = OnnxReader.Read(OnnxWriter.ToBytes(ManagedTestModels.Build(c, weights, int8: true)), "test.onnx");
-        using var engine = ManagedBackend.FromOnnx(onnx, "test.onnx", ActivationPrecision.Int8, 0, KeyValueCachePrecision.Int8);
-        using var s = engine.CreateSequence();
-        s.Append([1, 2, 3, 4, 5, 6, 7, 8]);
-        for (int i = 0; i < 4; i++) s.Append([i]);   // warm-up: the thread's scratch is sized once
-        SteadyStateAllocations.AssertNoneBeyondOneWindow(SteadyStateAllocations.PerWindow(i => s.Append([i + 9]), windows: 6, stepsPerWindow: 8));
-    }
 }
