@@ -37,13 +37,14 @@ AppDomain.CurrentDomain.UnhandledException += (_, e) =>
 };
 string mode = args.Length > 0 && !args[0].StartsWith("--") ? args[0] : "all";
 string? Opt(string name) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : null; }
-KeyValueCachePrecision CacheOpt() => Opt("--cache") switch
+KeyValueCachePrecision ParseCache(string name) => name.ToLowerInvariant() switch
 {
-    null or "float32" => KeyValueCachePrecision.Float32,
+    "float32" => KeyValueCachePrecision.Float32,
     "bfloat16" => KeyValueCachePrecision.BFloat16,
     "int8" => KeyValueCachePrecision.Int8,
-    var other => throw new ArgumentException($"--cache {other}: float32, bfloat16 or int8."),
+    _ => throw new ArgumentException($"cache '{name}': float32, bfloat16 or int8."),
 };
+KeyValueCachePrecision CacheOpt() => Opt("--cache") is { } name ? ParseCache(name) : KeyValueCachePrecision.Float32;
 int IntOpt(string name, int fallback) => Opt(name) is not { } v ? fallback
     : int.TryParse(v, out int n) && n > 0 ? n : throw new ArgumentException($"{name}: '{v}' is not a positive integer.");
 // --shapes 768x256,256x1024: matrices as rows x cols (gemm, split-gemm).
@@ -161,7 +162,7 @@ if (mode is "prefill")
     foreach (var activations in Opt("--activations") is null ? [ActivationPrecision.Int8] : ActivationModes())
         PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations, args.Contains("--per-round"),
             Opt("--tiles") is { } tileList ? [.. tileList.Split(',').Select(t => Enum.Parse<EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.BatchTile>(t, ignoreCase: true))] : null,
-            Opt("--caches") is { } cacheList ? [.. cacheList.Split(',').Select(k => Enum.Parse<KeyValueCachePrecision>(k, ignoreCase: true))] : null);
+            Opt("--caches") is { } cacheList ? [.. cacheList.Split(',').Select(ParseCache)] : null);
 }
 if (mode is "gemm")
 {

@@ -78,6 +78,9 @@ internal static class SizeSweep
     {
         var file = ModelFile.Read(path);
         var modes = new[] { ActivationPrecision.Float32, ActivationPrecision.Int8 };
+        var extraCaches = new List<KeyValueCachePrecision>();   // the managed engine's further contenders
+        if (bf16Cache) extraCaches.Add(KeyValueCachePrecision.BFloat16);
+        if (int8Cache) extraCaches.Add(KeyValueCachePrecision.Int8);
         var loads = new Dictionary<string, LoadProbe.Result>();
         if (loadProbes)
             foreach (bool managed in new[] { true, false })
@@ -90,10 +93,8 @@ internal static class SizeSweep
             {
                 foreach (bool managed in new[] { true, false })
                     foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed, a, n));
-                if (bf16Cache)
-                    foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed: true, a, n, KeyValueCachePrecision.BFloat16));
-                if (int8Cache)
-                    foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed: true, a, n, KeyValueCachePrecision.Int8));
+                foreach (var cache in extraCaches)
+                    foreach (var a in modes) contenders.Add(SweepContender.Open(file, managed: true, a, n, cache));
             }
             long weightBytes = ((ManagedBackend)contenders[0].Engine).WeightBytesPerToken;
             double bandwidth = ReadBandwidth.Measure(threads);

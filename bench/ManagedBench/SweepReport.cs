@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EdgeShortcut.Core;
 using EdgeShortcut.Runtime;
+using EdgeShortcut.Runtime.Managed;
 
 namespace EdgeShortcut.ManagedBench;
 
@@ -27,8 +28,7 @@ internal sealed class SweepReport(int threads)
         for (int i = 0; i < contenders.Count; i++)
         {
             var k = contenders[i];
-            // Bytes per cached value; int8 adds a float32 scale per head (hd values).
-            double cacheValueBytes = k.Cache switch { KeyValueCachePrecision.Float32 => 4, KeyValueCachePrecision.BFloat16 => 2, _ => 1 + 4.0 * c.Heads / c.Dim };
+            double cacheValueBytes = LayerCache.SlotBytes(c.Dim, c.Heads, k.Cache) / (2.0 * c.Dim);   // per cached value, scales included
             double bytes = Enumerable.Range(1, SweepContender.DecodeSteps).Average(p => SizeSweep.BytesPerToken(c, weightBytes, p, cacheValueBytes));
             _rows.Add(new Row(model, TensorNames.ParameterCount(c), fileBytes, weightBytes, readGBs, load, k.Backend,
                 k.Activations.ToString().ToLowerInvariant(), k.Engine.Threads, Stats.Median(k.First), Stats.Median(k.Last),

@@ -59,11 +59,15 @@ internal sealed class LayerCache
     /// <summary>How the values are stored.</summary>
     public KeyValueCachePrecision Precision { get; }
     /// <summary>Bytes of one slot's key and value (what a decode step reads per cached slot).</summary>
-    public int BytesPerSlot => Precision switch
+    public int BytesPerSlot => SlotBytes(Dim, Heads, Precision);
+
+    /// <summary>Bytes of one slot's key and value in a cache of width <paramref name="dim"/> over <paramref name="heads"/>
+    /// heads stored as <paramref name="precision"/> (int8: the integers and one float32 scale per head for each).</summary>
+    public static int SlotBytes(int dim, int heads, KeyValueCachePrecision precision) => precision switch
     {
-        KeyValueCachePrecision.Float32 => 2 * Dim * 4,
-        KeyValueCachePrecision.BFloat16 => 2 * Dim * 2,
-        _ => 2 * Dim + 2 * Heads * sizeof(float),
+        KeyValueCachePrecision.Float32 => 2 * dim * 4,
+        KeyValueCachePrecision.BFloat16 => 2 * dim * 2,
+        _ => 2 * dim + 2 * heads * sizeof(float),
     };
 
     /// <summary>Whether a slot's key or value can be written in chunks of channels that split a head
