@@ -50,13 +50,20 @@ internal static class KernelBench
         Row("scores hd64 n240", () => AttentionKernels.Scores(q64, kt64, 256, scores.AsSpan(0, 240)));
         Row("weighted sum hd64 n240", () => AttentionKernels.WeightedSum(scores.AsSpan(0, 240), v64, o64));
         Row("attend hd64 n240 (one head)", () => AttentionKernels.Attend(q64, kt64, 256, v64, scores.AsSpan(0, 240), o64));
-        // The same over int8 caches (KeyValueCachePrecision.Int8): integers widened in registers, scales outside the chains.
-        var kt64i8 = kt64.Select(x => (sbyte)(x * 127)).ToArray(); var v64i8 = v64.Select(x => (sbyte)(x * 127)).ToArray();
-        var scales256 = R(256).Select(x => Math.Abs(x) * 0.01f).ToArray(); var weights = new float[256];
-        Row("scores hd64 n240, int8 cache", () => AttentionKernels.Scores<sbyte, Int8Row>(q64, kt64i8, 256, scores.AsSpan(0, 240)));
-        Row("weighted sum hd64 n240, int8 cache", () => AttentionKernels.WeightedSum<sbyte, Int8Row>(scores.AsSpan(0, 240), v64i8, o64));
-        Row("attend hd64 n240 (one head), int8 cache", () => AttentionKernels.AttendScaled<sbyte, Int8Row>(q64, kt64i8, 256, scales256, v64i8, scales256,
-            scores.AsSpan(0, 240), weights, o64, default));
+        // The same over int8 caches (KeyValueCachePrecision.Int8): integer chains over the pair-interleaved layouts
+        // (Int8CacheAttention; random bytes, the layout does not change the time).
+        var scales256 = R(256).Select(x => Math.Abs(x) * 0.01f).ToArray();
+        var kp64i8 = kt64.Select(x => (sbyte)(x * 127)).ToArray(); var vp64i8 = v64.Select(x => (sbyte)(x * 127)).ToArray();
+        var short256 = new short[257]; var qq64 = new short[64];
+        float sq64 = Int8CacheAttention.QuantizeQuery(q64, qq64, short.MaxValue);
+        Row("scores hd64 n240, int8 cache", () => Int8CacheAttention.Scores(qq64, kp64i8, 256, sq64, scales256, scores.AsSpan(0, 240)));
+        Row("weighted sum hd64 n240, int8 cache", () => Int8CacheAttention.WeightedSum(short256, vp64i8, 240, 1e-5f, o64));
+        Row("quantize query hd64 to int16", () => Int8CacheAttention.QuantizeQuery(q64, qq64, short.MaxValue));
+        var p240 = R(240).Select(x => Math.Abs(x) / 120).ToArray();
+        Row("quantize weights n240 to int16", () => Int8CacheAttention.QuantizeWeights(p240, scales256.AsSpan(0, 240), short256));
+        Row("softmax 240", () => { p240.AsSpan().CopyTo(scores); Softmax.Apply(scores.AsSpan(0, 240)); });
+        Row("attend hd64 n240 (one head), int8 cache", () => Int8CacheAttention.Attend(q64, kp64i8, scales256, vp64i8, scales256, 256,
+            scores.AsSpan(0, 240), o64, default, short256));
         var k128 = R(128); var key8 = new sbyte[64];
         Row("quantize one int8 cache head (hd64)", () => Int8CacheQuantizer.Quantize(k128.AsSpan(0, 64), key8));
         Row("4 queries hd64 n128-131, one at a time", () =>

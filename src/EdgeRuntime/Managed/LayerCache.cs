@@ -8,12 +8,14 @@ namespace EdgeShortcut.Runtime.Managed;
 /// width d = H hd: keys transposed <c>[H, hd, capacity]</c> (row h*hd + c holds channel c of head h for every slot, so
 /// scores are vector multiply-adds over slots), values <c>[H, capacity, hd]</c>. Stored as float32, bfloat16 or int8
 /// (<see cref="KeyValueCachePrecision"/>); int8 adds one key scale and one value scale per head and slot, <c>[H, capacity]</c>
-/// (<see cref="Int8CacheQuantizer"/>), so an int8 slot is written a whole head at a time.
-/// <para>Attention always multiplies float32 values, widened exactly from bfloat16 (a shift) or int8 (a conversion; the
-/// scales multiply the scores and the probabilities, outside the multiply-add chains). A decode step's kernels
-/// (<see cref="Attend"/>) widen in registers as they load, so they read half the bytes; a prefill's query blocks widen a
-/// head once into scratch of the calling thread (<see cref="Head"/>) and share it across the chunk's tokens. Both run the
-/// float32 kernels' arithmetic on the same values, so a prefill still equals token-by-token decode bit for bit.</para>
+/// (<see cref="Int8CacheQuantizer"/>), so an int8 slot is written a whole head at a time, and interleaves its integers in
+/// pairs for the integer kernels (<see cref="Int8CacheAttention"/>: keys <c>[H, hd/2, capacity, 2]</c>, values
+/// <c>[H, capacity/2, hd, 2]</c>).
+/// <para>float32 and bfloat16: attention multiplies float32 values (bfloat16 widened exactly by a shift). A decode step's
+/// kernels (<see cref="Attend"/>) widen in registers as they load, so they read half the bytes; a prefill's query blocks widen
+/// a bfloat16 head once into scratch of the calling thread (<see cref="Head"/>) and share it across the chunk's tokens. Both run
+/// the float32 kernels' arithmetic on the same values. int8: every query, in decode and prefill alike, runs
+/// <see cref="Int8CacheAttention"/>'s exact integer chains. Either way a prefill equals token-by-token decode bit for bit.</para>
 /// </summary>
 internal sealed class LayerCache
 {
@@ -43,7 +45,9 @@ internal sealed class LayerCache
             case KeyValueCachePrecision.Float32: (_keys, _values) = (new float[size], new float[size]); break;
             case KeyValueCachePrecision.BFloat16: (_keys16, _values16) = (new ushort[size], new ushort[size]); break;
             case KeyValueCachePrecision.Int8:
-                (_keys8, _values8) = (new sbyte[size], new sbyte[size]);
+                if (capacity > Int8CacheAttention.MaxSlots) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"An int8 cache holds at most {Int8CacheAttention.MaxSlots} slots.");
+                int hd = dim / heads;
+                (_keys8, _values8) = (new sbyte[(long)heads * Int8CacheAttention.KeyLength(hd, capacity)], new sbyte[(long)heads * Int8CacheAttention.ValueLength(hd, capacity)]);
                 (_keyScales, _valueScales) = (new float[heads * capacity], new float[heads * capacity]);
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(precision), precision, "Not a KeyValueCachePrecision.");
@@ -129,7 +133,7 @@ internal sealed class LayerCache
         else if (_keys16 is { } keys16) for (int i = 0; i < key.Length; i++) keys16[(c0 + i) * n + e] = BFloat16.FromSingle(key[i]);
         else
         {
-            int hd = Dim / Heads;
+            int hd = Dim / Heads, length = Int8CacheAttention.KeyLength(hd, n);
             CheckWholeHeads(c0, key.Length, hd);
             var keys8 = _keys8!;
             Span<sbyte> quantized = hd <= 1024 ? stackalloc sbyte[hd] : new sbyte[hd];
@@ -137,7 +141,8 @@ internal sealed class LayerCache
             {
                 int h = (c0 + i) / hd;
                 _keyScales![h * n + e] = Int8CacheQuantizer.Quantize(key.Slice(i, hd), quantized);
-                for (int c = 0; c < hd; c++) keys8[(h * hd + c) * n + e] = quantized[c];
+                var head = keys8.AsSpan(h * length, length);
+                for (int c = 0; c < hd; c++) head[Int8CacheAttention.KeyIndex(c, e, n)] = quantized[c];
             }
         }
     }
@@ -156,13 +161,17 @@ internal sealed class LayerCache
         int hd = Dim / heads, n = Capacity;
         if ((uint)e >= (uint)n || c0 < 0 || c0 + value.Length > Dim) throw new ArgumentOutOfRangeException(nameof(c0), $"Channels {c0}..{c0 + value.Length - 1} of slot {e} are outside {Dim} x {n}.");
         if (heads != Heads) throw new ArgumentException($"A cache of {Heads} heads written as {heads}.", nameof(heads));
-        if (_values8 is not null)
+        if (_values8 is { } values8)
         {
             CheckWholeHeads(c0, value.Length, hd);
+            int length = Int8CacheAttention.ValueLength(hd, n);
+            Span<sbyte> quantized = hd <= 1024 ? stackalloc sbyte[hd] : new sbyte[hd];
             for (int i = 0; i < value.Length; i += hd)
             {
                 int h = (c0 + i) / hd;
-                _valueScales![h * n + e] = Int8CacheQuantizer.Quantize(value.Slice(i, hd), _values8.AsSpan((h * n + e) * hd, hd));
+                _valueScales![h * n + e] = Int8CacheQuantizer.Quantize(value.Slice(i, hd), quantized);
+                var head = values8.AsSpan(h * length, length);
+                for (int c = 0; c < hd; c++) head[Int8CacheAttention.ValueIndex(e, c, hd)] = quantized[c];
             }
             return;
         }
@@ -192,8 +201,11 @@ internal sealed class LayerCache
         else if (_keys16 is not null)
             AttentionKernels.Attend<ushort, BFloat16Row>(q, _keys16.AsSpan(h * hd * n, hd * n), n, _values16.AsSpan(h * n * hd, n * hd), scores, output, mask);
         else
-            AttentionKernels.AttendScaled<sbyte, Int8Row>(q, _keys8.AsSpan(h * hd * n, hd * n), n, _keyScales.AsSpan(h * n, n),
-                _values8.AsSpan(h * n * hd, n * hd), _valueScales.AsSpan(h * n, n), scores, Scratch(ref t_weights, n), output, mask);
+        {
+            int keyLength = Int8CacheAttention.KeyLength(hd, n), valueLength = Int8CacheAttention.ValueLength(hd, n);
+            Int8CacheAttention.Attend(q, _keys8.AsSpan(h * keyLength, keyLength), _keyScales.AsSpan(h * n, n), _values8.AsSpan(h * valueLength, valueLength),
+                _valueScales.AsSpan(h * n, n), n, scores, output, mask, Scratch(ref t_weights, n + 1));
+        }
     }
 
     /// <summary>Head <paramref name="h"/>'s keys <c>[hd, KeyStride]</c> and values <c>[slots, hd]</c> over (at least) the first
@@ -218,8 +230,12 @@ internal sealed class LayerCache
             }
             else
             {
-                for (int c = 0; c < hd; c++) Int8CacheQuantizer.Widen(_keys8.AsSpan((h * hd + c) * n, slots), keys.AsSpan(c * slots, slots));
-                Int8CacheQuantizer.Widen(_values8.AsSpan(h * n * hd, slots * hd), values);
+                // Only to read an int8 cache back (its attention reads the integers in place): scalar is fine.
+                var keys8 = _keys8.AsSpan(h * Int8CacheAttention.KeyLength(hd, n));
+                var values8 = _values8.AsSpan(h * Int8CacheAttention.ValueLength(hd, n));
+                for (int c = 0; c < hd; c++)
+                    for (int u = 0; u < slots; u++)
+                        (keys[c * slots + u], values[u * hd + c]) = (keys8[Int8CacheAttention.KeyIndex(c, u, n)], values8[Int8CacheAttention.ValueIndex(u, c, hd)]);
             }
             (t_owner, t_head, t_version, t_slots) = (_id, h, _version, slots);
         }
@@ -246,14 +262,15 @@ internal sealed class LayerCache
     }
 
     // Per-thread scratch: the widened head (which cache, head, version and length it holds) and a prefill's transposed keys.
-    [ThreadStatic] private static float[]? t_keys, t_values, t_transposed, t_weights;
+    [ThreadStatic] private static float[]? t_keys, t_values, t_transposed;
+    [ThreadStatic] private static short[]? t_weights;   // an int8 attention's integer weights
     [ThreadStatic] private static long t_owner;
     [ThreadStatic] private static int t_head, t_version, t_slots;
 
     /// <summary>The thread's buffer, grown to <paramref name="length"/> (once per size: decode allocates nothing after warm-up).</summary>
-    private static float[] Scratch(ref float[]? buffer, int length)
+    private static T[] Scratch<T>(ref T[]? buffer, int length)
     {
-        if (buffer is null || buffer.Length < length) buffer = new float[length];
+        if (buffer is null || buffer.Length < length) buffer = new T[length];
         return buffer;
     }
 }

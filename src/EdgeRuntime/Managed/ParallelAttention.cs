@@ -12,7 +12,7 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </code>
 /// (queries already scaled by 1/sqrt(hd)). Head-major items give each thread a run of heads, so a head's keys and
 /// values stay in its L2 across the token blocks. A full block runs <see cref="QueryBlockAttention"/>; a partial last
-/// block, or a head width that kernel does not support, runs <c>AttentionKernels.Attend</c> per token. Both
+/// block, a head width that kernel does not support, or an int8 cache, runs <see cref="LayerCache.Attend"/> per token. Both
 /// give the same bits, so the outputs are identical to token-by-token decode whichever thread computes them. Each
 /// thread has its own score scratch (<c>[4, n]</c>, allocated once per thread).
 /// </summary>
@@ -96,18 +96,20 @@ internal static unsafe class ParallelAttention
         int d = j.D, hd = j.Hd, n = j.Cache.Capacity, queries = QueryBlockAttention.Queries;
         var scratch = t_scores ??= new float[queries * n];
         if (scratch.Length < queries * n) scratch = t_scores = new float[queries * n];
-        bool blocked = QueryBlockAttention.Supports(hd);
+        // An int8 cache attends each query in place with exact integer chains (Int8CacheAttention), already cheaper per
+        // query than widening the head for a float32 query block.
+        bool blocked = QueryBlockAttention.Supports(hd) && j.Cache.Precision != KeyValueCachePrecision.Int8;
         for (int i = start; i < end; i++)
         {
             int h = i / j.Blocks, t0 = i % j.Blocks * queries, length0 = j.P0 + t0 + 1;
             var mask = j.MaskLength == 0 ? default : new ReadOnlySpan<float>(j.Mask, j.MaskLength);
             if (blocked && t0 + queries <= j.T)
             {
-                // Every position this call's queries see (a bfloat16 or int8 cache widens them once per head and thread).
+                // Every position this call's queries see (a bfloat16 cache widens them once per head and thread).
                 var head = j.Cache.Head(h, j.Heads, j.P0 + j.T);
                 var q = new ReadOnlySpan<float>(j.Qkv + (long)t0 * 3 * d + h * hd, 3 * 3 * d + hd);
                 var o = new Span<float>(j.Output + (long)t0 * d + h * hd, 3 * d + hd);
-                QueryBlockAttention.Attend(q, 3 * d, hd, head.Keys, head.KeyStride, head.Values, length0, scratch, o, d, mask, head.KeyScales, head.ValueScales);
+                QueryBlockAttention.Attend(q, 3 * d, hd, head.Keys, head.KeyStride, head.Values, length0, scratch, o, d, mask);
                 continue;
             }
             for (int t = t0; t < Math.Min(t0 + queries, j.T); t++)

@@ -48,70 +48,120 @@ public class Int8CacheTests
         Assert.Throws<ArgumentException>(() => Int8CacheQuantizer.Quantize(new float[4], new sbyte[3]));
     }
 
-    [Fact]
-    public void Widening_converts_every_integer_exactly()
+    [Theory]
+    [InlineData(8, 1)]
+    [InlineData(13, 2)]       // an odd head width: the last key pair ends in a zero
+    [InlineData(20, 37)]      // channels past the vector loops, an odd run of slots
+    [InlineData(32, 200)]
+    [InlineData(64, 131)]
+    [InlineData(64, 250)]
+    public void Integer_attention_gives_exactly_its_formula_and_the_float_attention_of_the_dequantized_cache(int hd, int n)
     {
-        var all = Enumerable.Range(-128, 256).Select(v => (sbyte)v).Concat(new sbyte[] { 3, -9, 77 }).ToArray();   // 259: a tail
-        var widened = new float[all.Length];
-        Int8CacheQuantizer.Widen(all, widened);
-        Assert.Equal(all.Select(v => (float)v).ToArray(), widened);
+        var rng = new Random(hd * 1000 + n);
+        int capacity = n + 5;
+        var q = Enumerable.Range(0, hd).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var k8 = Enumerable.Range(0, hd * capacity).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();   // [c, u]
+        var v8 = Enumerable.Range(0, capacity * hd).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();   // [u, c]
+        var keyScales = Enumerable.Range(0, capacity).Select(_ => (float)(rng.NextDouble() * 0.02)).ToArray();
+        var valueScales = Enumerable.Range(0, capacity).Select(_ => (float)(rng.NextDouble() * 0.02)).ToArray();
+        var mask = Enumerable.Range(0, n).Select(u => u % 5 == 3 && n > 1 ? AttentionKernels.Masked : 0f).ToArray();
+        var (keys, values) = Interleave(k8, v8, hd, capacity);
+        var (scores, output) = (new float[n], new float[hd]);
+        Int8CacheAttention.Attend(q, keys, keyScales, values, valueScales, capacity, scores, output, mask, new short[n + 1]);
+
+        var (expectedScores, expected) = Reference(q, k8, keyScales, v8, valueScales, capacity, n, mask);
+        Assert.Equal(expectedScores, scores);   // the probabilities
+        Assert.Equal(expected, output);
+
+        // The scales are applied, and the int16 query and weights cost little: the float32 kernel on the dequantized cache
+        // agrees to a tenth of the int8 values' own rounding (half a step, 1/254 of the largest value).
+        var kt = new float[hd * capacity];
+        var v = new float[capacity * hd];
+        for (int c = 0; c < hd; c++) for (int u = 0; u < capacity; u++) kt[c * capacity + u] = keyScales[u] * k8[c * capacity + u];
+        for (int u = 0; u < capacity; u++) for (int c = 0; c < hd; c++) v[u * hd + c] = valueScales[u] * v8[u * hd + c];
+        var (s3, o3) = (new float[n], new float[hd]);
+        AttentionKernels.Attend(q, kt, capacity, v, s3, o3, mask);
+        float largest = v.Max(MathF.Abs);
+        for (int c = 0; c < hd; c++) Assert.Equal(o3[c], output[c], largest / 2540);
     }
 
     [Theory]
-    [InlineData(8, 1)]
-    [InlineData(20, 37)]      // columns past the vector loops, a partial run of positions
-    [InlineData(32, 200)]
-    [InlineData(64, 131)]
-    [InlineData(64, 250)]     // the 256-position score pass
-    public void Scaled_attention_reads_int8_as_it_reads_the_widened_integers(int hd, int n)
+    [InlineData(600, 4)]       // a wide head: the query's integers shrink so that 600 products of 127 fit an int32
+    [InlineData(64, 3000)]     // a long, flat attention: so do the weights
+    public void Integer_sums_cannot_overflow_at_the_extremes(int hd, int n)
     {
-        var rng = new Random(hd * 1000 + n);
-        int stride = n + 5;
-        var q = Enumerable.Range(0, hd).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        var kt8 = Enumerable.Range(0, hd * stride).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
-        var v8 = Enumerable.Range(0, stride * hd).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
-        var keyScales = Enumerable.Range(0, stride).Select(_ => (float)(rng.NextDouble() * 0.02)).ToArray();
-        var valueScales = Enumerable.Range(0, stride).Select(_ => (float)(rng.NextDouble() * 0.02)).ToArray();
-        var mask = Enumerable.Range(0, n).Select(u => u % 5 == 3 ? AttentionKernels.Masked : 0f).ToArray();
-        var (s1, s2, w1, w2, o1, o2) = (new float[n], new float[n], new float[n], new float[n], new float[hd], new float[hd]);
-        AttentionKernels.AttendScaled<float, Float32Row>(q, kt8.Select(v => (float)v).ToArray(), stride, keyScales,
-            v8.Select(v => (float)v).ToArray(), valueScales, s1, w1, o1, mask);
-        AttentionKernels.AttendScaled<sbyte, Int8Row>(q, kt8, stride, keyScales, v8, valueScales, s2, w2, o2, mask);
-        Assert.Equal(s1, s2);   // the probabilities
-        Assert.Equal(o1, o2);
-
-        // The scales are applied, not ignored: the float32 kernel on the dequantized cache agrees to rounding.
-        var kt = new float[hd * stride];
-        var v = new float[stride * hd];
-        for (int c = 0; c < hd; c++) for (int u = 0; u < stride; u++) kt[c * stride + u] = keyScales[u] * kt8[c * stride + u];
-        for (int u = 0; u < stride; u++) for (int c = 0; c < hd; c++) v[u * hd + c] = valueScales[u] * v8[u * hd + c];
-        var (s3, o3) = (new float[n], new float[hd]);
-        AttentionKernels.Attend(q, kt, stride, v, s3, o3, mask);
-        for (int c = 0; c < hd; c++) Assert.Equal(o3[c], o2[c], 1e-5f);
+        // Every key and value at +127 and every scale equal: each score is the same, the attention is flat, and the true
+        // output is 127 x the value scale in every channel.
+        var keys = Enumerable.Repeat((sbyte)127, Int8CacheAttention.KeyLength(hd, n)).ToArray();
+        var values = Enumerable.Repeat((sbyte)127, Int8CacheAttention.ValueLength(hd, n)).ToArray();
+        var scales = Enumerable.Repeat(0.01f, n).ToArray();
+        var q = Enumerable.Repeat(3f, hd).ToArray();
+        var (scores, output) = (new float[n], new float[hd]);
+        Int8CacheAttention.Attend(q, keys, scales, values, scales, n, scores, output, default, new short[n + 1]);
+        foreach (float o in output) Assert.Equal(1.27f, o, 1e-3f);
+        Assert.Equal(1f / n, scores[n / 2], 1e-6f);
     }
 
     [Fact]
-    public void A_query_block_over_a_scaled_cache_equals_four_single_queries()
+    public void A_NaN_reaches_the_output_and_an_all_zero_cache_gives_zero()
     {
-        const int hd = 32, stride = 40, length0 = 29, qStride = 96;
-        var rng = new Random(3);
-        var q = Enumerable.Range(0, 3 * qStride + hd).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        var kt = Enumerable.Range(0, hd * stride).Select(_ => (float)rng.Next(-127, 128)).ToArray();
-        var v = Enumerable.Range(0, stride * hd).Select(_ => (float)rng.Next(-127, 128)).ToArray();
-        var keyScales = Enumerable.Range(0, stride).Select(_ => (float)(rng.NextDouble() * 0.03)).ToArray();
-        var valueScales = Enumerable.Range(0, stride).Select(_ => (float)(rng.NextDouble() * 0.03)).ToArray();
-        var block = new float[3 * hd + hd];
-        QueryBlockAttention.Attend(q, qStride, hd, kt, stride, v, length0, new float[4 * (length0 + 3)], block, hd, default, keyScales, valueScales);
-        for (int i = 0; i < 4; i++)
+        const int hd = 16, n = 9;
+        var keys = new sbyte[Int8CacheAttention.KeyLength(hd, n)];
+        var values = new sbyte[Int8CacheAttention.ValueLength(hd, n)];
+        var ones = Enumerable.Repeat(1f, n).ToArray();
+        var q = Enumerable.Range(0, hd).Select(c => c * 0.1f).ToArray();
+        var output = new float[hd];
+        Int8CacheAttention.Attend(q, keys, ones, values, new float[n], n, new float[n], output, default, new short[n + 1]);
+        Assert.All(output, o => Assert.Equal(0f, o));                 // every value scale 0: an all-zero head
+        q[3] = float.NaN;
+        Int8CacheAttention.Attend(q, keys, ones, values, ones, n, new float[n], output, default, new short[n + 1]);
+        Assert.All(output, o => Assert.True(float.IsNaN(o)));
+        q[3] = 0;
+        var valueScales = (float[])ones.Clone();
+        valueScales[4] = float.NaN;                                   // a NaN value reached its slot's scale
+        Int8CacheAttention.Attend(q, keys, ones, values, valueScales, n, new float[n], output, default, new short[n + 1]);
+        Assert.All(output, o => Assert.True(float.IsNaN(o)));
+        Assert.Throws<ArgumentException>(() => Int8CacheAttention.Attend(q, keys, ones, values, ones, n, new float[n], output, default, new short[n]));
+    }
+
+    /// <summary>The pair-interleaved layouts of keys <c>[c, u]</c> and values <c>[u, c]</c>.</summary>
+    private static (sbyte[] Keys, sbyte[] Values) Interleave(sbyte[] k8, sbyte[] v8, int hd, int capacity)
+    {
+        var keys = new sbyte[Int8CacheAttention.KeyLength(hd, capacity)];
+        var values = new sbyte[Int8CacheAttention.ValueLength(hd, capacity)];
+        for (int c = 0; c < hd; c++)
+            for (int u = 0; u < capacity; u++)
+                (keys[Int8CacheAttention.KeyIndex(c, u, capacity)], values[Int8CacheAttention.ValueIndex(u, c, hd)]) = (k8[c * capacity + u], v8[u * hd + c]);
+        return (keys, values);
+    }
+
+    /// <summary>Int8CacheAttention's documented formula, one element at a time, with 64-bit integer sums.</summary>
+    private static (float[] Probabilities, float[] Output) Reference(float[] q, sbyte[] k8, float[] keyScales, sbyte[] v8, float[] valueScales,
+        int capacity, int n, float[] mask)
+    {
+        int hd = q.Length, pairs = (hd + 1) / 2;
+        int queryLimit = (int)Math.Min(short.MaxValue, int.MaxValue / (127L * 2 * pairs));
+        float maxQ = q.Max(MathF.Abs), sq = maxQ / queryLimit;
+        var qq = q.Select(x => (long)Math.Clamp(MathF.Round(x * (queryLimit / maxQ)), -queryLimit, queryLimit)).ToArray();
+        var p = new float[n];
+        for (int u = 0; u < n; u++)
         {
-            int n = length0 + i;
-            var single = new float[hd];
-            AttentionKernels.AttendScaled<float, Float32Row>(q.AsSpan(i * qStride, hd), kt, stride, keyScales, v, valueScales,
-                new float[n], new float[n], single, default);
-            Assert.Equal(single, block.AsSpan(i * hd, hd).ToArray());
+            long sum = 0;
+            for (int c = 0; c < hd; c++) sum += qq[c] * k8[c * capacity + u];
+            p[u] = ((float)sum * sq) * keyScales[u] + mask[u];
         }
-        Assert.Throws<ArgumentException>(() => QueryBlockAttention.Attend(q, qStride, hd, kt, stride, v, length0,
-            new float[4 * (length0 + 3)], block, hd, default, keyScales, default));   // one scale array without the other
+        Softmax.Apply(p);
+        int weightLimit = Math.Min(short.MaxValue, 16_000_000 / n);
+        float maxW = Enumerable.Range(0, n).Max(u => p[u] * valueScales[u]), sw = maxW / weightLimit;
+        var wq = Enumerable.Range(0, n).Select(u => (long)MathF.Min(MathF.Round(p[u] * valueScales[u] * (weightLimit / maxW)), weightLimit)).ToArray();
+        var output = new float[hd];
+        for (int c = 0; c < hd; c++)
+        {
+            long sum = 0;
+            for (int u = 0; u < n; u++) sum += wq[u] * v8[u * hd + c];
+            output[c] = (float)sum * sw;
+        }
+        return (p, output);
     }
 
     [Fact]

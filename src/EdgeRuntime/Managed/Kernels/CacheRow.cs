@@ -6,7 +6,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 
 /// <summary>
 /// How the attention kernels read a cache element of type <typeparamref name="T"/> as float32: one implementation per
-/// <see cref="KeyValueCachePrecision"/>. The kernels are generic over it, so the JIT compiles one copy per precision
+/// floating-point <see cref="KeyValueCachePrecision"/> (int8 caches have their own integer kernels, <see cref="Int8CacheAttention"/>). The kernels are generic over it, so the JIT compiles one copy per precision
 /// with the loads inlined (the float32 copy is the kernel as it was). Every load gives the exact float32 value, so the
 /// arithmetic after it, and its bits, do not depend on the precision the value was stored in.
 /// </summary>
@@ -55,26 +55,4 @@ internal readonly struct BFloat16Row : ICacheRow<ushort>
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToSingle(ushort x) => BFloat16.ToSingle(x);
-}
-
-/// <summary>int8 caches (<see cref="Int8CacheQuantizer"/>): quarter-width loads, sign-extended and converted
-/// (<c>vpmovsxbd</c> + <c>vcvtdq2ps</c>; exact). The kernels read the integers; the per-slot scales are applied to the
-/// scores and the probabilities around them (<see cref="AttentionKernels.AttendScaled{T, TRow}"/>).</summary>
-internal readonly struct Int8Row : ICacheRow<sbyte>
-{
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load512(ref sbyte p, nuint offset) =>
-        Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref p, offset)));
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load256(ref sbyte p, nuint offset) =>
-        // Eight bytes only: a 16-byte load could run past the end of the cache.
-        Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(
-            Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref p, offset)))).AsSByte()));
-
-    /// <inheritdoc />
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ToSingle(sbyte x) => x;
 }

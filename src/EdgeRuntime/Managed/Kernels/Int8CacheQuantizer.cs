@@ -13,7 +13,7 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 /// </code>
 /// so each value is within half a step (<c>scale / 2</c>, plus float32 rounding) of what it was. Symmetric, per head and
 /// slot: a score <c>q . k_u = scale_u (q . kq_u)</c> and a weighted sum <c>sum_u p_u v_u = sum_u (p_u scale_u) vq_u</c> take
-/// the scale outside the multiply-add chains, which then run on exact small integers. A NaN or infinity in <c>x</c> makes
+/// the scale outside the multiply-add chains, which then run on exact small integers (<see cref="Int8CacheAttention"/>). A NaN or infinity in <c>x</c> makes
 /// the scale non-finite, so attention over that slot gives NaN, as float32 arithmetic on it would.
 /// </summary>
 internal static class Int8CacheQuantizer
@@ -80,20 +80,5 @@ internal static class Int8CacheQuantizer
         // Math.Clamp only guards the last ulp; the conversion saturates a NaN to 0 (the scale is NaN then anyway).
         for (; i < n; i++) Unsafe.Add(ref q0, i) = (sbyte)Math.Clamp(MathF.Round(Unsafe.Add(ref x0, i) * inverse), -127f, 127f);
         return max / 127f;
-    }
-
-    /// <summary><c>destination[i] = source[i]</c> as float32 (exact): a prefill's copy of a head (<see cref="Managed.LayerCache.Head"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Widen(ReadOnlySpan<sbyte> source, Span<float> destination)
-    {
-        if (destination.Length < source.Length) throw new ArgumentException("The destination is shorter than the source.", nameof(destination));
-        int i = 0, n = source.Length;
-        ref sbyte s = ref MemoryMarshal.GetReference(source);
-        ref float d = ref MemoryMarshal.GetReference(destination);
-        if (Avx512F.IsSupported)
-            for (; i + 16 <= n; i += 16) Int8Row.Load512(ref s, (nuint)i).StoreUnsafe(ref d, (nuint)i);
-        else if (Avx2.IsSupported)
-            for (; i + 8 <= n; i += 8) Int8Row.Load256(ref s, (nuint)i).StoreUnsafe(ref d, (nuint)i);
-        for (; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref s, i);
     }
 }

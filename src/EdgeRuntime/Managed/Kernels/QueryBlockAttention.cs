@@ -31,30 +31,23 @@ internal static class QueryBlockAttention
     /// <paramref name="kt"/> <c>[hd, stride]</c> transposed keys and <paramref name="v"/> <c>[stride, hd]</c> values of the
     /// head. <paramref name="scores"/> is scratch <c>[4, length0 + 3]</c>. Output i goes to
     /// <c>output[i * outStride .. + hd]</c>. <paramref name="mask"/> <c>[length0 + 3]</c> is additive, or empty.
-    /// <paramref name="keyScales"/> and <paramref name="valueScales"/> <c>[length0 + 3]</c>, when given, are an int8 cache's
-    /// per-slot scales (<see cref="AttentionKernels.AttendScaled{T, TRow}"/>, whose arithmetic this then repeats; empty = none).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attend(ReadOnlySpan<float> q, int qStride, int hd, ReadOnlySpan<float> kt, int stride, ReadOnlySpan<float> v,
-        int length0, Span<float> scores, Span<float> output, int outStride, ReadOnlySpan<float> mask,
-        ReadOnlySpan<float> keyScales = default, ReadOnlySpan<float> valueScales = default)
+        int length0, Span<float> scores, Span<float> output, int outStride, ReadOnlySpan<float> mask)
     {
         int n = length0 + Queries - 1;   // positions the last query sees
         if (!Supports(hd)) throw new NotSupportedException($"Query blocks need 256-bit vectors and hd % 8 == 0 (hd {hd}).");
         if (length0 < 1 || n > stride) throw new ArgumentOutOfRangeException(nameof(length0), length0, $"Query blocks need 1..{stride - Queries + 1} positions for the first query.");
         if (q.Length < 3L * qStride + hd || kt.Length < (long)(hd - 1) * stride + n || v.Length < (long)n * hd
-            || scores.Length < Queries * n || output.Length < 3L * outStride + hd || (!mask.IsEmpty && mask.Length < n)
-            || keyScales.IsEmpty != valueScales.IsEmpty || (!keyScales.IsEmpty && (keyScales.Length < n || valueScales.Length < n)))
+            || scores.Length < Queries * n || output.Length < 3L * outStride + hd || (!mask.IsEmpty && mask.Length < n))
             throw new ArgumentException("A query block's buffers are too short for its shape.");
         Scores(q, qStride, hd, kt, stride, n, scores);
         for (int i = 0; i < Queries; i++)
         {
             var row = scores.Slice(i * n, length0 + i);
-            if (!keyScales.IsEmpty) Elementwise.Multiply(row, keyScales[..row.Length], row);
             if (!mask.IsEmpty) Elementwise.Add(row, mask[..row.Length], row);
             Softmax.Apply(row);
-            // The weights of the value sum: only it reads them, so they replace the probabilities in place.
-            if (!valueScales.IsEmpty) Elementwise.Multiply(row, valueScales[..row.Length], row);
         }
         WeightedSum(scores, n, length0, v, hd, output, outStride);
     }
