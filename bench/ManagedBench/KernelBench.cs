@@ -73,6 +73,11 @@ internal static class KernelBench
         });
         Row("softmax 4 x 128-131", () => { for (int i = 0; i < 4; i++) Softmax.Apply(scores4.AsSpan(i * 131, 128 + i)); });
         Row("4 queries hd64 n128-131, one query block", () => QueryBlockAttention.Attend(q4, 192, 64, kt64, 256, v64, 128, scores4, o4, 64, default));
+        Row("4 queries hd64 n128-131, one at a time, int8 cache", () =>
+        {
+            for (int i = 0; i < 4; i++)
+                Int8CacheAttention.Attend(q4.AsSpan(i * 192, 64), kp64i8, scales256, vp64i8, scales256, 256, scores4.AsSpan(0, 128 + i), o4.AsSpan(i * 64, 64), default, short256);
+        });
         var kt32 = R(32 * 256); var v32 = R(256 * 32); var q32b = R(4 * 384); var o32b = new float[4 * 128];
         Row("4 queries hd32 n128-131, one query block", () => QueryBlockAttention.Attend(q32b, 384, 32, kt32, 256, v32, 128, scores4, o32b, 128, default));
         Row("4 queries hd32 n4-7, one query block (the fixed cost)", () => QueryBlockAttention.Attend(q32b, 384, 32, kt32, 256, v32, 4, scores4, o32b, 128, default));

@@ -107,14 +107,18 @@ internal static partial class Int8CacheAttention
         float max = 0;
         if (Avx2.IsSupported && n >= 8)
         {
-            var lanes = Vector256<float>.Zero;
+            // Plain vmaxps (Vector256.Max orders NaN and signed zeros at several instructions a step), with a NaN seen in
+            // any lane kept apart.
+            Vector256<float> lanes = Vector256<float>.Zero, nan = Vector256<float>.Zero;
             for (; i + 8 <= n; i += 8)
             {
                 var v = Vector256.LoadUnsafe(ref x0, (nuint)i);
                 if (scaled) v *= Vector256.LoadUnsafe(ref y0, (nuint)i);
-                lanes = Vector256.Max(lanes, Vector256.Abs(v));   // keeps a NaN
+                lanes = Avx.Max(lanes, Vector256.Abs(v));
+                nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
             }
             for (int l = 0; l < 8; l++) max = MathF.Max(max, lanes.GetElement(l));
+            if (!Avx.TestZ(nan, nan)) return float.NaN;
         }
         for (; i < n; i++) max = MathF.Max(max, MathF.Abs(scaled ? Unsafe.Add(ref x0, i) * Unsafe.Add(ref y0, i) : Unsafe.Add(ref x0, i)));
         return max;
@@ -133,6 +137,7 @@ internal static partial class Int8CacheAttention
         {
             var scale = Vector256.Create(inverse);
             var top = Vector256.Create((float)limit);
+            var bottom = -top;
             for (; i + 16 <= n; i += 16)
             {
                 var a = Vector256.LoadUnsafe(ref x0, (nuint)i);
@@ -140,8 +145,8 @@ internal static partial class Int8CacheAttention
                 if (scaled) (a, b) = (a * Vector256.LoadUnsafe(ref y0, (nuint)i), b * Vector256.LoadUnsafe(ref y0, (nuint)i + 8));
                 // Clamped (x * inverse may round one ulp past the limit), then vcvtps2dq, which rounds to nearest even as
                 // MathF.Round does (Vector256.ConvertToInt32 truncates, and saturates at a cost); the packs keep the order within each half.
-                var ia = Avx.ConvertToVector256Int32(Vector256.Min(Vector256.Max(a * scale, -top), top));
-                var ib = Avx.ConvertToVector256Int32(Vector256.Min(Vector256.Max(b * scale, -top), top));
+                var ia = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(a * scale, bottom), top));
+                var ib = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(b * scale, bottom), top));
                 Sse2.PackSignedSaturate(ia.GetLower(), ia.GetUpper()).StoreUnsafe(ref r0, (nuint)i);
                 Sse2.PackSignedSaturate(ib.GetLower(), ib.GetUpper()).StoreUnsafe(ref r0, (nuint)i + 8);
             }
