@@ -85,13 +85,31 @@ public class Int8CacheTests
         for (int c = 0; c < hd; c++) Assert.Equal(o3[c], output[c], largest / 2540);
     }
 
-    [Theory]
-    [InlineData(600, 4)]       // a wide head: the query's integers shrink so that 600 products of 127 fit an int32
-    [InlineData(64, 3000)]     // a long, flat attention: so do the weights
-    public void Integer_sums_cannot_overflow_at_the_extremes(int hd, int n)
+    [Fact]
+    public void A_wide_heads_query_integers_cannot_overflow()
     {
-        // Every key and value at +127 and every scale equal: each score is the same, the attention is flat, and the true
-        // output is 127 x the value scale in every channel.
+        // hd 600: 600 products of 32767 x 127 would pass 2^31, so the query's integers shrink. Slot 0's key is +127 in every
+        // channel, slot 1's is 0; their values are +127 and -127. An overflowed score of slot 0 would wrap negative and flip
+        // the attention towards slot 1; the true one gives slot 0 about two thirds of it.
+        const int hd = 600, n = 2;
+        var keys = new sbyte[Int8CacheAttention.KeyLength(hd, n)];
+        var values = new sbyte[Int8CacheAttention.ValueLength(hd, n)];
+        for (int c = 0; c < hd; c++)
+            (keys[Int8CacheAttention.KeyIndex(c, 0, n)], values[Int8CacheAttention.ValueIndex(0, c, hd)], values[Int8CacheAttention.ValueIndex(1, c, hd)]) = (127, 127, -127);
+        var q = Enumerable.Repeat(1f, hd).ToArray();
+        var (scores, output) = (new float[n], new float[hd]);
+        Int8CacheAttention.Attend(q, keys, [1e-5f, 1e-5f], values, [0.01f, 0.01f], n, scores, output, default, new short[n + 1]);
+        float p0 = 1 / (1 + MathF.Exp(-hd * 127 * 1e-5f));   // softmax of (0.762, 0)
+        Assert.Equal(p0, scores[0], 1e-4f);
+        foreach (float o in output) Assert.Equal(1.27f * (2 * p0 - 1), o, 1e-3f);
+    }
+
+    [Fact]
+    public void A_long_flat_attentions_weight_integers_cannot_overflow()
+    {
+        // 3000 equal weights of 32767 times +127 would pass 2^31, so the weights' integers shrink (16e6 / n). Every key and
+        // value at +127 and every scale equal: the attention is flat, and the true output is 127 x the value scale.
+        const int hd = 64, n = 3000;
         var keys = Enumerable.Repeat((sbyte)127, Int8CacheAttention.KeyLength(hd, n)).ToArray();
         var values = Enumerable.Repeat((sbyte)127, Int8CacheAttention.ValueLength(hd, n)).ToArray();
         var scales = Enumerable.Repeat(0.01f, n).ToArray();
