@@ -23,32 +23,17 @@ internal static partial class Int8CacheAttention
         if (Avx2.IsSupported)
         {
             var scale = Vector256.Create(sq);
-            // 32 slots per pass: four independent sums, 64 bytes of each pair row.
+            // 32 slots per pass (64 bytes of each pair row), then 8.
             for (; u + 32 <= n; u += 32)
             {
-                Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int r = 0; r < pairs; r++)
-                {
-                    var qp = Vector256.Create(Unsafe.Add(ref qp0, r)).AsInt16();
-                    ref sbyte row = ref Unsafe.Add(ref k0, ((nint)r * capacity + u) * 2);
-                    a0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row)), qp);
-                    a1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, 16)), qp);
-                    a2 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, 32)), qp);
-                    a3 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref row, 48)), qp);
-                }
+                PairSums32(ref Unsafe.Add(ref k0, u * 2), 2 * (nint)capacity, ref qp0, pairs, out var a0, out var a1, out var a2, out var a3);
                 StoreScores(a0, scale, ref ks0, ref s0, u);
                 StoreScores(a1, scale, ref ks0, ref s0, u + 8);
                 StoreScores(a2, scale, ref ks0, ref s0, u + 16);
                 StoreScores(a3, scale, ref ks0, ref s0, u + 24);
             }
             for (; u + 8 <= n; u += 8)
-            {
-                Vector256<int> a0 = default;
-                for (int r = 0; r < pairs; r++)
-                    a0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref k0, ((nint)r * capacity + u) * 2))),
-                        Vector256.Create(Unsafe.Add(ref qp0, r)).AsInt16());
-                StoreScores(a0, scale, ref ks0, ref s0, u);
-            }
+                StoreScores(PairSums8(ref Unsafe.Add(ref k0, u * 2), 2 * (nint)capacity, ref qp0, pairs), scale, ref ks0, ref s0, u);
         }
         for (; u < n; u++)
         {
@@ -56,6 +41,36 @@ internal static partial class Int8CacheAttention
             for (int c = 0; c < 2 * pairs; c++) sum += qq[c] * keys[KeyIndex(c, u, capacity)];
             Unsafe.Add(ref s0, u) = (sum * sq) * Unsafe.Add(ref ks0, u);
         }
+    }
+
+    /// <summary>The one loop of both chains: for k &lt; <paramref name="count"/>, the 64 bytes at <c>row + k stride</c> (32 int8 pairs)
+    /// times <c>pairs[k]</c> (two int16 in one int: two query channels, or two slots' weights), each pair's two products added
+    /// into one of 32 int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairSums32(ref sbyte row, nint stride, ref int pairs, int count,
+        out Vector256<int> a0, out Vector256<int> a1, out Vector256<int> a2, out Vector256<int> a3)
+    {
+        (a0, a1, a2, a3) = (default, default, default, default);
+        for (int k = 0; k < count; k++)
+        {
+            var p = Vector256.Create(Unsafe.Add(ref pairs, k)).AsInt16();
+            ref sbyte r = ref Unsafe.Add(ref row, k * stride);
+            a0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r)), p);
+            a1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r, 16)), p);
+            a2 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r, 32)), p);
+            a3 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref r, 48)), p);
+        }
+    }
+
+    /// <summary><see cref="PairSums32"/> over 16 bytes per k: 8 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PairSums8(ref sbyte row, nint stride, ref int pairs, int count)
+    {
+        Vector256<int> a = default;
+        for (int k = 0; k < count; k++)
+            a += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref row, k * stride))),
+                Vector256.Create(Unsafe.Add(ref pairs, k)).AsInt16());
+        return a;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -79,32 +94,17 @@ internal static partial class Int8CacheAttention
         if (Avx2.IsSupported)
         {
             var scale = Vector256.Create(sw);
-            // 32 channels per pass: four independent sums, 64 bytes of each slot pair.
+            // 32 channels per pass (64 bytes of each slot pair), then 8.
             for (; c + 32 <= hd; c += 32)
             {
-                Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-                for (int P = 0; P < slotPairs; P++)
-                {
-                    var wp = Vector256.Create(Unsafe.Add(ref wp0, P)).AsInt16();
-                    ref sbyte pair = ref Unsafe.Add(ref v0, ((nint)P * hd + c) * 2);
-                    a0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref pair)), wp);
-                    a1 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref pair, 16)), wp);
-                    a2 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref pair, 32)), wp);
-                    a3 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref pair, 48)), wp);
-                }
+                PairSums32(ref Unsafe.Add(ref v0, c * 2), 2 * (nint)hd, ref wp0, slotPairs, out var a0, out var a1, out var a2, out var a3);
                 (Vector256.ConvertToSingle(a0) * scale).StoreUnsafe(ref o0, (nuint)c);
                 (Vector256.ConvertToSingle(a1) * scale).StoreUnsafe(ref o0, (nuint)c + 8);
                 (Vector256.ConvertToSingle(a2) * scale).StoreUnsafe(ref o0, (nuint)c + 16);
                 (Vector256.ConvertToSingle(a3) * scale).StoreUnsafe(ref o0, (nuint)c + 24);
             }
             for (; c + 8 <= hd; c += 8)
-            {
-                Vector256<int> a0 = default;
-                for (int P = 0; P < slotPairs; P++)
-                    a0 += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref Unsafe.Add(ref v0, ((nint)P * hd + c) * 2))),
-                        Vector256.Create(Unsafe.Add(ref wp0, P)).AsInt16());
-                (Vector256.ConvertToSingle(a0) * scale).StoreUnsafe(ref o0, (nuint)c);
-            }
+                (Vector256.ConvertToSingle(PairSums8(ref Unsafe.Add(ref v0, c * 2), 2 * (nint)hd, ref wp0, slotPairs)) * scale).StoreUnsafe(ref o0, (nuint)c);
         }
         for (; c < hd; c++)
         {
