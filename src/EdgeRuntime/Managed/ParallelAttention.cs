@@ -96,8 +96,9 @@ internal static unsafe class ParallelAttention
         int d = j.D, hd = j.Hd, n = j.Cache.Capacity, queries = QueryBlockAttention.Queries;
         var scratch = t_scores ??= new float[queries * n];
         if (scratch.Length < queries * n) scratch = t_scores = new float[queries * n];
-        // An int8 cache attends each query in place with exact integer chains (Int8CacheAttention), already cheaper per
-        // query than widening the head for a float32 query block.
+        // An int8 cache attends each query in place with Int8CacheAttention's exact integer chains, decode's bits (a float32
+        // query block over a widened head would give others; an int8 query block was slower on Zen 2: docs/BENCHMARKS.md,
+        // "Thirteenth session").
         bool blocked = QueryBlockAttention.Supports(hd) && j.Cache.Precision != KeyValueCachePrecision.Int8;
         for (int i = start; i < end; i++)
         {
