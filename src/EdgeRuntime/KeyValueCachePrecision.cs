@@ -23,9 +23,10 @@ public enum KeyValueCachePrecision
     /// int8 with one float32 scale per head and slot (symmetric, <c>scale = max |x| / 127</c>, rounded to nearest even): a
     /// quarter of float32's cache bytes plus 8 bytes per head and slot, so a long context's late tokens read the least.
     /// Each cached value is within half a step (<c>max |x| / 254</c>) of the float32 one: a larger change than bfloat16's,
-    /// measured on the trained default model in docs/BENCHMARKS.md. Attention multiplies in float32 on the exact integers,
-    /// with the scales applied to the scores and the probabilities; a prefill still equals token-by-token decode bit for
-    /// bit. Managed engine only, as <see cref="BFloat16"/>.
+    /// measured on the trained default model in docs/BENCHMARKS.md (held-out NLL unchanged to 1e-4). Attention multiplies
+    /// in exact integer arithmetic: the query and the attention weights are rounded to int16 (at most 1/65534 of their
+    /// largest element), and the scales are applied to the scores and the output; a prefill still equals token-by-token
+    /// decode bit for bit. Managed engine only, as <see cref="BFloat16"/>.
     /// </summary>
     Int8,
 }
