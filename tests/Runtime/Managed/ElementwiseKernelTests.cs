@@ -176,6 +176,19 @@ public class ElementwiseKernelTests
         }
     }
 
+    [Theory]
+    [InlineData(5, 2)]      // the scalar loop
+    [InlineData(16, 3)]     // a vector lane of the first block
+    [InlineData(40, 37)]    // a later block
+    [InlineData(21, 20)]    // the tail after the vector blocks
+    public void A_NaN_score_makes_every_probability_NaN_wherever_it_sits(int n, int at)
+    {
+        var s = Enumerable.Range(0, n).Select(i => i * 0.25f).ToArray();
+        s[at] = float.NaN;
+        Softmax.Apply(s);
+        Assert.All(s, p => Assert.True(float.IsNaN(p)));
+    }
+
     [Fact]
     public void Softmax_subtracts_the_max_so_huge_scores_stay_finite()
     {
