@@ -55,10 +55,10 @@ internal static class KernelBench
         var scales256 = R(256).Select(x => Math.Abs(x) * 0.01f).ToArray();
         var kp64i8 = kt64.Select(x => (sbyte)(x * 127)).ToArray(); var vp64i8 = v64.Select(x => (sbyte)(x * 127)).ToArray();
         var short256 = new short[257]; var qq64 = new short[64];
-        float sq64 = Int8CacheAttention.QuantizeQuery(q64, qq64, short.MaxValue);
+        float sq64 = Int8CacheAttention.QuantizeQuery(q64, qq64);
         Row("scores hd64 n240, int8 cache", () => Int8CacheAttention.Scores(qq64, kp64i8, 256, sq64, scales256, scores.AsSpan(0, 240)));
         Row("weighted sum hd64 n240, int8 cache", () => Int8CacheAttention.WeightedSum(short256, vp64i8, 240, 1e-5f, o64));
-        Row("quantize query hd64 to int16", () => Int8CacheAttention.QuantizeQuery(q64, qq64, short.MaxValue));
+        Row("quantize query hd64 to int16", () => Int8CacheAttention.QuantizeQuery(q64, qq64));
         var p240 = R(240).Select(x => Math.Abs(x) / 120).ToArray();
         Row("quantize weights n240 to int16", () => Int8CacheAttention.QuantizeWeights(p240, scales256.AsSpan(0, 240), short256));
         Row("softmax 240", () => { p240.AsSpan().CopyTo(scores); Softmax.Apply(scores.AsSpan(0, 240)); });

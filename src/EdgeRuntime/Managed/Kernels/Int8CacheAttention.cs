@@ -62,7 +62,7 @@ internal static partial class Int8CacheAttention
             || keyScales.Length < n || valueScales.Length < n || scratch.Length < n + 1 || (!mask.IsEmpty && mask.Length < n))
             throw new ArgumentException($"An int8 head of {capacity} slots (at most {MaxSlots}) attended over {n}: a buffer is too short.");
         Span<short> qq = hd <= 1024 ? stackalloc short[2 * pairs] : new short[2 * pairs];
-        float sq = QuantizeQuery(q, qq, (int)Math.Min(short.MaxValue, int.MaxValue / (127L * 2 * pairs)));
+        float sq = QuantizeQuery(q, qq);
         Scores(qq, keys, capacity, sq, keyScales, scores);
         if (!mask.IsEmpty) Elementwise.Add(scores, mask[..n], scores);
         Softmax.Apply(scores);
@@ -70,13 +70,15 @@ internal static partial class Int8CacheAttention
         WeightedSum(scratch, values, n, sw, output);
     }
 
-    /// <summary><c>qq = round(q / sq)</c> in <c>-limit..limit</c>, padded with zeros to <c>qq.Length</c>; returns <c>sq = max|q| / limit</c>
+    /// <summary><c>qq = round(q / sq)</c> in <c>-limit..limit</c>, padded with zeros to <c>qq.Length</c> (whole channel pairs), with
+    /// <c>limit = min(32767, (2^31 - 1) / (127 qq.Length))</c> so that no score's int32 sum can overflow; returns <c>sq = max|q| / limit</c>
     /// (0 for an all-zero q; NaN or infinity for a q that holds one, which then makes every score NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float QuantizeQuery(ReadOnlySpan<float> q, Span<short> qq, int limit)
+    internal static float QuantizeQuery(ReadOnlySpan<float> q, Span<short> qq)
     {
+        int limit = (int)Math.Min(short.MaxValue, int.MaxValue / (127L * qq.Length));
         qq.Clear();
-        float max = MaxProduct(q, default);
+        float max = Int8CacheQuantizer.MaxAbs(q, default);
         if (max == 0 || !float.IsFinite(max)) return max;
         Round(q, default, limit / max, limit, qq);
         return max / limit;
@@ -90,38 +92,10 @@ internal static partial class Int8CacheAttention
     {
         int n = p.Length, limit = Math.Min(short.MaxValue, WeightSumLimit / n);
         wq[n] = 0;
-        float max = MaxProduct(p, valueScales[..n]);
+        float max = Int8CacheQuantizer.MaxAbs(p, valueScales[..n]);
         if (max == 0 || !float.IsFinite(max)) return max;
         Round(p, valueScales, limit / max, limit, wq);
         return max / limit;
-    }
-
-    /// <summary>max_i |x_i y_i| (y empty: max_i |x_i|); keeps a NaN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float MaxProduct(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
-    {
-        int n = x.Length, i = 0;
-        bool scaled = !y.IsEmpty;
-        ref float x0 = ref MemoryMarshal.GetReference(x);
-        ref float y0 = ref MemoryMarshal.GetReference(y);
-        float max = 0;
-        if (Avx2.IsSupported && n >= 8)
-        {
-            // Plain vmaxps (Vector256.Max orders NaN and signed zeros at several instructions a step), with a NaN seen in
-            // any lane kept apart.
-            Vector256<float> lanes = Vector256<float>.Zero, nan = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8)
-            {
-                var v = Vector256.LoadUnsafe(ref x0, (nuint)i);
-                if (scaled) v *= Vector256.LoadUnsafe(ref y0, (nuint)i);
-                lanes = Avx.Max(lanes, Vector256.Abs(v));
-                nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
-            }
-            for (int l = 0; l < 8; l++) max = MathF.Max(max, lanes.GetElement(l));
-            if (!Avx.TestZ(nan, nan)) return float.NaN;
-        }
-        for (; i < n; i++) max = MathF.Max(max, MathF.Abs(scaled ? Unsafe.Add(ref x0, i) * Unsafe.Add(ref y0, i) : Unsafe.Add(ref x0, i)));
-        return max;
     }
 
     /// <summary><c>r_i = clamp(round_to_even(x_i y_i inverse), -limit, limit)</c> (y empty: x_i inverse), the same in every lane as in the scalar loop.</summary>

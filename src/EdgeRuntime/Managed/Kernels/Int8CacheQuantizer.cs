@@ -37,12 +37,7 @@ internal static class Int8CacheQuantizer
             for (; i + 16 <= n; i += 16) lanes = Vector512.Max(lanes, Vector512.Abs(Vector512.LoadUnsafe(ref x0, (nuint)i)));   // keeps a NaN
             for (int l = 0; l < 16; l++) max = MathF.Max(max, lanes.GetElement(l));
         }
-        else if (narrow)
-        {
-            var lanes = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8) lanes = Vector256.Max(lanes, Vector256.Abs(Vector256.LoadUnsafe(ref x0, (nuint)i)));
-            for (int l = 0; l < 8; l++) max = MathF.Max(max, lanes.GetElement(l));
-        }
+        else if (narrow) (max, i) = (MaxAbs(x, default), n);
         for (; i < n; i++) max = MathF.Max(max, MathF.Abs(Unsafe.Add(ref x0, i)));   // MathF.Max keeps a NaN
         if (max == 0)
         {
@@ -80,5 +75,34 @@ internal static class Int8CacheQuantizer
         // Math.Clamp only guards the last ulp; the conversion saturates a NaN to 0 (the scale is NaN then anyway).
         for (; i < n; i++) Unsafe.Add(ref q0, i) = (sbyte)Math.Clamp(MathF.Round(Unsafe.Add(ref x0, i) * inverse), -127f, 127f);
         return max / 127f;
+    }
+
+    /// <summary><c>max_i |x_i y_i|</c> (y empty: <c>max_i |x_i|</c>), NaN if any product is NaN: a slot's scale (above) and the
+    /// largest query element or attention weight (<see cref="Int8CacheAttention"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float MaxAbs(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int n = x.Length, i = 0;
+        bool scaled = !y.IsEmpty;
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float y0 = ref MemoryMarshal.GetReference(y);
+        float max = 0;
+        if (Avx2.IsSupported && n >= 8)
+        {
+            // Plain vmaxps (Vector256.Max orders NaN and signed zeros at several instructions a step), with a NaN seen in
+            // any lane kept apart.
+            Vector256<float> lanes = Vector256<float>.Zero, nan = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref x0, (nuint)i);
+                if (scaled) v *= Vector256.LoadUnsafe(ref y0, (nuint)i);
+                lanes = Avx.Max(lanes, Vector256.Abs(v));
+                nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
+            }
+            for (int l = 0; l < 8; l++) max = MathF.Max(max, lanes.GetElement(l));
+            if (!Avx.TestZ(nan, nan)) return float.NaN;
+        }
+        for (; i < n; i++) max = MathF.Max(max, MathF.Abs(scaled ? Unsafe.Add(ref x0, i) * Unsafe.Add(ref y0, i) : Unsafe.Add(ref x0, i)));
+        return max;
     }
 }

@@ -54,14 +54,7 @@ internal static class Softmax
             s[i] = e;
             sum += e;
         }
-        float inverse = 1f / sum;
-        i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var scale = Vector256.Create(inverse);
-            for (; i + 8 <= n; i += 8) (Vector256.LoadUnsafe(ref r, (nuint)i) * scale).StoreUnsafe(ref r, (nuint)i);
-        }
-        for (; i < n; i++) Unsafe.Add(ref r, i) *= inverse;
+        Elementwise.Scale(s, 1f / sum);
     }
 
     /// <summary>The largest score, as <c>TensorPrimitives.Max</c> gives it (NaN if any is NaN), with plain <c>vmaxps</c> and
@@ -82,10 +75,7 @@ internal static class Softmax
                 nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
             }
             if (!Avx.TestZ(nan, nan)) return float.NaN;
-            var m = Sse.Max(lanes.GetLower(), lanes.GetUpper());
-            m = Sse.Max(m, Sse.Shuffle(m, m, 0b_01_00_11_10));
-            m = Sse.Max(m, Sse.Shuffle(m, m, 0b_10_11_00_01));
-            max = m.ToScalar();
+            max = HorizontalMax(lanes);
         }
         for (; i < n; i++)
         {
@@ -142,10 +132,13 @@ internal static class Softmax
     /// which zero a tie of +0 and -0 keeps does not change any <c>exp(s - max)</c>). The lane-by-lane scalar loop it replaces
     /// was a chain of 15 dependent extracts and compares at the head of every row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float HorizontalMax(Vector512<float> v)
+    private static float HorizontalMax(Vector512<float> v) => HorizontalMax(Avx.Max(v.GetLower(), v.GetUpper()));
+
+    /// <summary>The largest of 8 lanes in three halving steps (as above).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector256<float> v)
     {
-        var m = Avx.Max(v.GetLower(), v.GetUpper());
-        var q = Sse.Max(m.GetLower(), m.GetUpper());
+        var q = Sse.Max(v.GetLower(), v.GetUpper());
         q = Sse.Max(q, Sse.Shuffle(q, q, 0b_01_00_11_10));
         q = Sse.Max(q, Sse.Shuffle(q, q, 0b_10_11_00_01));
         return q.ToScalar();
