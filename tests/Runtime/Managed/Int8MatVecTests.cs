@@ -54,6 +54,8 @@ public class Int8MatVecTests
                     Assert.True(reference.AsSpan().SequenceEqual(Run(path, p)), $"{path} differs at rows {rows}, cols {cols}, bias {bias}");
                     p.M.StreamsFromMemory = true;   // the one-group-at-a-time loop of weights streamed from memory
                     Assert.True(reference.AsSpan().SequenceEqual(Run(path, p)), $"{path} differs when streaming, at rows {rows}, cols {cols}, bias {bias}");
+                    p.M.PrefetchesNonTemporal = true;   // the other prefetch hint of weights that pass through the caches once
+                    Assert.True(reference.AsSpan().SequenceEqual(Run(path, p)), $"{path} differs with non-temporal prefetches, at rows {rows}, cols {cols}, bias {bias}");
                 }
             }
         }

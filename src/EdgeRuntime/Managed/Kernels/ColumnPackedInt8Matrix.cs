@@ -75,4 +75,8 @@ internal sealed class ColumnPackedInt8Matrix
     public float[] Scales { get; }
     /// <summary>Per-row bias <c>[Groups * 16]</c> (all 0 when the layer has none).</summary>
     public float[] Bias { get; }
+
+    /// <summary>Whether the AVX2 kernel prefetches these weights with the non-temporal hint (see
+    /// <see cref="PackedInt8Matrix.PrefetchesNonTemporal"/>; <see cref="ManagedWeights"/> decides at load).</summary>
+    public bool PrefetchesNonTemporal { get; set; }
 }

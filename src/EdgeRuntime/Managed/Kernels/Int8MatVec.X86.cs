@@ -89,6 +89,15 @@ internal static partial class Int8MatVec
         Sse.Prefetch0(block); Sse.Prefetch0(block + 64); Sse.Prefetch0(block + 128); Sse.Prefetch0(block + 192);
     }
 
+    /// <summary>As <see cref="PrefetchBlock"/> with the non-temporal hint (<c>prefetchnta</c>): for weights that pass
+    /// through the caches once per token (<see cref="PackedInt8Matrix.PrefetchesNonTemporal"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchBlockNonTemporal(byte* block)
+    {
+        Sse.PrefetchNonTemporal(block); Sse.PrefetchNonTemporal(block + 64);
+        Sse.PrefetchNonTemporal(block + 128); Sse.PrefetchNonTemporal(block + 192);
+    }
+
     /// <summary>How far ahead of each of its two group streams the VNNI matvec prefetches, measured on a Zen 5: 85M int8
     /// decode ran 1.32-1.50x faster at 8 KiB than with none (three interleaved rounds), and ahead of 1, 2, 4, 6, 12 and
     /// 16 KiB in every round (docs/BENCHMARKS.md, "Zen 5").</summary>
@@ -147,6 +156,7 @@ internal static partial class Int8MatVec
         ref float sc0 = ref MemoryMarshal.GetReference(xScales);
         int blocks = xScales.Length;
         byte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
+        bool nonTemporal = m.PrefetchesNonTemporal;
         for (int g = g0; g < g1; g++)
         {
             byte* wg = pinned + g * groupBytes;
@@ -156,7 +166,8 @@ internal static partial class Int8MatVec
                 // The stream runs on across groups, so prefetching a fixed distance ahead needs no bounds (a prefetch
                 // never faults).
                 byte* ahead = wg + b * 256 + PrefetchBytes;
-                PrefetchBlock(ahead);
+                if (nonTemporal) PrefetchBlockNonTemporal(ahead);
+                else PrefetchBlock(ahead);
                 Vector256<int> a0 = default, a1 = default;   // two chains (even and odd steps) hide the multiply latency
                 for (int j = 0; j < 8; j += 2)
                 {

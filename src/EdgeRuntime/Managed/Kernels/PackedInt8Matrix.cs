@@ -119,6 +119,13 @@ internal sealed class PackedInt8Matrix
     /// cache-resident matrices the two-group loop is 5-20% faster (<c>ManagedBench matvec</c>). Either way the bits are the same.</summary>
     public bool StreamsFromMemory { get; set; }
 
+    /// <summary>Whether the AVX2 matvec prefetches these weights with the non-temporal hint, set once at load for weights
+    /// that pass through the caches once per token (<see cref="ManagedWeights"/> decides). On the Zen 2 VM (AVX2, 16 MB L3)
+    /// 85M decode ran 1.13-1.20x faster with it; the 25M model, whose weights partly stay in the L3, ran slower
+    /// (docs/BENCHMARKS.md, "Fourteenth session"). The VNNI and AVX-512 paths ignore it: on the Zen 5 the hint measured
+    /// no gain there. Either way the bits are the same.</summary>
+    public bool PrefetchesNonTemporal { get; set; }
+
     /// <summary>Weight bytes per token above which a model's weights do not stay in the last-level cache between tokens,
     /// so <see cref="StreamsFromMemory"/> is set. 16 MiB, half a Zen 4/5 CCD's L3: the VM shares it, and the 25M model
     /// (25.4 MB) decoded 1.11x faster streamed (median of six alternated <c>ManagedBench decode --activations int8</c> runs,

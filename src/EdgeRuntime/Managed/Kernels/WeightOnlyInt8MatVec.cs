@@ -157,6 +157,7 @@ internal static partial class WeightOnlyInt8MatVec
         ref float x0 = ref MemoryMarshal.GetReference(x);
         nint groupBytes = (nint)cols * GroupRows;
         sbyte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
+        bool nonTemporal = m.PrefetchesNonTemporal;
         for (int g = g0; g < g1; g++)
         {
             sbyte* group = pinned + g * groupBytes;
@@ -165,7 +166,9 @@ internal static partial class WeightOnlyInt8MatVec
             int k = 0;
             for (; k + 4 <= cols; k += 4)
             {
-                Sse.Prefetch0(group + k * GroupRows + PrefetchBytes);   // one cache line per iteration, 4 KiB ahead
+                // One cache line per iteration, 4 KiB ahead.
+                if (nonTemporal) Sse.PrefetchNonTemporal(group + k * GroupRows + PrefetchBytes);
+                else Sse.Prefetch0(group + k * GroupRows + PrefetchBytes);
                 Step(ref a, ref x0, k, ref l0, ref h0);
                 Step(ref a, ref x0, k + 1, ref l1, ref h1);
                 Step(ref a, ref x0, k + 2, ref l2, ref h2);
