@@ -57,18 +57,21 @@ internal sealed class ManagedWeights
         FinalNorm = finalNorm;
         Head = head;
         // A decode step that streams the weights from memory reads them best one row group at a time (see the property).
-        bool streamed = WeightBytesPerToken > PackedInt8Matrix.CacheResidentModelBytes;
-        foreach (var linear in Linears())
-            if (linear is Int8Linear int8) int8.Matrix.StreamsFromMemory = streamed;
         // Weights that pass through the caches once per token are prefetched non-temporally, so that they do not evict what
         // stays (the key/value caches, activations) nor spend the bandwidth of filling the L3 with lines no one reads again.
         // The float-activation kernel, near its compute rate at the memory bound, gains from that as soon as the weights
         // stream; the int8 kernel, faster than DRAM, gains more from the part of a 25M model an L3 keeps (measured on the
         // Zen 2 VM: docs/BENCHMARKS.md, "Fourteenth session"), so it waits until the weights are twice the cache threshold.
+        long bytes = WeightBytesPerToken;
+        bool streamed = bytes > PackedInt8Matrix.CacheResidentModelBytes;
         foreach (var linear in Linears())
         {
-            if (linear is Int8Linear int8) int8.Matrix.PrefetchesNonTemporal = WeightBytesPerToken > NonTemporalInt8ModelBytes;
-            if (linear is WeightOnlyInt8Linear weightOnly) weightOnly.Matrix.PrefetchesNonTemporal = streamed;
+            if (linear is Int8Linear int8)
+            {
+                int8.Matrix.StreamsFromMemory = streamed;
+                int8.Matrix.PrefetchesNonTemporal = bytes > NonTemporalInt8ModelBytes;
+            }
+            else if (linear is WeightOnlyInt8Linear weightOnly) weightOnly.Matrix.PrefetchesNonTemporal = streamed;
         }
     }
 
