@@ -18,8 +18,26 @@ namespace EdgeShortcut.Runtime.Managed;
 /// </summary>
 internal readonly record struct LinearEpilogue(bool Gelu, QuantizedActivations? QuantizeInto, KeyValueAppend? AppendTo = null)
 {
-    /// <summary>Row alignment of the chunks this epilogue can be applied to.</summary>
-    public int RowAlignment => QuantizeInto is null ? 16 : ActivationQuantizer.BlockSize;
+    /// <summary>Row alignment of the chunks this epilogue can be applied to: the int8 kernels' row groups (16), the next
+    /// Linear's input blocks (32) when it quantizes, and whole heads when it appends to an int8 cache, whose slot takes one
+    /// scale per head (<see cref="LayerCache.AcceptsPartialHeads"/>): then each thread quantizes the heads it computed,
+    /// inside the product, where the cache lines it writes overlap the weight stream.</summary>
+    public int RowAlignment
+    {
+        get
+        {
+            int rows = QuantizeInto is null ? 16 : ActivationQuantizer.BlockSize;
+            if (AppendTo is { } append && !append.Cache.AcceptsPartialHeads) rows = LeastCommonMultiple(rows, append.Cache.Dim / append.Heads);
+            return rows;
+        }
+    }
+
+    private static int LeastCommonMultiple(int a, int b)
+    {
+        int x = a, y = b;
+        while (y != 0) (x, y) = (y, x % y);
+        return a / x * b;
+    }
 
     /// <summary>Applies the epilogue to rows <c>r0..r0+n-1</c> of the token rows <paramref name="t0"/>..<paramref name="t1"/>-1
     /// of <paramref name="y"/> <c>[count, rows]</c>.</summary>

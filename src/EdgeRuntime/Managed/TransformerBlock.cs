@@ -40,12 +40,11 @@ internal static class TransformerBlock
         var cache = s.Caches[index];
         if (qkv.Length != (long)T * 3 * cache.Dim) throw new ArgumentException($"The qkv rows hold {qkv.Length} values, expected {T}x{3 * cache.Dim}.");
         // The product's epilogue appends positions p0..p0+T-1 (keys transposed [H, hd, n]: row h*hd + c, column p; values
-        // [H, n, hd]) and scales the queries, each thread its own rows; then attend. An int8 cache quantizes whole heads,
-        // which a thread's rows may split: it appends after the product, on this thread.
+        // [H, n, hd]) and scales the queries, each thread its own rows (whole heads for an int8 cache, which quantizes a head
+        // at a time: LinearEpilogue.RowAlignment); then attend.
         cache.MarkWritten();
-        var append = cache.AcceptsPartialHeads ? new KeyValueAppend(cache, p0, heads) : (KeyValueAppend?)null;
+        var append = new KeyValueAppend(cache, p0, heads);
         w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, new LinearEpilogue(false, null, append), inputQuantized: quantized);
-        if (append is null) CacheTokens.AppendRange(qkv, cache, heads, p0, 0, T);
         var attention = s.Attention.AsSpan(0, T * d);
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
