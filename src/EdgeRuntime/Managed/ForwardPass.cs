@@ -37,12 +37,19 @@ internal static class ForwardPass
     {
         int d = w.Config.Dim, T = tokens.Length;
         Embed(w, s, tokens, p0, ref probe);
-        Blocks(w, s, T, p0, 0, depth, ref probe);
+        // Nothing reads the last block's output but the exit head, and it reads the last token's row: unless that block feeds
+        // a tap (its features read every row), a prefill chunk runs it for the cache and that one row, or for the cache alone
+        // when no logits are wanted (PrefillRows). Decode steps and Verify (every row's logits) run every row.
+        bool lastRowOnly = T >= TokenParallel.MinSharedTokens && depth > 0 && w.TapOfBlock[depth - 1] < 0;
+        Blocks(w, s, T, p0, 0, lastRowOnly ? depth - 1 : depth, ref probe);
+        if (lastRowOnly)
+            PrefillBlock.Run(w, s, depth - 1, p0, T, s.Exit.UseMasks ? s.Exit.BlockKeyMask[depth - 1] : default, ref probe,
+                wantLogits ? PrefillRows.Last : PrefillRows.None);
         if (!wantLogits) return;
         var x = s.X.AsSpan((T - 1) * d, d);
         if (depth < w.FullDepth)
         {
-            // The exit head works on a copy, so x_e stays in X (a deeper pass may continue from it).
+            // The exit head works on a copy, so x_e stays in X (a deeper single-token pass may continue from it).
             x.CopyTo(s.Exit.ExitX);
             x = s.Exit.ExitX;
         }

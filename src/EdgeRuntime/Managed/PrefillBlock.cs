@@ -17,6 +17,10 @@ namespace EdgeShortcut.Runtime.Managed;
 /// instead of nine. Why: a hand-off costs a few microseconds (more when the two vCPUs are on different core complexes,
 /// ManagedBench <c>handoff</c>), and the ops of a small model take tens of microseconds. Within a stage the two threads may
 /// be at different ops; each scratch buffer keeps one row width for the whole stage, so their rows never overlap.
+/// <para>The last block of a pass is often read only by the exit head, which reads the last token's row
+/// (<see cref="PrefillRows"/>): then stage A runs for every token (the cache needs their keys and values), and B and C
+/// for the last token alone, as a decode step runs them, or not at all. A 256-token prefill of a 12-block model skips
+/// about a sixteenth of its multiply-adds, as an engine that computes only the rows it returns does.</para>
 /// </summary>
 internal static unsafe class PrefillBlock
 {
@@ -33,14 +37,18 @@ internal static unsafe class PrefillBlock
     }
 
     /// <summary>Block <paramref name="index"/> (0-based) on the first T rows of <see cref="RunState.X"/>, with the tap's
-    /// shortcut entries when it is one; <paramref name="keyMask"/> as in <see cref="TransformerBlock.Attention(BlockWeights, RunState, int, int, int, int, float, ReadOnlySpan{float})"/>.</summary>
+    /// shortcut entries when it is one; <paramref name="keyMask"/> as in <see cref="TransformerBlock.Attention(BlockWeights, RunState, int, int, int, int, float, ReadOnlySpan{float})"/>.
+    /// With <paramref name="rows"/> other than <see cref="PrefillRows.All"/> (not at a tap, whose features read every row), only
+    /// the cache and the rows it names are computed; the other rows of X are left as they were.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TProbe>(ManagedWeights w, RunState s, int index, int p0, int T, ReadOnlySpan<float> keyMask, ref TProbe probe)
+    public static void Run<TProbe>(ManagedWeights w, RunState s, int index, int p0, int T, ReadOnlySpan<float> keyMask, ref TProbe probe,
+        PrefillRows rows = PrefillRows.All)
         where TProbe : struct, IForwardProbe
     {
         if (T < TokenParallel.MinSharedTokens) throw new ArgumentOutOfRangeException(nameof(T), T, $"Prefill stages need {TokenParallel.MinSharedTokens}+ tokens.");
         var c = w.Config;
         int d = c.Dim, tap = w.TapOfBlock[index];
+        if (rows != PrefillRows.All && tap >= 0) throw new ArgumentException($"Block {index} feeds tap {tap}, whose features need every row.", nameof(rows));
         var job = new Job
         {
             Block = w.Blocks[index], Feature = tap >= 0 ? w.Features[tap] : null, Shortcut = w.Shortcut, S = s, Cache = s.Caches[index],
@@ -50,6 +58,12 @@ internal static unsafe class PrefillBlock
         probe.Begin(ForwardPhase.BlockAttention);
         job.Cache.MarkWritten();
         TokenParallel.RunTokens(s.Parallel, &AttentionInput, context, T);
+        if (rows != PrefillRows.All)
+        {
+            if (rows == PrefillRows.Last) LastToken(job.Block, s, index, p0, T, c.Heads, c.LayerNormEps, keyMask, ref probe);
+            else probe.End(ForwardPhase.BlockAttention);
+            return;
+        }
         ParallelAttention.Run(s.Parallel, s.Qkv.AsSpan(0, T * 3 * d), job.Cache, s.Attention.AsSpan(0, T * d), keyMask, T, c.Heads, p0);
         probe.End(ForwardPhase.BlockAttention);
         probe.Begin(ForwardPhase.BlockMlp);
@@ -60,6 +74,26 @@ internal static unsafe class PrefillBlock
         s.ShortcutCache.MarkWritten();
         TokenParallel.RunTokens(s.Parallel, &ShortcutEntries, context, T);
         probe.End(ForwardPhase.FeatureMlp);
+    }
+
+    /// <summary>Stages B and C for the last token (row T-1) alone, once stage A has run for all T: the ops of a decode step
+    /// at position p0 + T - 1 (<see cref="TransformerBlock"/>), which give a prefill's bits (both read the same cache).
+    /// Called inside the <see cref="ForwardPhase.BlockAttention"/> phase; ends it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LastToken<TProbe>(BlockWeights b, RunState s, int index, int p0, int T, int heads, float eps,
+        ReadOnlySpan<float> keyMask, ref TProbe probe)
+        where TProbe : struct, IForwardProbe
+    {
+        int d = b.AttnProj.Rows, p = p0 + T - 1;
+        var x = s.X.AsSpan((T - 1) * d, d);
+        var attention = s.Attention.AsSpan(0, d);
+        var helper = ParallelAttention.WorthSharing(p + 1, d) ? s.Parallel : null;
+        ParallelAttention.Run(helper, s.Qkv.AsSpan((T - 1) * 3 * d, 3 * d), s.Caches[index], attention, keyMask, 1, heads, p);
+        b.AttnProj.Apply(attention, s.Branch.AsSpan(0, d), 1, s.Quantized, s.Parallel, residual: x);
+        probe.End(ForwardPhase.BlockAttention);
+        probe.Begin(ForwardPhase.BlockMlp);
+        TransformerBlock.Mlp(b.Ln2, b.Fc, b.Proj, s, x, 1, eps);
+        probe.End(ForwardPhase.BlockMlp);
     }
 
     /// <summary>Stage A for tokens t0..t1-1: LN1 (and the qkv input's quantization), qkv, the cache append and the query scale.</summary>
@@ -120,4 +154,16 @@ internal static unsafe class PrefillBlock
         if (residual) proj.ApplyTokens(hidden, s.Branch.AsSpan(0, T * d), T, t0, t1, fused ? s.QuantizedHidden : s.Quantized, inputQuantized: fused, residual: output);
         else proj.ApplyTokens(hidden, output, T, t0, t1, fused ? s.QuantizedHidden : s.Quantized, inputQuantized: fused);
     }
+}
+
+/// <summary>Which rows of X a prefill block computes (<see cref="PrefillBlock.Run"/>); the cache gets every token's keys and
+/// values in each case.</summary>
+internal enum PrefillRows
+{
+    /// <summary>Every token's row: a later block or a tap's features reads them.</summary>
+    All,
+    /// <summary>The last token's row only: the exit head reads nothing else.</summary>
+    Last,
+    /// <summary>No row: the last block of a chunk whose logits nobody wants (an earlier chunk of a long prompt).</summary>
+    None,
 }

@@ -38,6 +38,31 @@ public class PrefillGemmTests
         Assert.Equal(single.Append([42]).ToArray(), whole.Append([42]).ToArray());
     }
 
+    [Theory]
+    [InlineData(ActivationPrecision.Int8)]
+    [InlineData(ActivationPrecision.Float32)]
+    public void A_prefill_whose_last_block_feeds_no_tap_equals_token_by_token_decode_at_each_depth(ActivationPrecision activations)
+    {
+        // Ordinary blocks 1..3, tap {1}: neither the full depth nor the exit at 2 ends on a tapped block, so the prefill runs
+        // that block for the cache and the last token's row alone (PrefillRows.Last), and for the cache alone in the first
+        // of two chunks, which wants no logits (PrefillRows.None). The plain models above take the same path.
+        var c = (TinyCheckpoint.Config() with { Layers = 4, Taps = [1], ExitDepths = [2], ContextLength = 300 }).Validate();
+        var weights = TinyCheckpoint.RandomWeights(c, seed: 12);
+        using var engine = ManagedTestModels.Engine(c, weights, int8: true, activations);
+        var prompt = Enumerable.Range(0, EdgeShortcut.Runtime.Managed.RunState.MaxChunkTokens + 24).Select(i => (i * 29 + 7) % 256).ToArray();
+        foreach (int depth in new[] { 2, 3 })
+        {
+            using var whole = engine.CreateManagedSequence();
+            using var single = engine.CreateManagedSequence();
+            var a = whole.AppendAtDepth(prompt, depth).ToArray();
+            float[] b = [];
+            foreach (int t in prompt) b = single.AppendAtDepth([t], depth).ToArray();
+            Assert.Equal(b, a);
+            // Every token's keys and values went to the cache: the next token sees the same past.
+            Assert.Equal(single.AppendAtDepth([42], depth).ToArray(), whole.AppendAtDepth([42], depth).ToArray());
+        }
+    }
+
     [Fact]
     public void A_prefill_after_shallow_tokens_hides_their_keys_as_token_by_token_decode_does()
     {
