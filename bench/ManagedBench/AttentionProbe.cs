@@ -48,7 +48,7 @@ internal static class AttentionProbe
                     sink += Touch(junk);
                     for (int i = 0; i < dim; i++) qkv[i] = (float)(rng.NextDouble() * 0.1);
                     long t0 = Stopwatch.GetTimestamp();
-                    var helper = ParallelAttention.WorthSharing(p + 1, dim) ? parallel : null;
+                    var helper = ParallelAttention.WorthSharing(p + 1, dim, weightsStream: true) ? parallel : null;   // cold, as the probe makes it
                     ParallelAttention.Run(helper, qkv, caches[l], output, default, 1, heads, p);
                     if (r > 0) ticks += Stopwatch.GetTimestamp() - t0;
                 }

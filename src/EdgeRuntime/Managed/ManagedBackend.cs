@@ -85,7 +85,7 @@ internal sealed class ManagedBackend : IInferenceBackend
     public ManagedSequence CreateManagedSequence()
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        return new ManagedSequence(this, _weights, new RunState(_weights.Config, _useHelperThread, KeyValueCache));
+        return new ManagedSequence(this, _weights, new RunState(_weights.Config, _useHelperThread, KeyValueCache) { WeightsStream = _weights.StreamsFromMemory });
     }
 
     /// <summary>Marks the backend disposed: new sequences cannot be created and existing ones stop.</summary>

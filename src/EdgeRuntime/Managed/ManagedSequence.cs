@@ -37,6 +37,9 @@ internal sealed class ManagedSequence : IInferenceSequence
     /// <summary>The helper thread this sequence shares work with, or null on one thread (its counters are diagnostics).</summary>
     internal RowParallel? Parallel => _s.Parallel;
 
+    /// <summary>The run state's <see cref="RunState.WeightsStream"/> (tests force the shared decode attention with it).</summary>
+    internal bool WeightsStream { get => _s.WeightsStream; set => _s.WeightsStream = value; }
+
     /// <inheritdoc />
     public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens)
     {

@@ -63,7 +63,7 @@ internal sealed class ManagedWeights
         // stream; the int8 kernel, faster than DRAM, gains more from the part of a 25M model an L3 keeps (measured on the
         // Zen 2 VM: docs/BENCHMARKS.md, "Fourteenth session"), so it waits until the weights are twice the cache threshold.
         long bytes = WeightBytesPerToken;
-        bool streamed = bytes > PackedInt8Matrix.CacheResidentModelBytes;
+        bool streamed = StreamsFromMemory = bytes > PackedInt8Matrix.CacheResidentModelBytes;
         foreach (var linear in Linears())
         {
             if (linear is Int8Linear int8)
@@ -79,6 +79,10 @@ internal sealed class ManagedWeights
     /// twice <see cref="PackedInt8Matrix.CacheResidentModelBytes"/>, between the 25M model (slower with the hint) and the
     /// 85M one (faster).</summary>
     public const long NonTemporalInt8ModelBytes = 2 * PackedInt8Matrix.CacheResidentModelBytes;
+
+    /// <summary>Whether the weights a token reads exceed <see cref="PackedInt8Matrix.CacheResidentModelBytes"/>, so that they
+    /// stream from memory through the caches every token (and evict the key/value caches on the way).</summary>
+    public bool StreamsFromMemory { get; }
 
     /// <summary>The model's shape.</summary>
     public ModelConfig Config { get; }

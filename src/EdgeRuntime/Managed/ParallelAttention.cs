@@ -26,8 +26,15 @@ internal static unsafe class ParallelAttention
     public const long SharedDecodeCacheFloats = 2L << 16;
 
     /// <summary>Whether a decode step attending over <paramref name="positions"/> cached positions (or shortcut entries)
-    /// of width <paramref name="d"/> should share its heads with the helper thread.</summary>
-    public static bool WorthSharing(int positions, int d) => 2L * positions * d >= SharedDecodeCacheFloats;
+    /// of width <paramref name="d"/> should share its heads with the helper thread: only when the cache is cold at each
+    /// visit, because the model's weights stream through the caches every token (<paramref name="weightsStream"/>,
+    /// <see cref="RunState.WeightsStream"/>), and large. A cache that stays in the caller's L2 and L3 (a resident model) is
+    /// read faster by the caller alone than half by a helper that must first fetch it from the other core: on the Zen 2 VM
+    /// the d256 shortcut block's 480 entries took 20-21 us alone against 23-37 us shared (int8 cache), 39-42 against
+    /// 44-51 (float32), while the 25M model's took 90-95 us alone and 75-77 shared (docs/BENCHMARKS.md, "Fifteenth
+    /// session").</summary>
+    public static bool WorthSharing(int positions, int d, bool weightsStream) =>
+        weightsStream && 2L * positions * d >= SharedDecodeCacheFloats;
 
     private struct Job
     {

@@ -87,7 +87,7 @@ internal static unsafe class PrefillBlock
         int d = b.AttnProj.Rows, p = p0 + T - 1;
         var x = s.X.AsSpan((T - 1) * d, d);
         var attention = s.Attention.AsSpan(0, d);
-        var helper = ParallelAttention.WorthSharing(p + 1, d) ? s.Parallel : null;
+        var helper = ParallelAttention.WorthSharing(p + 1, d, s.WeightsStream) ? s.Parallel : null;
         ParallelAttention.Run(helper, s.Qkv.AsSpan((T - 1) * 3 * d, 3 * d), s.Caches[index], attention, keyMask, 1, heads, p);
         b.AttnProj.Apply(attention, s.Branch.AsSpan(0, d), 1, s.Quantized, s.Parallel, residual: x);
         probe.End(ForwardPhase.BlockAttention);

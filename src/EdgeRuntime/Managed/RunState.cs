@@ -42,6 +42,12 @@ internal sealed class RunState : IDisposable
         Exit = new ExitState(c, rows);
     }
 
+    /// <summary>Whether the model's weights stream from memory every token (<see cref="ManagedWeights.StreamsFromMemory"/>),
+    /// evicting the key/value caches between two visits of a layer; a long decode attention is then shared with the helper
+    /// thread (<see cref="ParallelAttention.WorthSharing"/>). Set by the backend; tests set it to run the shared path on a
+    /// small model.</summary>
+    public bool WeightsStream { get; set; }
+
     /// <summary>Most token rows processed together (prefill chunk); decode uses one row. 256 rather than 128: with each
     /// thread owning half of a chunk's tokens (PrefillBlock), a 256-token prompt in one chunk ran 5-10% faster on two
     /// threads at 85M and d256 (fewer hand-offs, a better balanced attention split, twice the tokens per weight pass;

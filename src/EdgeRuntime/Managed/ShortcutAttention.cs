@@ -83,7 +83,7 @@ internal static class ShortcutAttention
         var scores = s.Scores.AsSpan(0, entries);
         var mask = entryMask.IsEmpty ? default : entryMask[..entries];
         var attention = s.Attention.AsSpan(0, d);
-        if (tapMass.IsEmpty && s.Parallel is not null && ParallelAttention.WorthSharing(entries, d))
+        if (tapMass.IsEmpty && s.Parallel is not null && ParallelAttention.WorthSharing(entries, d, s.WeightsStream))
         {
             // A long memory (|S| entries per position): the heads on both threads, as an ordinary block's decode step.
             ParallelAttention.Run(s.Parallel, q, s.ShortcutCache, attention, mask, 1, heads, entries - 1);

@@ -48,7 +48,7 @@ internal static class TransformerBlock
         var attention = s.Attention.AsSpan(0, T * d);
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
-        var helper = T > 1 || ParallelAttention.WorthSharing(p0 + 1, d) ? s.Parallel : null;
+        var helper = T > 1 || ParallelAttention.WorthSharing(p0 + 1, d, s.WeightsStream) ? s.Parallel : null;
         ParallelAttention.Run(helper, qkv, cache, attention, keyMask, T, heads, p0);
         w.AttnProj.Apply(attention, s.Branch.AsSpan(0, T * d), T, s.Quantized, s.Parallel, residual: x);
     }

@@ -23,6 +23,7 @@ public class StreamedWeightsTests
         var weights = ManagedModelLoader.Load(model, ModelFile.FromMetadata(model.Metadata(), "test.onnx"), ActivationPrecision.Int8);
 
         Assert.Equal(streamed, weights.WeightBytesPerToken > PackedInt8Matrix.CacheResidentModelBytes);
+        Assert.Equal(streamed, weights.StreamsFromMemory);
         Assert.Equal(nonTemporal, weights.WeightBytesPerToken > ManagedWeights.NonTemporalInt8ModelBytes);
         var int8 = weights.Linears().OfType<Int8Linear>().ToList();
         Assert.Equal(weights.Linears().Count(), int8.Count);
