@@ -29,7 +29,7 @@ internal static class StreamBench
         long bytes = linears.Sum(l => (long)l.Matrix.Data.Length);
         // The prefetch hint as the loader sets it for a model of this many weight bytes (ManagedWeights); the products also
         // run with the other hint, to show what it is worth here.
-        bool nonTemporal = bytes > ManagedWeights.NonTemporalInt8ModelBytes;
+        bool nonTemporal = bytes > PackedInt8Matrix.CacheResidentModelBytes;
         void Hint(bool value) { foreach (var l in linears) l.Matrix.PrefetchesNonTemporal = value; }
         var x = new float[4 * dim]; for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
         var y = new float[4 * dim];

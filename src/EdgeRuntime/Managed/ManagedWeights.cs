@@ -59,26 +59,20 @@ internal sealed class ManagedWeights
         // A decode step that streams the weights from memory reads them best one row group at a time (see the property).
         // Weights that pass through the caches once per token are prefetched non-temporally, so that they do not evict what
         // stays (the key/value caches, activations) nor spend the bandwidth of filling the L3 with lines no one reads again.
-        // The float-activation kernel, near its compute rate at the memory bound, gains from that as soon as the weights
-        // stream; the int8 kernel, faster than DRAM, gains more from the part of a 25M model an L3 keeps (measured on the
-        // Zen 2 VM: docs/BENCHMARKS.md, "Fourteenth session"), so it waits until the weights are twice the cache threshold.
-        long bytes = WeightBytesPerToken;
-        bool streamed = StreamsFromMemory = bytes > PackedInt8Matrix.CacheResidentModelBytes;
+        // For int8 activations too: the part of a 25M model an L3 keeps without the hint depends on what else uses the L3
+        // (another process, another VM), and with it the 25M model decoded faster on average and far more evenly
+        // (docs/BENCHMARKS.md, "Fifteenth session"; the fourteenth had found the opposite on a quieter host).
+        bool streamed = StreamsFromMemory = WeightBytesPerToken > PackedInt8Matrix.CacheResidentModelBytes;
         foreach (var linear in Linears())
         {
             if (linear is Int8Linear int8)
             {
                 int8.Matrix.StreamsFromMemory = streamed;
-                int8.Matrix.PrefetchesNonTemporal = bytes > NonTemporalInt8ModelBytes;
+                int8.Matrix.PrefetchesNonTemporal = streamed;
             }
             else if (linear is WeightOnlyInt8Linear weightOnly) weightOnly.Matrix.PrefetchesNonTemporal = streamed;
         }
     }
-
-    /// <summary>Weight bytes per token above which the int8-activation kernels prefetch non-temporally (see the constructor):
-    /// twice <see cref="PackedInt8Matrix.CacheResidentModelBytes"/>, between the 25M model (slower with the hint) and the
-    /// 85M one (faster).</summary>
-    public const long NonTemporalInt8ModelBytes = 2 * PackedInt8Matrix.CacheResidentModelBytes;
 
     /// <summary>Whether the weights a token reads exceed <see cref="PackedInt8Matrix.CacheResidentModelBytes"/>, so that they
     /// stream from memory through the caches every token (and evict the key/value caches on the way).</summary>

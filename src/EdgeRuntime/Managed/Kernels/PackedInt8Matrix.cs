@@ -121,9 +121,9 @@ internal sealed class PackedInt8Matrix
 
     /// <summary>Whether the AVX2 matvec prefetches these weights with the non-temporal hint, set once at load for weights
     /// that pass through the caches once per token (<see cref="ManagedWeights"/> decides). On the Zen 2 VM (AVX2, 16 MB L3)
-    /// 85M decode ran 1.13-1.20x faster with it; the 25M model, whose weights partly stay in the L3, ran slower
-    /// (docs/BENCHMARKS.md, "Fourteenth session"). The VNNI and AVX-512 paths ignore it: on the Zen 5 the hint measured
-    /// no gain there. Either way the bits are the same.</summary>
+    /// 85M decode ran 1.13-1.20x faster with it (docs/BENCHMARKS.md, "Fourteenth session"), and the 25M model, whose weights
+    /// only partly and unreliably stay in the L3, faster on average and more evenly ("Fifteenth session"). The VNNI and
+    /// AVX-512 paths ignore it: on the Zen 5 the hint measured no gain there. Either way the bits are the same.</summary>
     public bool PrefetchesNonTemporal { get; set; }
 
     /// <summary>Weight bytes per token above which a model's weights do not stay in the last-level cache between tokens,
