@@ -84,12 +84,9 @@ internal static unsafe class PrefillBlock
         ReadOnlySpan<float> keyMask, ref TProbe probe)
         where TProbe : struct, IForwardProbe
     {
-        int d = b.AttnProj.Rows, p = p0 + T - 1;
+        int d = b.AttnProj.Rows;
         var x = s.X.AsSpan((T - 1) * d, d);
-        var attention = s.Attention.AsSpan(0, d);
-        var helper = ParallelAttention.WorthSharing(p + 1, d, s.WeightsStream) ? s.Parallel : null;
-        ParallelAttention.Run(helper, s.Qkv.AsSpan((T - 1) * 3 * d, 3 * d), s.Caches[index], attention, keyMask, 1, heads, p);
-        b.AttnProj.Apply(attention, s.Branch.AsSpan(0, d), 1, s.Quantized, s.Parallel, residual: x);
+        TransformerBlock.AttendAndProject(b, s, s.Caches[index], s.Qkv.AsSpan((T - 1) * 3 * d, 3 * d), x, p0 + T - 1, 1, heads, keyMask);
         probe.End(ForwardPhase.BlockAttention);
         probe.Begin(ForwardPhase.BlockMlp);
         TransformerBlock.Mlp(b.Ln2, b.Fc, b.Proj, s, x, 1, eps);

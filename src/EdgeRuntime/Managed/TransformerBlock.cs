@@ -30,7 +30,7 @@ internal static class TransformerBlock
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // full JIT at first call: no slow tier-0 first tokens
     public static void Attention(BlockWeights w, RunState s, int index, int p0, int T, int heads, float eps, ReadOnlySpan<float> keyMask)
     {
-        int d = w.AttnProj.Rows, hd = d / heads;
+        int d = w.AttnProj.Rows;
         var x = s.X.AsSpan(0, T * d);
         var normed = s.Normed.AsSpan(0, T * d);
         // LN1, and with int8 activations the qkv input's quantization, token by token.
@@ -45,6 +45,17 @@ internal static class TransformerBlock
         cache.MarkWritten();
         var append = new KeyValueAppend(cache, p0, heads);
         w.Qkv.Apply(normed, qkv, T, s.Quantized, s.Parallel, new LinearEpilogue(false, null, append), inputQuantized: quantized);
+        AttendAndProject(w, s, cache, qkv, x, p0, T, heads, keyMask);
+    }
+
+    /// <summary>The rest of the attention half once the qkv rows exist and their keys and values are cached:
+    /// <c>x_t += Lin_proj(attend(q_t))</c> for the T rows of <paramref name="qkv"/> <c>[T, 3d]</c> (scaled queries) and
+    /// <paramref name="x"/> <c>[T, d]</c> at positions p0..p0+T-1. Also a prefill's last token alone (<see cref="PrefillBlock"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AttendAndProject(BlockWeights w, RunState s, LayerCache cache, ReadOnlySpan<float> qkv, Span<float> x, int p0, int T,
+        int heads, ReadOnlySpan<float> keyMask)
+    {
+        int d = w.AttnProj.Rows;
         var attention = s.Attention.AsSpan(0, T * d);
         // A prefill's (head, four-token block) items, or a decode step's heads, on both threads when there are two and
         // the work pays for the hand-off (a prefill, or a decode step over a long cache); the bits are the same either way.
