@@ -14,6 +14,7 @@ namespace EdgeShortcut.ManagedBench;
 /// </summary>
 internal static class PrefillBench
 {
+    static readonly int PauseMs = int.Parse(Environment.GetEnvironmentVariable("EDGE_PAUSE") ?? "0");
     /// <param name="tiles">GEMM tiles to compare (the plain model only, each tile at 1 and 2 threads; the engine's
     /// <c>Int8MatVec.BestBatchTile</c> is switched before each run), or empty: the plain and shortcut models on the best tile.</param>
     /// <param name="caches">Key/value cache precisions to compare (each a contender per model and thread count).</param>
@@ -44,11 +45,15 @@ internal static class PrefillBench
         for (int round = 1 - warmupRounds; round <= rounds; round++)
         {
             if (round == 0) Thread.Sleep(300);
-            for (int i = 0; i < contenders.Count; i++)
+            // Every other round in reverse order, so that no contender always runs in the same place (the one after a
+            // one-thread contender found the second core slow to wake: 2-5% slower, docs/BENCHMARKS.md, "Sixteenth session").
+            for (int k = 0; k < contenders.Count; k++)
             {
+                int i = round % 2 == 0 ? k : contenders.Count - 1 - k;
                 var (_, _, sequence, wall, cpu) = contenders[i];
                 Int8MatVec.BestBatchTile = tileOf[i];
                 sequence.Reset();
+                if (PauseMs > 0) Thread.Sleep(PauseMs);
                 process.Refresh();
                 var cpu0 = process.TotalProcessorTime;
                 long t0 = Stopwatch.GetTimestamp();
@@ -56,7 +61,7 @@ internal static class PrefillBench
                 double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 process.Refresh();
                 if (round <= 0) continue;
-                if (perRound) Console.Write($"{ms:F1} ");   // shows rounds that still ran tier-0 code
+                if (perRound) Console.Write($"{ms:F1} ");   // shows rounds that still ran tier-0 code (in the round's order)
 
                 wall.Add(ms);
                 cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
@@ -77,7 +82,7 @@ internal static class PrefillBench
         Console.WriteLine();
         foreach (var (name, _, sequence, _, _) in contenders)
             if (sequence.Parallel is { } p)
-                Console.WriteLine($"{name}: helper stalls {p.Stalls}, jobs run solo after them {p.SoloRuns}, contended windows {p.ContendedWindows}");
+                Console.WriteLine($"{name}: helper stalls {p.Stalls}, jobs run solo after them {p.SoloRuns}, contended windows {p.ContendedWindows}, wakes kept off the caller's CPU {p.WakesPlaced}");
         foreach (var (_, engine, sequence, _, _) in contenders)
         {
             sequence.Dispose();

@@ -157,7 +157,7 @@ internal sealed unsafe partial class RowParallel : IDisposable
         // Full fence: publishes the fields above and orders this store before the Sleeping load; the
         // helper does the mirror image, so one of the two always sees the other.
         Interlocked.Exchange(ref _post.Posted, ticket);
-        if (Volatile.Read(ref _sleep.Sleeping) == 1) _wake.Release();
+        if (Volatile.Read(ref _sleep.Sleeping) == 1) WakeHelper();
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         int ran = RunChunks(ticket, isHelper: false);
         long ownDone = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -214,6 +214,33 @@ internal sealed unsafe partial class RowParallel : IDisposable
         }
     }
 
+    /// <summary>Releases the sleeping helper, after restricting it to the CPUs other than this thread's, so that the kernel
+    /// does not wake it on the CPU the caller keeps running on (<see cref="CpuPlacement"/>); it takes its own CPUs back as
+    /// soon as it runs (<see cref="TakeBackCpus"/>).</summary>
+    private void WakeHelper()
+    {
+        int helper = Volatile.Read(ref _helperTid);   // set after _helperCpus (release), so both are the helper's
+        if (helper > 0 && CpuPlacement.KeepOff(helper, _helperCpus, CpuPlacement.Current())) Volatile.Write(ref _helperKeptOff, 1);
+        _wake.Release();
+    }
+
+    private int _helperTid = -1;         // the helper's kernel thread id (-1: unknown, not Linux)
+    private ulong[]? _helperCpus;        // the helper's own CPUs, read when it started
+    private int _helperKeptOff;          // 1 while the helper runs restricted by WakeHelper
+    private int _wakesPlaced;
+
+    /// <summary>Run by the helper when it wakes: it gives itself back its own CPUs if the caller restricted them.</summary>
+    private void TakeBackCpus()
+    {
+        if (Interlocked.Exchange(ref _helperKeptOff, 0) == 1 && CpuPlacement.Restore(_helperCpus)) Interlocked.Increment(ref _wakesPlaced);
+    }
+
+    /// <summary>Wake-ups of the sleeping helper that were kept off the caller's CPU (diagnostics and tests).</summary>
+    public int WakesPlaced => Volatile.Read(ref _wakesPlaced);
+
+    /// <summary>The helper's kernel thread id, or -1 (tests).</summary>
+    internal int HelperThreadId => Volatile.Read(ref _helperTid);
+
     /// <summary>A helper in a burst spins at most this long for the next job before it sleeps anyway (a burst whose
     /// caller stopped posting jobs costs no more than this).</summary>
     public static readonly long BurstSpinTicks = System.Diagnostics.Stopwatch.Frequency / 1000;   // 1 ms
@@ -229,7 +256,7 @@ internal sealed unsafe partial class RowParallel : IDisposable
     {
         ObjectDisposedException.ThrowIf(_post.Disposed != 0, this);
         Interlocked.Exchange(ref _post.Burst, 1);
-        if (Volatile.Read(ref _sleep.Sleeping) == 1 && !InSoloStretch) _wake.Release();   // wakes while the caller embeds its tokens
+        if (Volatile.Read(ref _sleep.Sleeping) == 1 && !InSoloStretch) WakeHelper();   // wakes while the caller embeds its tokens
     }
 
     /// <summary>Ends a burst (<see cref="BeginBurst"/>): the helper goes back to sleeping between jobs.</summary>
@@ -249,6 +276,8 @@ internal sealed unsafe partial class RowParallel : IDisposable
 
     private void HelperLoop()
     {
+        _helperCpus = CpuPlacement.Affinity(0);
+        Volatile.Write(ref _helperTid, CpuPlacement.ThreadId());
         int seen = 0;
         while (true)
         {
@@ -264,7 +293,11 @@ internal sealed unsafe partial class RowParallel : IDisposable
                 // Announce the sleep, then re-check: a job posted in between is either seen here
                 // or finds Sleeping set and releases the semaphore.
                 Interlocked.Exchange(ref _sleep.Sleeping, 1);
-                if (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Disposed) == 0) _wake.Wait();
+                if (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Disposed) == 0)
+                {
+                    _wake.Wait();
+                    TakeBackCpus();
+                }
                 Volatile.Write(ref _sleep.Sleeping, 0);
             }
             if (Volatile.Read(ref _post.Disposed) != 0) return;

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using EdgeShortcut.Runtime.Managed;
+
+namespace EdgeShortcut.Tests.Runtime.Managed;
+
+/// <summary>A sleeping helper is woken on a CPU other than its caller's, and then has its own CPUs back
+/// (<see cref="CpuPlacement"/>): the kernel had woken it on the caller's CPU, where the two took turns while the other core idled.</summary>
+public unsafe class HelperPlacementTests
+{
+    private struct Record
+    {
+        public int CallerCpu, HelperCpu;
+        public volatile bool HelperStarted;
+    }
+
+    // Two halves: the caller notes its CPU and waits (bounded) until the helper has started its half, which notes its CPU.
+    private static void RecordCpus(void* context, int start, int end)
+    {
+        ref Record r = ref *(Record*)context;
+        if (start == 0)
+        {
+            r.CallerCpu = CpuPlacement.Current();
+            var until = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
+            while (!r.HelperStarted && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+            return;
+        }
+        r.HelperCpu = CpuPlacement.Current();
+        r.HelperStarted = true;
+    }
+
+    private static int Count(ulong[] mask) => mask.Sum(w => System.Numerics.BitOperations.PopCount(w));
+
+    [Fact]
+    public void A_sleeping_helper_wakes_off_the_callers_cpu_and_takes_its_own_cpus_back()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the placement is Linux's; elsewhere the scheduler places the helper");
+        var own = CpuPlacement.Affinity(0)!;
+        int cpu = CpuPlacement.Current();
+        Assert.InRange(cpu, 0, CpuPlacement.MaskWords * 64 - 1);
+        using var parallel = new RowParallel();
+        // The caller stays on one CPU for the test, so that "its CPU" means one thing.
+        var pinned = new ulong[CpuPlacement.MaskWords];
+        pinned[cpu / 64] = 1UL << (cpu % 64);
+        Assert.True(CpuPlacement.Restore(pinned));
+        try
+        {
+            Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(10)), "the idle helper never went to sleep");
+            var helperCpus = CpuPlacement.Affinity(parallel.HelperThreadId)!;
+            var record = new Record();
+            parallel.RunHalves(&RecordCpus, &record, 2, 1);
+            Assert.True(record.HelperStarted, "the helper never ran its half");
+            Assert.Equal(cpu, record.CallerCpu);
+            if (Count(helperCpus) > 1)
+            {
+                Assert.NotEqual(record.CallerCpu, record.HelperCpu);
+                Assert.Equal(1, parallel.WakesPlaced);
+            }
+            else Assert.Equal(0, parallel.WakesPlaced);   // one CPU: nowhere else to wake it
+            // The restriction lasted for the wake only.
+            Assert.Equal(helperCpus, CpuPlacement.Affinity(parallel.HelperThreadId));
+        }
+        finally { CpuPlacement.Restore(own); }
+    }
+
+    [Fact]
+    public void Keeping_a_thread_off_its_only_cpu_leaves_its_cpus_alone()
+    {
+        var own = CpuPlacement.Affinity(0)!;
+        int cpu = CpuPlacement.Current();
+        var only = new ulong[CpuPlacement.MaskWords];
+        only[cpu / 64] = 1UL << (cpu % 64);
+        Assert.False(CpuPlacement.KeepOff(CpuPlacement.ThreadId(), only, cpu));
+        Assert.Equal(own, CpuPlacement.Affinity(0));
+        Assert.False(CpuPlacement.KeepOff(CpuPlacement.ThreadId(), null, cpu));
+        Assert.False(CpuPlacement.KeepOff(-1, own, cpu));
+        Assert.False(CpuPlacement.Restore(null));
+        Assert.Equal(own, CpuPlacement.Affinity(0));
+    }
+}
