@@ -14,12 +14,12 @@ namespace EdgeShortcut.ManagedBench;
 /// </summary>
 internal static class PrefillBench
 {
-    static readonly int PauseMs = int.Parse(Environment.GetEnvironmentVariable("EDGE_PAUSE") ?? "0");
     /// <param name="tiles">GEMM tiles to compare (the plain model only, each tile at 1 and 2 threads; the engine's
     /// <c>Int8MatVec.BestBatchTile</c> is switched before each run), or empty: the plain and shortcut models on the best tile.</param>
     /// <param name="caches">Key/value cache precisions to compare (each a contender per model and thread count).</param>
+    /// <param name="pauseMs">An idle pause before each prefill (every thread asleep), as before a user's first prompt; 0: none.</param>
     public static void Run(int dim, int layers, int rounds, ActivationPrecision activations, bool perRound = false, Int8MatVec.BatchTile[]? tiles = null,
-        KeyValueCachePrecision[]? caches = null)
+        KeyValueCachePrecision[]? caches = null, int pauseMs = 0)
     {
         var contenders = new List<(string Name, ManagedBackend Engine, ManagedSequence Sequence, List<double> Wall, List<double> Cpu)>();
         var tileOf = new List<Int8MatVec.BatchTile>();
@@ -53,7 +53,7 @@ internal static class PrefillBench
                 var (_, _, sequence, wall, cpu) = contenders[i];
                 Int8MatVec.BestBatchTile = tileOf[i];
                 sequence.Reset();
-                if (PauseMs > 0) Thread.Sleep(PauseMs);
+                if (pauseMs > 0) Thread.Sleep(pauseMs);
                 process.Refresh();
                 var cpu0 = process.TotalProcessorTime;
                 long t0 = Stopwatch.GetTimestamp();
@@ -69,7 +69,7 @@ internal static class PrefillBench
         }
         Int8MatVec.BestBatchTile = best;
         if (perRound) Console.WriteLine("(wall ms per round, contenders in turn)");
-        Console.WriteLine($"Prefill of {prompt.Length} tokens, {activations} activations, {rounds} interleaved rounds, load average {LoadAverage.Read()}");
+        Console.WriteLine($"Prefill of {prompt.Length} tokens, {activations} activations, {rounds} interleaved rounds{(pauseMs > 0 ? $", {pauseMs} ms idle before each" : "")}, load average {LoadAverage.Read()}");
         Console.WriteLine();
         Console.WriteLine("| contender | wall ms (median / best) | process CPU ms (median) | 1 thread / 2 threads, wall |");
         Console.WriteLine("|---|---|---|---|");

@@ -8,7 +8,7 @@ using EdgeShortcut.Runtime.Managed;
 
 // Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|ports|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
-//        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round] [--tiles AvxVnni,AvxVnni512]   (1 vs 2 threads, interleaved; --tiles: GEMM tiles side by side)
+//        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round] [--tiles AvxVnni,AvxVnni512] [--pause-ms 30]   (1 vs 2 threads, interleaved; --tiles: GEMM tiles side by side; --pause-ms: an idle pause before each prefill, as a user's first prompt after idling)
 //        profile: [--prefill] [--wall] [--from P] [--until P] [--cache bfloat16|int8] (prefill: one call, one thread; wall: default threads, wall clock per phase; from/until: decode positions counted)
 //        busy-decode: [--dim 768] [--layers 12] [--runs 4] [--activations int8]   (1 vs 2 threads with the helper's counters)
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
@@ -163,7 +163,7 @@ if (mode is "prefill")
     foreach (var activations in Opt("--activations") is null ? [ActivationPrecision.Int8] : ActivationModes())
         PrefillBench.Run(IntOpt("--dim", 768), IntOpt("--layers", 12), IntOpt("--rounds", 5), activations, args.Contains("--per-round"),
             Opt("--tiles") is { } tileList ? [.. tileList.Split(',').Select(t => Enum.Parse<EdgeShortcut.Runtime.Managed.Kernels.Int8MatVec.BatchTile>(t, ignoreCase: true))] : null,
-            Opt("--caches") is { } cacheList ? [.. cacheList.Split(',').Select(ParseCache)] : null);
+            Opt("--caches") is { } cacheList ? [.. cacheList.Split(',').Select(ParseCache)] : null, IntOpt("--pause-ms", 0));
 }
 if (mode is "gemm")
 {
