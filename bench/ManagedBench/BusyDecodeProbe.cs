@@ -32,7 +32,7 @@ internal static class BusyDecodeProbe
                 double tps = (c.ContextLength - 1) / Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 if (run > 0) rates[e].Add(tps);
                 if (run > 0 && s.Parallel is { } p)
-                    Console.WriteLine($"  2 threads run {run}: {tps:F0} tok/s; two-thread jobs {p.TwoThreadJobs}, helper chunks {p.HelperChunks}, stalls {p.Stalls}, solo jobs {p.SoloRuns}, contended windows {p.ContendedWindows}, idle-helper windows {p.IdleHelperWindows}");
+                    Console.WriteLine($"  2 threads run {run}: {tps:F0} tok/s; two-thread jobs {p.TwoThreadJobs}, helper chunks {p.HelperChunks}, stalls {p.Stalls}, solo jobs {p.SoloRuns}, contended windows {p.ContendedWindows}, idle-helper windows {p.IdleHelperWindows}, wakes kept off the caller's CPU {p.WakesPlaced}");
                 else if (run > 0) Console.WriteLine($"  1 thread  run {run}: {tps:F0} tok/s");
             }
         Console.WriteLine($"median tok/s: 1 thread {EdgeShortcut.Measure.Stats.Median(rates[0]):F0}, 2 threads {EdgeShortcut.Measure.Stats.Median(rates[1]):F0} ({EdgeShortcut.Measure.Stats.Median(rates[1]) / EdgeShortcut.Measure.Stats.Median(rates[0]):F2}x), load average {LoadAverage.Read()}");

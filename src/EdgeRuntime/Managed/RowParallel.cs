@@ -85,11 +85,12 @@ internal sealed unsafe partial class RowParallel : IDisposable
         [System.Runtime.InteropServices.FieldOffset(72)] public int TotalChunks;
     }
 
-    /// <summary>1 while the helper blocks (or is about to) on the semaphore.</summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 132)]
+    /// <summary>1 while the helper blocks (or is about to) on the semaphore, and since when.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 144)]
     private struct SleepLine
     {
         [System.Runtime.InteropServices.FieldOffset(64)] public int Sleeping;
+        [System.Runtime.InteropServices.FieldOffset(72)] public long SleptAt;   // when the helper last announced a sleep
     }
 
     private readonly long _soloTicks;
@@ -214,15 +215,22 @@ internal sealed unsafe partial class RowParallel : IDisposable
         }
     }
 
-    /// <summary>Releases the sleeping helper, after restricting it to the CPUs other than this thread's, so that the kernel
-    /// does not wake it on the CPU the caller keeps running on (<see cref="CpuPlacement"/>); it takes its own CPUs back as
-    /// soon as it runs (<see cref="TakeBackCpus"/>).</summary>
+    /// <summary>Releases the sleeping helper; if it has slept over <see cref="PlacedWakeTicks"/>, after restricting it to the
+    /// CPUs other than this thread's, so that the kernel does not wake it on the CPU the caller keeps running on
+    /// (<see cref="CpuPlacement"/>); it takes its own CPUs back as soon as it runs (<see cref="TakeBackCpus"/>).</summary>
     private void WakeHelper()
     {
         int helper = Volatile.Read(ref _helperTid);   // set after _helperCpus (release), so both are the helper's
-        if (helper > 0 && CpuPlacement.KeepOff(helper, _helperCpus, CpuPlacement.Current())) Volatile.Write(ref _helperKeptOff, 1);
+        if (helper > 0 && System.Diagnostics.Stopwatch.GetTimestamp() - Volatile.Read(ref _sleep.SleptAt) > PlacedWakeTicks &&
+            CpuPlacement.KeepOff(helper, _helperCpus, CpuPlacement.Current()))
+            Volatile.Write(ref _helperKeptOff, 1);
         _wake.Release();
     }
+
+    /// <summary>A helper asleep longer than this is woken off the caller's CPU. The misplaced wakes came after the cores had
+    /// idled (a user's first prompt); a decode step wakes a helper that slept microseconds about a dozen times a token at 25M,
+    /// and the two system calls a wake then cost made that decode 2-6% slower.</summary>
+    public static readonly long PlacedWakeTicks = System.Diagnostics.Stopwatch.Frequency / 1000;   // 1 ms
 
     private int _helperTid = -1;         // the helper's kernel thread id (-1: unknown, not Linux)
     private ulong[]? _helperCpus;        // the helper's own CPUs, read when it started
@@ -292,6 +300,7 @@ internal sealed unsafe partial class RowParallel : IDisposable
             {
                 // Announce the sleep, then re-check: a job posted in between is either seen here
                 // or finds Sleeping set and releases the semaphore.
+                Volatile.Write(ref _sleep.SleptAt, System.Diagnostics.Stopwatch.GetTimestamp());
                 Interlocked.Exchange(ref _sleep.Sleeping, 1);
                 if (Volatile.Read(ref _post.Posted) == seen && Volatile.Read(ref _post.Disposed) == 0)
                 {

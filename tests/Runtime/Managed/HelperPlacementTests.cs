@@ -45,6 +45,7 @@ public unsafe class HelperPlacementTests
         try
         {
             Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(10)), "the idle helper never went to sleep");
+            Thread.Sleep(TimeSpan.FromTicks(10 * RowParallel.PlacedWakeTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));   // a long sleep, as before a prompt
             var helperCpus = CpuPlacement.Affinity(parallel.HelperThreadId)!;
             var record = new Record();
             parallel.RunHalves(&RecordCpus, &record, 2, 1);
