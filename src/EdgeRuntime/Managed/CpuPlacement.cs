@@ -4,7 +4,7 @@ namespace EdgeShortcut.Runtime.Managed;
 
 /// <summary>
 /// Where a sleeping helper thread wakes up (Linux): its caller restricts it to the CPUs other than the caller's just before
-/// waking it, and the helper takes its own affinity back once it runs.
+/// waking it, and the helper takes its own affinity (as it was just before the wake) back once it runs.
 /// <para>Why: after both vCPUs of the Zen 2 VM had idled for 30 ms, the kernel woke the helper of a 256-token prefill on
 /// the very CPU its caller kept running on in 13 of 28 prefills. The two then took turns on one core while the other idled:
 /// the helper ran 2 of a prefill's ~15 jobs (15 when it was woken without a pause), and a d128 prefill took as long on two
@@ -36,13 +36,20 @@ internal static unsafe partial class CpuPlacement
     /// <summary>The CPUs thread <paramref name="tid"/> (0: this one) may run on, or null where that is unknown.</summary>
     public static ulong[]? Affinity(int tid)
     {
-        if (!OperatingSystem.IsLinux() || tid < 0) return null;
         var mask = new ulong[MaskWords];
+        return ReadAffinity(tid, mask) ? mask : null;
+    }
+
+    /// <summary>Reads the CPUs thread <paramref name="tid"/> (0: this one) may run on into <paramref name="mask"/>
+    /// (<see cref="MaskWords"/> words); returns whether it could. Allocates nothing.</summary>
+    public static bool ReadAffinity(int tid, ulong[] mask)
+    {
+        if (!OperatingSystem.IsLinux() || tid < 0 || mask.Length != MaskWords) return false;
         try
         {
-            fixed (ulong* m = mask) return sched_getaffinity(tid, MaskWords * 8, m) == 0 ? mask : null;
+            fixed (ulong* m = mask) return sched_getaffinity(tid, MaskWords * 8, m) == 0;
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return null; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
     }
 
     /// <summary>Restricts thread <paramref name="tid"/> to the CPUs of <paramref name="mask"/> but <paramref name="cpu"/>, when

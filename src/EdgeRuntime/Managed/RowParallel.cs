@@ -254,7 +254,6 @@ internal sealed unsafe partial class RowParallel : IDisposable
 
     private void HelperLoop()
     {
-        _helperCpus = CpuPlacement.Affinity(0);
         Volatile.Write(ref _helperTid, CpuPlacement.ThreadId());
         int seen = 0;
         while (true)

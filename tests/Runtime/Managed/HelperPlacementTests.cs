@@ -72,6 +72,37 @@ public unsafe class HelperPlacementTests
     }
 
     [Fact]
+    public void Cpus_the_application_gave_the_helper_after_it_started_are_kept_across_a_wake()
+    {
+        if (!OperatingSystem.IsLinux()) return;   // nothing is restricted elsewhere (previous test)
+        var own = CpuPlacement.Affinity(0)!;
+        int cpu = CpuPlacement.Current();
+        if (Count(own) < 2)
+        {
+            Assert.False(CpuPlacement.KeepOff(CpuPlacement.ThreadId(), own, cpu));   // one CPU: nothing to narrow
+            return;
+        }
+        using var parallel = new RowParallel();
+        var pinned = new ulong[CpuPlacement.MaskWords];
+        pinned[cpu / 64] = 1UL << (cpu % 64);
+        Assert.True(CpuPlacement.Restore(pinned));
+        try
+        {
+            Assert.True(SpinWait.SpinUntil(() => parallel.HelperThreadId > 0, TimeSpan.FromSeconds(10)));
+            // As an application might: the helper may use every CPU but the caller's.
+            Assert.True(CpuPlacement.KeepOff(parallel.HelperThreadId, own, cpu));
+            var given = CpuPlacement.Affinity(parallel.HelperThreadId)!;
+            Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(10)), "the idle helper never went to sleep");
+            Thread.Sleep(TimeSpan.FromTicks(10 * RowParallel.PlacedWakeTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            var record = new Record();
+            parallel.RunHalves(&RecordCpus, &record, 2, 1);
+            Assert.True(record.HelperStarted, "the helper never ran its half");
+            Assert.Equal(given, CpuPlacement.Affinity(parallel.HelperThreadId));
+        }
+        finally { CpuPlacement.Restore(own); }
+    }
+
+    [Fact]
     public void Keeping_a_thread_off_its_only_cpu_leaves_its_cpus_alone()
     {
         if (!OperatingSystem.IsLinux())
