@@ -254,6 +254,10 @@ internal sealed unsafe partial class RowParallel : IDisposable
 
     private void HelperLoop()
     {
+        // The placement's calls, once each on this thread (its own CPUs set to themselves): their first-call costs (the
+        // libc lookup, the stubs' compilation) are paid here rather than in the caller's first placed wake, a prompt's start.
+        var own = CpuPlacement.Affinity(0);
+        if (CpuPlacement.Current() >= 0 && own is not null) CpuPlacement.Restore(own);
         Volatile.Write(ref _helperTid, CpuPlacement.ThreadId());
         int seen = 0;
         while (true)
