@@ -45,11 +45,8 @@ internal static class PrefillBench
         for (int round = 1 - warmupRounds; round <= rounds; round++)
         {
             if (round == 0) Thread.Sleep(300);
-            // Every other round in reverse order, so that no contender always runs in the same place (the one after a
-            // one-thread contender found the second core slow to wake: 2-5% slower, docs/BENCHMARKS.md, "Sixteenth session").
-            for (int k = 0; k < contenders.Count; k++)
+            foreach (int i in RoundOrder.Of(contenders.Count, round))
             {
-                int i = round % 2 == 0 ? k : contenders.Count - 1 - k;
                 var (_, _, sequence, wall, cpu) = contenders[i];
                 Int8MatVec.BestBatchTile = tileOf[i];
                 sequence.Reset();

@@ -101,11 +101,8 @@ internal static class SizeSweep
             int[] prompt = [.. Enumerable.Range(0, c.ContextLength).Select(i => 32 + i % 95)];
             for (int run = 0; run <= runs; run++)
             {
-                // Every other run in reverse order: a contender's place in the round costs or gains it a few percent (one that
-                // follows a pause of the second core finds that core slow to wake), and reversing cancels it over two runs.
-                var order = run % 2 == 0 ? contenders : Enumerable.Reverse(contenders).ToList();
-                foreach (var k in order) { Settle(); k.Decode(record: run > 0); }
-                foreach (var k in order) { Settle(); k.Prefill(prompt, record: run > 0); }
+                foreach (int i in RoundOrder.Of(contenders.Count, run)) { Settle(); contenders[i].Decode(record: run > 0); }
+                foreach (int i in RoundOrder.Of(contenders.Count, run)) { Settle(); contenders[i].Prefill(prompt, record: run > 0); }
             }
             bandwidth = Math.Max(bandwidth, ReadBandwidth.Measure(threads));   // before and after: the better of the two
             report.Add(c, new FileInfo(path).Length, weightBytes, bandwidth, LoadAverage.Read(), contenders,
