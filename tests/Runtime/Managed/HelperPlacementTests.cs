@@ -30,6 +30,20 @@ public unsafe class HelperPlacementTests
 
     private static int Count(ulong[] mask) => mask.Sum(w => System.Numerics.BitOperations.PopCount(w));
 
+    private static ulong[] OnlyCpu(int cpu)
+    {
+        var mask = new ulong[CpuPlacement.MaskWords];
+        mask[cpu / 64] = 1UL << (cpu % 64);
+        return mask;
+    }
+
+    /// <summary>Waits until the idle helper sleeps, then long enough for its wake to be a placed one (as before a prompt).</summary>
+    private static void LetTheHelperSleepLong(RowParallel parallel)
+    {
+        Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(10)), "the idle helper never went to sleep");
+        Thread.Sleep(TimeSpan.FromTicks(10 * RowParallel.PlacedWakeTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+    }
+
     [Fact]
     public void A_sleeping_helper_wakes_off_the_callers_cpu_and_takes_its_own_cpus_back()
     {
@@ -47,13 +61,10 @@ public unsafe class HelperPlacementTests
         Assert.InRange(cpu, 0, CpuPlacement.MaskWords * 64 - 1);
         using var parallel = new RowParallel();
         // The caller stays on one CPU for the test, so that "its CPU" means one thing.
-        var pinned = new ulong[CpuPlacement.MaskWords];
-        pinned[cpu / 64] = 1UL << (cpu % 64);
-        Assert.True(CpuPlacement.Restore(pinned));
+        Assert.True(CpuPlacement.Restore(OnlyCpu(cpu)));
         try
         {
-            Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(10)), "the idle helper never went to sleep");
-            Thread.Sleep(TimeSpan.FromTicks(10 * RowParallel.PlacedWakeTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));   // a long sleep, as before a prompt
+            LetTheHelperSleepLong(parallel);
             var helperCpus = CpuPlacement.Affinity(parallel.HelperThreadId)!;
             var record = new Record();
             parallel.RunHalves(&RecordCpus, &record, 2, 1);
@@ -83,17 +94,14 @@ public unsafe class HelperPlacementTests
             return;
         }
         using var parallel = new RowParallel();
-        var pinned = new ulong[CpuPlacement.MaskWords];
-        pinned[cpu / 64] = 1UL << (cpu % 64);
-        Assert.True(CpuPlacement.Restore(pinned));
+        Assert.True(CpuPlacement.Restore(OnlyCpu(cpu)));
         try
         {
             Assert.True(SpinWait.SpinUntil(() => parallel.HelperThreadId > 0, TimeSpan.FromSeconds(10)));
             // As an application might: the helper may use every CPU but the caller's.
             Assert.True(CpuPlacement.KeepOff(parallel.HelperThreadId, own, cpu));
             var given = CpuPlacement.Affinity(parallel.HelperThreadId)!;
-            Assert.True(SpinWait.SpinUntil(() => parallel.HelperSleeping, TimeSpan.FromSeconds(10)), "the idle helper never went to sleep");
-            Thread.Sleep(TimeSpan.FromTicks(10 * RowParallel.PlacedWakeTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+            LetTheHelperSleepLong(parallel);
             var record = new Record();
             parallel.RunHalves(&RecordCpus, &record, 2, 1);
             Assert.True(record.HelperStarted, "the helper never ran its half");
@@ -115,9 +123,7 @@ public unsafe class HelperPlacementTests
         }
         var own = CpuPlacement.Affinity(0)!;
         int cpu = CpuPlacement.Current();
-        var only = new ulong[CpuPlacement.MaskWords];
-        only[cpu / 64] = 1UL << (cpu % 64);
-        Assert.False(CpuPlacement.KeepOff(CpuPlacement.ThreadId(), only, cpu));
+        Assert.False(CpuPlacement.KeepOff(CpuPlacement.ThreadId(), OnlyCpu(cpu), cpu));
         Assert.Equal(own, CpuPlacement.Affinity(0));
         Assert.False(CpuPlacement.KeepOff(CpuPlacement.ThreadId(), null, cpu));
         Assert.False(CpuPlacement.KeepOff(-1, own, cpu));
