@@ -197,6 +197,12 @@ if (mode is "attention")
     AttentionProbe.Run(IntOpt("--dim", 768), IntOpt("--heads", 12), IntOpt("--layers", 12), IntOpt("--ctx", 256), IntOpt("--rounds", 20),
         CacheOpt(), IntOpt("--threads", 2));
 }
+if (mode is "bandwidth")
+{
+    Console.WriteLine();
+    if (System.Runtime.Intrinsics.X86.Avx.IsSupported) BandwidthProbe.Run(IntOpt("--rounds", 10));
+    else Console.WriteLine("bandwidth needs AVX (x86).");
+}
 if (mode is "split-gemm")
 {
     Console.WriteLine();

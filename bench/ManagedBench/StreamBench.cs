@@ -46,10 +46,13 @@ internal static class StreamBench
             Hint(nonTemporal);
             double products = Time(Products);
             double read = Time(() => { foreach (var l in linears) ReadRows(parallel, l.Matrix); });
+            s_nonTemporal = true;
+            double readNta = Time(() => { foreach (var l in linears) ReadRows(parallel, l.Matrix); });
+            s_nonTemporal = false;
             double halves = Time(() => { foreach (var l in linears) ReadHalves(parallel, l.Matrix); });
             double solo = Time(() => { foreach (var l in linears) ReadSolo(l.Matrix); });
             if (r == 0) continue;   // warm-up
-            Console.WriteLine($"| {r} | {products * 1e3:F3} | {bytes / products / 1e9:F1} | {read * 1e3:F3} | {bytes / read / 1e9:F1} | {read / products:F2}x | {bytes / other / 1e9:F1} GB/s | halves {bytes / halves / 1e9:F1} GB/s | one thread {bytes / solo / 1e9:F1} GB/s |");
+            Console.WriteLine($"| {r} | {products * 1e3:F3} | {bytes / products / 1e9:F1} | {read * 1e3:F3} | {bytes / read / 1e9:F1} | {read / products:F2}x | {bytes / other / 1e9:F1} GB/s | halves {bytes / halves / 1e9:F1} GB/s | one thread {bytes / solo / 1e9:F1} GB/s | read with prefetchnta {bytes / readNta / 1e9:F1} GB/s |");
         }
     }
 
@@ -69,6 +72,7 @@ internal static class StreamBench
 
     private static PackedInt8Matrix? s_matrix;
     private static long s_sink;
+    private static bool s_nonTemporal;   // the plain read with the matvecs' prefetchnta, 4 KiB ahead
 
     private static unsafe void ReadRows(RowParallel parallel, PackedInt8Matrix m)
     {
@@ -97,8 +101,16 @@ internal static class StreamBench
         long from = (long)start * s_matrix.PaddedCols, to = (long)end * s_matrix.PaddedCols;
         Vector512<long> a = default, b = default, c = default, d = default;
         byte* p = data.Pointer;
+        bool nta = s_nonTemporal;
         for (long i = from; i + 256 <= to; i += 256)
             {
+                if (nta)
+                {
+                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096);
+                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096 + 64);
+                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096 + 128);
+                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096 + 192);
+                }
                 a ^= Vector512.Load((long*)(p + i));
                 b ^= Vector512.Load((long*)(p + i + 64));
                 c ^= Vector512.Load((long*)(p + i + 128));

@@ -157,6 +157,7 @@ internal static partial class Int8MatVec
         int blocks = xScales.Length;
         byte* pinned = m.Data.Pointer;   // a raw address for the prefetches, which may point past the array's end
         bool nonTemporal = m.PrefetchesNonTemporal;
+        nint distance = nonTemporal ? NonTemporalPrefetchBytes : PrefetchBytes;
         for (int g = g0; g < g1; g++)
         {
             byte* wg = pinned + g * groupBytes;
@@ -165,7 +166,7 @@ internal static partial class Int8MatVec
             {
                 // The stream runs on across groups, so prefetching a fixed distance ahead needs no bounds (a prefetch
                 // never faults).
-                byte* ahead = wg + b * 256 + PrefetchBytes;
+                byte* ahead = wg + b * 256 + distance;
                 if (nonTemporal) PrefetchBlockNonTemporal(ahead);
                 else PrefetchBlock(ahead);
                 Vector256<int> a0 = default, a1 = default;   // two chains (even and odd steps) hide the multiply latency
@@ -187,6 +188,14 @@ internal static partial class Int8MatVec
     /// (85 MB at 85M parameters), and at 4 KiB ahead decode ran 1.1-1.3x faster in five interleaved rounds against
     /// none (2 and 8-16 KiB gave less; docs/BENCHMARKS.md, "Prefetching the weights").</summary>
     private const int PrefetchBytes = 4096;
+
+    /// <summary>The same distance for weights that stream from DRAM (<see cref="PackedInt8Matrix.PrefetchesNonTemporal"/>,
+    /// <c>prefetchnta</c>). On the Zen 2 VM, 1 KiB ahead ran the 85M decode's products alone 10-14% faster than 4 KiB
+    /// (<c>ManagedBench stream</c>, distances alternated), and the 85M decode with int8 activations gained 6% on the
+    /// float32-activation kernel in the same sweeps (int8 / float32 1.06-1.09x against 0.97-1.06x); 2 KiB was slower
+    /// than either, 512 bytes and 768 like 1 KiB; a resident model (<c>prefetcht0</c>) kept 4 KiB, where 1 KiB was no
+    /// faster (docs/BENCHMARKS.md, "Seventeenth session").</summary>
+    private const int NonTemporalPrefetchBytes = 1024;
 
     /// <summary>One packed step (8 rows x 4 columns, stored as <c>w + 128</c>) as signed weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
