@@ -6,7 +6,7 @@ using EdgeShortcut.ManagedBench;
 using EdgeShortcut.Runtime;
 using EdgeShortcut.Runtime.Managed;
 
-// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|ports|handoff|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
+// Usage: ManagedBench [all|decode|compare|ort|matvec|kernels|gemm|prefill|profile|ports|handoff|bandwidth|depth-reports|sweep|write|load] [--model PATH] [--layers 6] [--dim 128] [--heads 4] [--ctx 256] [--runs 7]
 //        compare: [--taps 2,4] [--feature-dim 128] (an extra shortcut row) [--activations float32|int8] (default: both)
 //        prefill: [--dim 768] [--layers 12] [--rounds 5] [--activations int8] [--per-round] [--tiles AvxVnni,AvxVnni512] [--pause-ms 30]   (1 vs 2 threads, interleaved; --tiles: GEMM tiles side by side; --pause-ms: an idle pause before each prefill, as a user's first prompt after idling)
 //        profile: [--prefill] [--wall] [--from P] [--until P] [--cache bfloat16|int8] (prefill: one call, one thread; wall: default threads, wall clock per phase; from/until: decode positions counted)
@@ -14,7 +14,8 @@ using EdgeShortcut.Runtime.Managed;
 //        split-gemm: [--shapes 2304x768] [--tokens 128] [--rounds 9]   (one product, 1 thread vs shared with the helper)
 //        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16|int8] [--threads 2]   (a decode step's attention over a cold cache)
 //        generation: --model PATH [--tokens 2000] [--rounds 3]   (a generated token's cost beyond the forward pass: step API greedy/sampled, streaming API, sampler)
-//        stream: [--dim 768] [--layers 12] [--rounds 5] [--paired]   (a model's decode products alone vs a plain read of the same bytes)
+//        stream: [--dim 768] [--layers 12] [--rounds 5] [--paired]   (a model's decode products alone vs a plain read of the same bytes, and one with the matvecs' prefetchnta)
+//        bandwidth: [--rounds 10]   (two-thread read bandwidth by prefetch hint and by piece size between barriers, interleaved pass by pass: min / median / max)
 //        ports: [--rounds 3]   (AVX2 multiply-add issue rates per cycle: the bound on a prefill GEMM)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
