@@ -194,7 +194,8 @@ internal static partial class Int8MatVec
     /// (<c>ManagedBench stream</c>, distances alternated), and the 85M decode with int8 activations gained 6% on the
     /// float32-activation kernel in the same sweeps (int8 / float32 1.06-1.09x against 0.97-1.06x); 2 KiB was slower
     /// than either, 512 bytes and 768 like 1 KiB; a resident model (<c>prefetcht0</c>) kept 4 KiB, where 1 KiB was no
-    /// faster (docs/BENCHMARKS.md, "Seventeenth session").</summary>
+    /// faster (docs/BENCHMARKS.md, "Seventeenth session"). Measured on that CPU only: on the Zen 3 VM, before the weights
+    /// were prefetched non-temporally, 4 KiB of <c>prefetcht0</c> had beaten 1 KiB ("Prefetching the weights").</summary>
     private const int NonTemporalPrefetchBytes = 1024;
 
     /// <summary>One packed step (8 rows x 4 columns, stored as <c>w + 128</c>) as signed weights.</summary>
