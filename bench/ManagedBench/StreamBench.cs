@@ -72,7 +72,7 @@ internal static class StreamBench
 
     private static PackedInt8Matrix? s_matrix;
     private static long s_sink;
-    private static bool s_nonTemporal;   // the plain read with the matvecs' prefetchnta, 4 KiB ahead
+    private static bool s_nonTemporal;   // the plain read with the AVX2 int8 matvec's prefetchnta, at its distance
 
     private static unsafe void ReadRows(RowParallel parallel, PackedInt8Matrix m)
     {
@@ -104,13 +104,7 @@ internal static class StreamBench
         bool nta = s_nonTemporal;
         for (long i = from; i + 256 <= to; i += 256)
             {
-                if (nta)
-                {
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096);
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096 + 64);
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096 + 128);
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(p + i + 4096 + 192);
-                }
+                if (nta) Int8MatVec.PrefetchBlockNonTemporal(p + i + Int8MatVec.NonTemporalPrefetchBytes);
                 a ^= Vector512.Load((long*)(p + i));
                 b ^= Vector512.Load((long*)(p + i + 64));
                 c ^= Vector512.Load((long*)(p + i + 128));

@@ -92,7 +92,7 @@ internal static partial class Int8MatVec
     /// <summary>As <see cref="PrefetchBlock"/> with the non-temporal hint (<c>prefetchnta</c>): for weights that pass
     /// through the caches once per token (<see cref="PackedInt8Matrix.PrefetchesNonTemporal"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchBlockNonTemporal(byte* block)
+    internal static unsafe void PrefetchBlockNonTemporal(byte* block)
     {
         Sse.PrefetchNonTemporal(block); Sse.PrefetchNonTemporal(block + 64);
         Sse.PrefetchNonTemporal(block + 128); Sse.PrefetchNonTemporal(block + 192);
@@ -196,7 +196,7 @@ internal static partial class Int8MatVec
     /// than either, 512 bytes and 768 like 1 KiB; a resident model (<c>prefetcht0</c>) kept 4 KiB, where 1 KiB was no
     /// faster (docs/BENCHMARKS.md, "Seventeenth session"). Measured on that CPU only: on the Zen 3 VM, before the weights
     /// were prefetched non-temporally, 4 KiB of <c>prefetcht0</c> had beaten 1 KiB ("Prefetching the weights").</summary>
-    private const int NonTemporalPrefetchBytes = 1024;
+    internal const int NonTemporalPrefetchBytes = 1024;
 
     /// <summary>One packed step (8 rows x 4 columns, stored as <c>w + 128</c>) as signed weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
