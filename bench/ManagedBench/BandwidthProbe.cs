@@ -30,7 +30,7 @@ internal static unsafe class BandwidthProbe
             new Contender("halves, plain loads", BufferBytes, Hint.None, 0),
             new Contender("halves, prefetcht0 512 B ahead", BufferBytes, Hint.T0, 512),
             new Contender("halves, prefetchnta 512 B ahead", BufferBytes, Hint.Nta, 512),
-            new Contender("halves, prefetchnta 4 KiB ahead (the AVX2 matvecs' distance)", BufferBytes, Hint.Nta, 4096),
+            new Contender("halves, prefetchnta 4 KiB ahead", BufferBytes, Hint.Nta, 4096),
             new Contender("pieces of 256 KiB (a d768 projection's half-chunk), barrier between", 256 << 10, Hint.None, 0),
             new Contender("pieces of 256 KiB, prefetchnta 512 B ahead", 256 << 10, Hint.Nta, 512),
             new Contender("pieces of 256 KiB, prefetchnta 4 KiB ahead", 256 << 10, Hint.Nta, 4096),
