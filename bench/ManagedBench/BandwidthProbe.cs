@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -21,7 +22,7 @@ internal static unsafe class BandwidthProbe
 
     private enum Hint { None, T0, Nta }
 
-    private sealed record Contender(string Name, long PieceBytes, Hint Hint, int Ahead);
+    private sealed record Contender(string Name, long PieceBytes, Hint Hint, int Ahead, int Streams = 1, int Turn = 64);
 
     public static void Run(int rounds)
     {
@@ -29,14 +30,20 @@ internal static unsafe class BandwidthProbe
         {
             new Contender("halves, plain loads", BufferBytes, Hint.None, 0),
             new Contender("halves, prefetcht0 512 B ahead", BufferBytes, Hint.T0, 512),
-            new Contender("halves, prefetchnta 512 B ahead", BufferBytes, Hint.Nta, 512),
+            new Contender("halves, prefetchnta 1 KiB ahead (the int8 matvec until the eighteenth session)", BufferBytes, Hint.Nta, 1024),
             new Contender("halves, prefetchnta 4 KiB ahead", BufferBytes, Hint.Nta, 4096),
+            new Contender("halves, 2 streams a thread, prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 2),
+            new Contender("halves, 4 streams a thread, prefetchnta 256 B ahead (the int8 matvec)", BufferBytes, Hint.Nta, 256, 4),
+            new Contender("halves, 4 streams a thread, plain loads", BufferBytes, Hint.None, 0, 4),
+            new Contender("halves, 4 streams a thread in turns of 1 KiB, prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 4, 1024),
+            new Contender("halves, 4 streams a thread in turns of 6 KiB (a d768 row group), prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 4, 6144),
+            new Contender("halves, 8 streams a thread, prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 8),
             new Contender("pieces of 256 KiB (a d768 projection's half-chunk), barrier between", 256 << 10, Hint.None, 0),
-            new Contender("pieces of 256 KiB, prefetchnta 512 B ahead", 256 << 10, Hint.Nta, 512),
-            new Contender("pieces of 256 KiB, prefetchnta 4 KiB ahead", 256 << 10, Hint.Nta, 4096),
+            new Contender("pieces of 256 KiB, prefetchnta 1 KiB ahead", 256 << 10, Hint.Nta, 1024),
+            new Contender("pieces of 256 KiB, 4 streams a thread, prefetchnta 256 B ahead", 256 << 10, Hint.Nta, 256, 4),
             new Contender("pieces of 2 MiB (a d768 MLP matrix), barrier between", 2 << 20, Hint.None, 0),
-            new Contender("pieces of 2 MiB, prefetchnta 512 B ahead", 2 << 20, Hint.Nta, 512),
-            new Contender("pieces of 2 MiB, prefetchnta 4 KiB ahead", 2 << 20, Hint.Nta, 4096),
+            new Contender("pieces of 2 MiB, prefetchnta 1 KiB ahead", 2 << 20, Hint.Nta, 1024),
+            new Contender("pieces of 2 MiB, 4 streams a thread, prefetchnta 256 B ahead", 2 << 20, Hint.Nta, 256, 4),
         };
         byte* buffer = (byte*)NativeMemory.AlignedAlloc((nuint)BufferBytes, 4096);
         try
@@ -107,18 +114,31 @@ internal static unsafe class BandwidthProbe
             for (long k = 0; k < pieces; k++)
             {
                 byte* p = _buffer + k * job.PieceBytes + half * share, end = p + share;
-                for (; p < end; p += 64)
+                if (job.Streams > 1)
                 {
-                    if (job.Hint == Hint.T0) Sse.Prefetch0(p + job.Ahead);
-                    else if (job.Hint == Hint.Nta) Sse.PrefetchNonTemporal(p + job.Ahead);
-                    a ^= Avx.LoadAlignedVector256(p);
-                    b ^= Avx.LoadAlignedVector256(p + 32);
+                    // The streams side by side, a turn (a cache line unless told) of each in order; leftovers below.
+                    long stride = share / job.Streams / job.Turn * job.Turn;
+                    for (byte* q = p; q < p + stride; q += job.Turn)
+                        for (int s = 0; s < job.Streams; s++)
+                            for (byte* r = q + s * stride; r < q + s * stride + job.Turn; r += 64)
+                                ReadLine(r, job, ref a, ref b);
+                    p += job.Streams * stride;
                 }
+                for (; p < end; p += 64) ReadLine(p, job, ref a, ref b);
                 // Both halves of piece k are read before either thread starts piece k + 1.
                 Interlocked.Increment(ref _arrived);
                 while (Volatile.Read(ref _arrived) < 2 * (k + 1)) Thread.SpinWait(1);
             }
             Interlocked.Add(ref _sink, (a ^ b).AsInt64().GetElement(0));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ReadLine(byte* line, Contender job, ref Vector256<byte> a, ref Vector256<byte> b)
+        {
+            if (job.Hint == Hint.T0) Sse.Prefetch0(line + job.Ahead);
+            else if (job.Hint == Hint.Nta) Sse.PrefetchNonTemporal(line + job.Ahead);
+            a ^= Avx.LoadAlignedVector256(line);
+            b ^= Avx.LoadAlignedVector256(line + 32);
         }
 
         public void Dispose()

@@ -63,6 +63,36 @@ public class Int8MatVecTests
 
     [Theory]
     [MemberData(nameof(Paths))]
+    public void Every_range_of_row_groups_gives_the_scalar_bits_and_writes_only_its_own_rows(string pathName)
+    {
+        // A decode job hands each thread a range of groups; the AVX2 kernel reads a range as four streams a quarter apart
+        // and the leftover groups one at a time. Every (start, end) of a 13-group matrix covers quarters of 0-3 groups, every
+        // leftover count and ranges that do not start at group 0.
+        var path = Enum.Parse<Path>(pathName);
+        if (!Int8MatVec.IsSupported(path)) return;   // the unsupported case is pinned by the first test
+        var p = RandomProblem(new Random(4321), 13 * PackedInt8Matrix.GroupRows - 3, 200, bias: true);
+        var reference = Run(Path.Scalar, p);
+        foreach (bool streamed in new[] { false, true })
+        {
+            p.M.StreamsFromMemory = p.M.PrefetchesNonTemporal = streamed;
+            for (int g0 = 0; g0 <= p.M.Groups; g0++)
+                for (int g1 = g0; g1 <= p.M.Groups; g1++)
+                {
+                    var y = Enumerable.Repeat(float.NaN, p.M.Rows).ToArray();
+                    Int8MatVec.Compute(path, p.M, g0, g1, p.Q, p.XScales, p.XOffsets, y);
+                    int r0 = g0 * PackedInt8Matrix.GroupRows, r1 = Math.Min(p.M.Rows, g1 * PackedInt8Matrix.GroupRows);
+                    for (int r = 0; r < p.M.Rows; r++)
+                    {
+                        bool inRange = r >= r0 && r < r1;
+                        Assert.True(inRange ? y[r] == reference[r] : float.IsNaN(y[r]),
+                            $"{path} (streamed {streamed}) groups {g0}..{g1}: row {r} is {y[r]}, expected {(inRange ? reference[r] : float.NaN)}");
+                    }
+                }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
     public void A_minus_128_weight_from_a_hand_made_file_gives_the_exact_product_on_every_path_and_in_the_GEMM(string pathName)
     {
         // Our quantizer never writes -128, but a file may hold it. The AVX2 sign trick multiplies |w| (128 here)
