@@ -48,6 +48,39 @@ public class WeightOnlyInt8MatVecTests
             }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void Every_range_of_row_groups_gives_the_scalar_bits_and_writes_only_its_own_rows(string pathName)
+    {
+        // A decode job hands each thread a range of groups. Every (start, end) of a 13-group matrix, at widths of a few
+        // columns to a few hundred, with and without 1-3 columns past the last step of four.
+        var path = Enum.Parse<Path>(pathName);
+        if (!WeightOnlyInt8MatVec.IsSupported(path)) return;   // the unsupported case is pinned by the first test
+        var rng = new Random(77);
+        foreach (int cols in new[] { 3, 64, 150, 203 })
+        {
+            var p = RandomProblem(rng, 13 * ColumnPackedInt8Matrix.GroupRows - 5, cols);
+            var reference = Run(Path.Scalar, p);
+            foreach (bool streamed in new[] { false, true })
+            {
+                p.M.PrefetchesNonTemporal = streamed;
+                for (int g0 = 0; g0 <= p.M.Groups; g0++)
+                    for (int g1 = g0; g1 <= p.M.Groups; g1++)
+                    {
+                        var y = Enumerable.Repeat(float.NaN, p.M.Rows).ToArray();
+                        WeightOnlyInt8MatVec.Compute(path, p.M, g0, g1, p.X, y);
+                        int r0 = g0 * ColumnPackedInt8Matrix.GroupRows, r1 = Math.Min(p.M.Rows, g1 * ColumnPackedInt8Matrix.GroupRows);
+                        for (int r = 0; r < p.M.Rows; r++)
+                        {
+                            bool inRange = r >= r0 && r < r1;
+                            Assert.True(inRange ? y[r] == reference[r] : float.IsNaN(y[r]),
+                                $"{path} (cols {cols}, streamed {streamed}) groups {g0}..{g1}: row {r} is {y[r]}, expected {(inRange ? reference[r] : float.NaN)}");
+                        }
+                    }
+            }
+        }
+    }
+
     [Fact]
     public void The_result_is_the_dequantized_float_product()
     {
