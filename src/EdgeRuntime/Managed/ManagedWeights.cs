@@ -56,7 +56,8 @@ internal sealed class ManagedWeights
         Shortcut = shortcut;
         FinalNorm = finalNorm;
         Head = head;
-        // A decode step that streams the weights from memory reads them best one row group at a time (see the property).
+        // A decode step that streams the weights from memory reads them best one row group at a time on the VNNI path (see the
+        // property; the AVX2 path reads four groups from four places either way: Int8MatVec.Avx2.cs).
         // Weights that pass through the caches once per token are prefetched non-temporally, so that they do not evict what
         // stays (the key/value caches, activations) nor spend the bandwidth of filling the L3 with lines no one reads again.
         // For int8 activations too: the part of a 25M model an L3 keeps without the hint depends on what else uses the L3

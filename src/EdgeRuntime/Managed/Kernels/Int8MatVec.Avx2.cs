@@ -19,8 +19,8 @@ internal static partial class Int8MatVec
     /// <para>
     /// Why four groups from four places: the range's groups are read as <see cref="MemoryStreams"/> streams a quarter of
     /// the range apart (group i of each quarter side by side), because this memory system serves several streams far
-    /// faster than one: on the Zen 2 VM two threads read 29-31 GB/s from one stream each and 35-42 GB/s from four each
-    /// (<c>ManagedBench bandwidth</c>), and the 85M decode's products went from 23.9 to 32.7-35.0 GB/s (median of 18
+    /// faster than one: on the Zen 2 VM two threads read 25-31 GB/s from one stream each and 31-43 GB/s from four each
+    /// (<c>ManagedBench bandwidth</c>, medians of five runs), and the 85M decode's products went from 23.9 to 32.7-35.0 GB/s (median of 18
     /// passes; docs/BENCHMARKS.md, "Eighteenth session"). Streams must advance together: the same four streams taken in
     /// turns of 6 KiB (a group at a time) read no faster than one. The groups left over (fewer than four) run one at a time.
     /// </para>

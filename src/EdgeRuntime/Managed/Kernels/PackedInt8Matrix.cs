@@ -116,7 +116,8 @@ internal sealed class PackedInt8Matrix
     /// <summary>Whether decode streams these weights from DRAM (the model is larger than <see cref="CacheResidentModelBytes"/>),
     /// a layout hint set once at load. The VNNI matvec then walks one row group at a time with a prefetch ahead of it: at
     /// 85M on a Zen 5, decode ran 1.04-1.25x faster than with two groups side by side (six interleaved rounds), while on
-    /// cache-resident matrices the two-group loop is 5-20% faster (<c>ManagedBench matvec</c>). Either way the bits are the same.</summary>
+    /// cache-resident matrices the two-group loop is 5-20% faster (<c>ManagedBench matvec</c>). The AVX2 matvec ignores it (it reads
+    /// four groups from four places a quarter of its range apart, resident or not). Either way the bits are the same.</summary>
     public bool StreamsFromMemory { get; set; }
 
     /// <summary>Whether the AVX2 matvec prefetches these weights with the non-temporal hint, set once at load for weights
