@@ -12,8 +12,9 @@ namespace EdgeShortcut.Runtime;
 /// the file is int8 and the model is no larger than the largest size measured
 /// (<see cref="LargestMeasuredParameters"/>). Measured at equal threads on int8 files of 1.3M-88M
 /// parameters, best mode against best mode: managed decode leads ONNX Runtime's CPU provider at every
-/// size (<see cref="MeasuredDecodeLead"/>; the lead is smallest at 85-88M, where both engines are bound by the
-/// memory bandwidth and ONNX Runtime's prefill is faster) on a 2-core AVX2-only VM (the sweep of docs/BENCHMARKS.md), and
+/// size (<see cref="MeasuredDecodeLead"/> over the sessions' sweeps; the lead is smallest at 85-88M, where both engines are
+/// bound by the memory bandwidth: 2.7-3.2x there since the eighteenth session) on a 2-core AVX2-only VM (the sweep of
+/// docs/BENCHMARKS.md), and
 /// by 1.6-3.4x on a 2-core Zen 5 with AVX-512 + AVX-VNNI (issue 13's measurements).</item>
 /// <item>ONNX Runtime's CPU provider otherwise: without AVX2 + FMA the managed engine's float32-activation
 /// kernel runs its scalar reference path (no ARM vector path yet), fp32 files were not measured, and
