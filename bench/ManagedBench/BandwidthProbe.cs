@@ -11,7 +11,9 @@ namespace EdgeShortcut.ManagedBench;
 /// How steady this machine's read bandwidth is, and what a decode step's job structure costs it: two threads (the caller
 /// and one dedicated thread) read a 96 MiB buffer, each its half of every piece, with a barrier between pieces (a decode
 /// step reads its weights matrix by matrix, and the next matrix waits for both threads), then in two plain halves with and
-/// without a software prefetch. The contenders take turns pass by pass (<see cref="RoundOrder"/>), so a change in the
+/// without a software prefetch, and each half (or half-piece) as several streams a fraction of it apart, read side by side
+/// a cache line (or a turn) of each at a time: the pattern that showed this VM serving four streams a thread far faster than
+/// one, which the AVX2 int8 matvec now reads (docs/BENCHMARKS.md, "Eighteenth session"). The contenders take turns pass by pass (<see cref="RoundOrder"/>), so a change in the
 /// host's bandwidth reaches all of them alike; every contender's min / median / max over the passes shows how far one
 /// pass can move. Why: the 85M decode's last few percent to its target were below the run-to-run spread of this VM
 /// (docs/BENCHMARKS.md, "Seventeenth session"); check the spread here before trusting a small A/B.

@@ -15,7 +15,7 @@ using EdgeShortcut.Runtime.Managed;
 //        attention: [--dim 768] [--heads 12] [--layers 12] [--ctx 256] [--cache bfloat16|int8] [--threads 2]   (a decode step's attention over a cold cache)
 //        generation: --model PATH [--tokens 2000] [--rounds 3]   (a generated token's cost beyond the forward pass: step API greedy/sampled, streaming API, sampler)
 //        stream: [--dim 768] [--layers 12] [--rounds 5] [--paired]   (a model's decode products alone vs a plain read of the same bytes, and one with the matvecs' prefetchnta)
-//        bandwidth: [--rounds 10]   (two-thread read bandwidth by prefetch hint and by piece size between barriers, interleaved pass by pass: min / median / max)
+//        bandwidth: [--rounds 10]   (two-thread read bandwidth by prefetch hint, streams a thread and piece size between barriers, interleaved pass by pass: min / median / max)
 //        ports: [--rounds 3]   (AVX2 multiply-add issue rates per cycle: the bound on a prefill GEMM)
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
