@@ -123,15 +123,21 @@ internal static partial class Int8MatVec
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> LoadSigned(ref byte step) => (Vector256.LoadUnsafe(ref step) ^ Vector256.Create((byte)0x80)).AsSByte();
 
-    /// <summary>Row sums of one step: lane r = <c>sum_c w[r, c] x[c]</c> over the step's 4 columns, for signed
-    /// weights <paramref name="w"/> and the 4 activations broadcast in <paramref name="x4"/> (see <see cref="ComputeAvx2"/>).</summary>
+    /// <summary>Row sums of one step: lane r = <c>sum_c w[r, c] x[c]</c> over the step's 4 columns, for signed weights
+    /// <paramref name="w"/>, their <paramref name="magnitude"/> <c>|w|</c> (computed once when several tokens share the step)
+    /// and the 4 activations broadcast in <paramref name="x4"/> (see <see cref="ComputeAvx2"/>); <paramref name="ones"/> is
+    /// sixteen 1s (<c>vpmaddwd</c>'s pair sum).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> SignedStep(Vector256<byte> magnitude, Vector256<sbyte> w, Vector256<sbyte> x4, Vector256<short> ones) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(x4, w)), ones);
+
+    /// <summary>As above for one token's step (its own <c>|w|</c>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> SignedStep(Vector256<sbyte> w, Vector256<sbyte> x4, Vector256<short> ones) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(w), Avx2.Sign(x4, w)), ones);
+        SignedStep(Avx2.Abs(w), w, x4, ones);
 
-    /// <summary>As above for weights whose <paramref name="magnitude"/> <c>|w|</c> is computed once and shared by several
-    /// tokens (the prefill tile), with the activations packed in <paramref name="x4"/>.</summary>
+    /// <summary>As above with the 4 activations packed in one int (the prefill tile's rows).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> SignedStep(Vector256<byte> magnitude, Vector256<sbyte> w, int x4) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Create(x4).AsSByte(), w)), Vector256.Create((short)1));
+        SignedStep(magnitude, w, Vector256.Create(x4).AsSByte(), Vector256.Create((short)1));
 }
