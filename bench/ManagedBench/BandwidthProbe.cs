@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using EdgeShortcut.Measure;
+using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.ManagedBench;
 
@@ -35,7 +36,8 @@ internal static unsafe class BandwidthProbe
             new Contender("halves, prefetchnta 1 KiB ahead (the int8 matvec until the eighteenth session)", BufferBytes, Hint.Nta, 1024),
             new Contender("halves, prefetchnta 4 KiB ahead", BufferBytes, Hint.Nta, 4096),
             new Contender("halves, 2 streams a thread, prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 2),
-            new Contender("halves, 4 streams a thread, prefetchnta 256 B ahead (the int8 matvec)", BufferBytes, Hint.Nta, 256, 4),
+            new Contender($"halves, {Int8MatVec.MemoryStreams} streams a thread, prefetchnta {Int8MatVec.NonTemporalPrefetchBytes} B ahead (the int8 matvec)",
+                BufferBytes, Hint.Nta, Int8MatVec.NonTemporalPrefetchBytes, Int8MatVec.MemoryStreams),
             new Contender("halves, 4 streams a thread, plain loads", BufferBytes, Hint.None, 0, 4),
             new Contender("halves, 4 streams a thread in turns of 1 KiB, prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 4, 1024),
             new Contender("halves, 4 streams a thread in turns of 6 KiB (a d768 row group), prefetchnta 256 B ahead", BufferBytes, Hint.Nta, 256, 4, 6144),

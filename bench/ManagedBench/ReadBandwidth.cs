@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
+using EdgeShortcut.Runtime.Managed.Kernels;
 
 namespace EdgeShortcut.ManagedBench;
 
@@ -7,9 +8,9 @@ namespace EdgeShortcut.ManagedBench;
 /// The machine's read bandwidth from DRAM, measured in the same process and at the same thread count as
 /// the contenders, so that decode's achieved bytes/s can be set against what the machine really gives
 /// right now (a shared VM's bandwidth moves with its neighbours). Each thread sums its slice of a buffer
-/// eight times larger than the L3 in two ways, taking turns pass by pass: as one stream of plain loads, and as four
-/// streams a quarter of the slice apart with <c>prefetchnta</c> (the AVX2 int8 matvec's pattern since the eighteenth
-/// session, which reads faster on the Zen 2 VM: docs/BENCHMARKS.md). The best pass of either is reported, so a kernel
+/// eight times larger than the L3 in two ways, taking turns pass by pass: as one stream of plain loads, and as the AVX2
+/// int8 matvec reads streamed weights since the eighteenth session (four streams a quarter of the slice apart with
+/// <c>prefetchnta</c>, which reads faster on the Zen 2 VM: docs/BENCHMARKS.md). The best pass of either is reported, so a kernel
 /// is set against the fastest read this probe knows, not the one it happens to use.
 /// </summary>
 internal static class ReadBandwidth
@@ -25,7 +26,7 @@ internal static class ReadBandwidth
         var buffer = s_buffer ??= CreateBuffer();
         double best = 0;
         for (int pass = 0; pass < passes; pass++)
-            foreach (bool fourStreams in new[] { false, true })
+            foreach (bool asMatVec in new[] { false, true })
             {
                 long t0 = Stopwatch.GetTimestamp();
                 long sink = 0;
@@ -33,7 +34,7 @@ internal static class ReadBandwidth
                 {
                     long slice = BufferBytes / threads;
                     var part = buffer.AsSpan((int)(i * slice), (int)slice);
-                    Interlocked.Add(ref sink, fourStreams ? SumFourStreams(part) : Sum(part));
+                    Interlocked.Add(ref sink, asMatVec ? SumAsMatVec(part) : Sum(part));
                 });
                 double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                 if (sink == 42) Console.Write("");   // keeps the sums observable
@@ -68,31 +69,27 @@ internal static class ReadBandwidth
         return s;
     }
 
-    /// <summary>The same reduction over four quarters of <paramref name="data"/> read side by side, a cache line of each in
-    /// turn, each prefetched 256 bytes ahead with the non-temporal hint (the matvec's streams and distance).</summary>
-    private static unsafe long SumFourStreams(ReadOnlySpan<byte> data)
+    /// <summary>The same reduction read as the AVX2 int8 matvec reads streamed weights: <see cref="Int8MatVec.MemoryStreams"/>
+    /// parts of <paramref name="data"/> side by side, a cache line of each in turn, each prefetched
+    /// <see cref="Int8MatVec.NonTemporalPrefetchBytes"/> ahead with the non-temporal hint.</summary>
+    private static unsafe long SumAsMatVec(ReadOnlySpan<byte> data)
     {
-        long quarter = data.Length / 4 / 64 * 64;
-        Vector256<long> a = default, b = default, c = default, d = default;
+        int streams = Int8MatVec.MemoryStreams;
+        long part = data.Length / streams / 64 * 64;
+        Vector256<long> a = default, b = default;
         fixed (byte* p = data)
         {
-            for (long i = 0; i < quarter; i += 64)
-            {
-                byte* s0 = p + i, s1 = s0 + quarter, s2 = s1 + quarter, s3 = s2 + quarter;
-                if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            for (long i = 0; i < part; i += 64)
+                for (int k = 0; k < streams; k++)
                 {
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(s0 + 256);
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(s1 + 256);
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(s2 + 256);
-                    System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(s3 + 256);
+                    byte* line = p + k * part + i;
+                    if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                        System.Runtime.Intrinsics.X86.Sse.PrefetchNonTemporal(line + Int8MatVec.NonTemporalPrefetchBytes);
+                    a ^= Vector256.Load((long*)line);
+                    b ^= Vector256.Load((long*)(line + 32));
                 }
-                a ^= Vector256.Load((long*)s0) ^ Vector256.Load((long*)(s0 + 32));
-                b ^= Vector256.Load((long*)s1) ^ Vector256.Load((long*)(s1 + 32));
-                c ^= Vector256.Load((long*)s2) ^ Vector256.Load((long*)(s2 + 32));
-                d ^= Vector256.Load((long*)s3) ^ Vector256.Load((long*)(s3 + 32));
-            }
-            long s = Vector256.Sum(a ^ b ^ c ^ d);
-            for (long i = 4 * quarter; i < data.Length; i++) s ^= p[i];   // the few bytes past the quarters
+            long s = Vector256.Sum(a ^ b);
+            for (long i = streams * part; i < data.Length; i++) s ^= p[i];   // the few bytes past the parts
             return s;
         }
     }
