@@ -75,19 +75,8 @@ public class Int8MatVecTests
         foreach (bool streamed in new[] { false, true })
         {
             p.M.StreamsFromMemory = p.M.PrefetchesNonTemporal = streamed;
-            for (int g0 = 0; g0 <= p.M.Groups; g0++)
-                for (int g1 = g0; g1 <= p.M.Groups; g1++)
-                {
-                    var y = Enumerable.Repeat(float.NaN, p.M.Rows).ToArray();
-                    Int8MatVec.Compute(path, p.M, g0, g1, p.Q, p.XScales, p.XOffsets, y);
-                    int r0 = g0 * PackedInt8Matrix.GroupRows, r1 = Math.Min(p.M.Rows, g1 * PackedInt8Matrix.GroupRows);
-                    for (int r = 0; r < p.M.Rows; r++)
-                    {
-                        bool inRange = r >= r0 && r < r1;
-                        Assert.True(inRange ? y[r] == reference[r] : float.IsNaN(y[r]),
-                            $"{path} (streamed {streamed}) groups {g0}..{g1}: row {r} is {y[r]}, expected {(inRange ? reference[r] : float.NaN)}");
-                    }
-                }
+            RowGroupRanges.AssertEachGivesOnlyItsRows(p.M.Groups, PackedInt8Matrix.GroupRows, reference,
+                (g0, g1, y) => Int8MatVec.Compute(path, p.M, g0, g1, p.Q, p.XScales, p.XOffsets, y), $"{path} (streamed {streamed})");
         }
     }
 
