@@ -39,6 +39,22 @@ public class SamplerTests
         Assert.InRange(h[1] / 4000.0, 0.50, 0.59);
     }
 
+    [Fact]
+    public void Top_k_and_top_p_keep_the_lower_ids_among_tied_logits()
+    {
+        // Three tokens tie for the largest logit: top-k 2 keeps ids 1 and 2, and top-p 0.5 (two of the three
+        // equal shares reach it) keeps them too, whatever the sort does with ties.
+        var k = new Sampler(5, new GenerationOptions { Temperature = 1, TopK = 2, Seed = 2 });
+        var p = new Sampler(5, new GenerationOptions { Temperature = 1, TopK = 0, TopP = 0.5f, Seed = 2 });
+        float[] logits = [0f, 2f, 2f, 2f, 1f];
+        foreach (var s in new[] { k, p })
+        {
+            var h = Histogram(s, logits, 2000);
+            Assert.Equal(0, h[0] + h[3] + h[4]);
+            Assert.InRange(h[1] / 2000.0, 0.45, 0.55);
+        }
+    }
+
     [Theory]
     [InlineData(0.5f, new[] { 0 })]          // 0.5 reaches 0.5 exactly: the first token alone
     [InlineData(0.50001f, new[] { 0, 1 })]   // just above: the second is needed

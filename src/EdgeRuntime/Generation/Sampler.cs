@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace EdgeShortcut.Runtime;
 
@@ -33,39 +33,35 @@ internal sealed class Sampler
 
     /// <summary>Picks a token. <paramref name="recent"/> are the latest tokens of the context (the
     /// sampler looks at its last <see cref="GenerationOptions.RepetitionWindow"/>).</summary>
+    /// <remarks>Compiled fully optimized at its first call, with plain loops instead of <c>TensorPrimitives</c>: a reply of a
+    /// few hundred tokens ends before tiered compilation optimizes the per-token code, and <c>TensorPrimitives</c>' generic
+    /// methods (a package assembly, not precompiled) ran unoptimized all the while, ~30 us a token here against ~2 us
+    /// (docs/BENCHMARKS.md, "Nineteenth session"). The vocabulary is small (256 bytes by default), so scalar loops suffice.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> recent)
     {
         if (logits.Length != _vocab) throw new ArgumentException($"Expected {_vocab} logits, got {logits.Length}.", nameof(logits));
         logits.CopyTo(_scores);
         ApplyRepetitionPenalty(recent);
 
-        float max = TensorPrimitives.Max<float>(_scores);
+        int best = IndexOfMax(_scores);
+        float max = best < 0 ? float.NaN : _scores[best];
         if (!float.IsFinite(max)) throw new NonFiniteValueException($"The model produced non-finite logits (max = {max}): its weights overflow on this input, so the model file is numerically broken.");
-        if (_options.Temperature == 0) return TensorPrimitives.IndexOfMax<float>(_scores);
+        if (_options.Temperature == 0) return best;
 
-        int n = _vocab;
-        bool truncate = (_options.TopK > 0 && _options.TopK < _vocab) || _options.TopP < 1f;
+        int n = _options.TopK > 0 ? Math.Min(_options.TopK, _vocab) : _vocab;
         Span<float> work = _work;
         Span<int> ids = _ids;
-        if (truncate)
-        {
-            // Sort ids by score, descending: ascending sort of the negated scores.
-            TensorPrimitives.Negate<float>(_scores, work);
-            for (int i = 0; i < _vocab; i++) ids[i] = i;
-            work.Sort(ids);
-            if (_options.TopK > 0) n = Math.Min(_options.TopK, _vocab);
-            // p_i = exp((s_i - max) / T) with s_i = -work[i].
-            TensorPrimitives.Add(work[..n], max, work[..n]);
-            TensorPrimitives.Multiply(work[..n], -1f / _options.Temperature, work[..n]);
-        }
+        if (n < _vocab) n = SelectTop(_scores, n, work, ids);
+        else if (_options.TopP < 1f) SortAll(_scores, work, ids);
         else
         {
+            _scores.CopyTo(work);
             for (int i = 0; i < _vocab; i++) ids[i] = i;
-            TensorPrimitives.Subtract(_scores, max, work);
-            TensorPrimitives.Multiply(work, 1f / _options.Temperature, work);
         }
-        TensorPrimitives.Exp(work[..n], work[..n]);
-        float total = TensorPrimitives.Sum<float>(work[..n]);
+        // p_i = exp((s_i - max) / T), most likely first when truncating.
+        float inverseT = 1f / _options.Temperature, total = 0;
+        for (int i = 0; i < n; i++) total += work[i] = MathF.Exp((work[i] - max) * inverseT);
 
         if (_options.TopP < 1f)
         {
@@ -91,6 +87,51 @@ internal sealed class Sampler
         return ids[n - 1];
     }
 
+    /// <summary>The index of the largest score, the lowest on ties; -1 when a score is NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // a callee tiers on its own: see Sample
+    private static int IndexOfMax(ReadOnlySpan<float> scores)
+    {
+        int best = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            if (float.IsNaN(scores[i])) return -1;
+            if (scores[i] > scores[best]) best = i;
+        }
+        return best;
+    }
+
+    /// <summary>The <paramref name="k"/> largest scores into <paramref name="top"/> and their ids into <paramref name="ids"/>,
+    /// largest first and the lower id first on ties (an insertion into a sorted prefix: O(V) when k is small). Returns k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // a callee tiers on its own: see Sample
+    private static int SelectTop(ReadOnlySpan<float> scores, int k, Span<float> top, Span<int> ids)
+    {
+        int count = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            float s = scores[i];
+            if (count == k && !(s > top[k - 1])) continue;   // not better than the last kept (a tie keeps the lower id)
+            int j = count < k ? count++ : k - 1;
+            for (; j > 0 && s > top[j - 1]; j--) (top[j], ids[j]) = (top[j - 1], ids[j - 1]);
+            (top[j], ids[j]) = (s, i);
+        }
+        return k;
+    }
+
+    /// <summary>Every score, largest first and the lower id first on ties, as <see cref="SelectTop"/> orders them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // a callee tiers on its own: see Sample
+    private static void SortAll(float[] scores, Span<float> sorted, Span<int> ids)
+    {
+        for (int i = 0; i < ids.Length; i++) ids[i] = i;
+        ids.Sort(new ByScoreThenId(scores));
+        for (int i = 0; i < ids.Length; i++) sorted[i] = scores[ids[i]];
+    }
+
+    private readonly struct ByScoreThenId(float[] scores) : IComparer<int>
+    {
+        public int Compare(int a, int b) => scores[a] > scores[b] ? -1 : scores[a] < scores[b] ? 1 : a.CompareTo(b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // a callee tiers on its own: see Sample
     private void ApplyRepetitionPenalty(ReadOnlySpan<int> recent)
     {
         float penalty = _options.RepetitionPenalty;
