@@ -19,10 +19,14 @@ internal static class GenerateCommand
         }
 
         Console.Error.WriteLine($"Interactive mode on {model.Backend}: one prompt per line, end with Ctrl+D (EOF).");
+        // While the user types, a throwaway generation compiles the engine's code, so the first reply starts at once
+        // (EdgeModel.WarmUpAsync); it is awaited before the first reply and before the model can be disposed.
+        Task? warmUp = model.WarmUpAsync(ct);
         while (true)
         {
             Console.Error.Write("> ");
             string? line = Console.In.ReadLine();
+            if (warmUp is not null) { await warmUp; warmUp = null; }
             if (line is null) return 0;
             if (line.Length == 0) continue;
             await ContinueAsync(model, line.Replace("\\n", "\n"), options, colors, echoPrompt: false, ct);

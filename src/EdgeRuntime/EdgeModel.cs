@@ -129,6 +129,22 @@ public sealed class EdgeModel : IDisposable
         return TextStream.RunAsync(this, ids, options, stats ?? new GenerationStats(), cancellationToken);
     }
 
+    /// <summary>
+    /// Runs a short throwaway generation on the thread pool (a prompt of up to 48 tokens, then 40 sampled tokens, on
+    /// caches of its own), so that the first real generation does not wait for .NET to compile the engine's code: on the
+    /// default model the first token came ~75 ms after the request without it and ~5 ms after it (docs/BENCHMARKS.md,
+    /// "Nineteenth session"). Start it right after <see cref="Load"/>, while the app waits for its first prompt; it takes
+    /// about 0.1 s on the default model, more on a larger one. It changes nothing a later generation computes. Generating
+    /// while it runs is allowed (the two share the CPU); await it, or cancel it and await it, before <see cref="Dispose"/>.
+    /// The task fails as a generation would (e.g. <see cref="NonFiniteValueException"/> for a numerically broken model),
+    /// and is cancelled between tokens by <paramref name="cancellationToken"/>.
+    /// </summary>
+    public Task WarmUpAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return Task.Run(() => ModelWarmUp.Run(this, cancellationToken), cancellationToken);
+    }
+
     /// <summary>Frees the backend (its session or weights).</summary>
     public void Dispose()
     {
