@@ -35,8 +35,9 @@ internal sealed class Sampler
     /// sampler looks at its last <see cref="GenerationOptions.RepetitionWindow"/>).</summary>
     /// <remarks>Compiled fully optimized at its first call, with plain loops instead of <c>TensorPrimitives</c>: a reply of a
     /// few hundred tokens ends before tiered compilation optimizes the per-token code, and <c>TensorPrimitives</c>' generic
-    /// methods (a package assembly, not precompiled) ran unoptimized all the while, ~30 us a token here against ~2 us
-    /// (docs/BENCHMARKS.md, "Nineteenth session"). The vocabulary is small (256 bytes by default), so scalar loops suffice.</remarks>
+    /// methods (a package assembly, not precompiled) ran unoptimized all the while: sampled decode took ~30 us a token more
+    /// than greedy here, ~3 us once optimized (docs/BENCHMARKS.md, "Nineteenth session"). The vocabulary is small (256
+    /// bytes by default), so scalar loops suffice.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> recent)
     {
