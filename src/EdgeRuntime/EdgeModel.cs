@@ -37,6 +37,10 @@ public sealed class EdgeModel : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         options = (options ?? new EdgeModelOptions()).Validate();
+        // The managed engine's kernels compile on another core while this one reads the file (Auto picks that engine
+        // wherever DirectML cannot run and the CPU has its kernels, unless the file is fp32 or over 90M parameters).
+        if (options.Backend == BackendKind.Managed || (options.Backend == BackendKind.Auto && !OperatingSystem.IsWindows() && CpuFeatures.Current.Avx2Fma))
+            Managed.KernelPrecompiler.StartOnce();
         var file = ModelFile.Read(path);
         var (backend, reason) = BackendSelector.ForFile(file, options).Select(options.Backend);
         try { return new EdgeModel(file, backend, reason) { Activations = options.Activations, KeyValueCache = options.KeyValueCache }; }
@@ -131,10 +135,11 @@ public sealed class EdgeModel : IDisposable
 
     /// <summary>
     /// Runs a short throwaway generation on the thread pool (a prompt of up to 48 tokens, then 40 sampled tokens, on
-    /// caches of its own), so that the first real generation does not wait for .NET to compile the engine's code: on the
-    /// default model the first token came ~75 ms after the request without it and ~5 ms after it (docs/BENCHMARKS.md,
-    /// "Nineteenth session"). Start it right after <see cref="Load"/>, while the app waits for its first prompt; it takes
-    /// about 0.1 s on the default model, more on a larger one. It changes nothing a later generation computes. Generating
+    /// caches of its own), so that the first real generation does not wait for .NET to compile the engine's code: in a
+    /// fresh process the default model's first token came 21-25 ms after the request without it (the kernels having been
+    /// compiled in the background while the model loaded) and 2-3 ms after it, and the reply decoded ~10% faster
+    /// (docs/BENCHMARKS.md, "Nineteenth session"). Start it right after <see cref="Load"/>, while the app waits for its
+    /// first prompt; it takes 50-100 ms on the default model, more on a larger one. It changes nothing a later generation computes. Generating
     /// while it runs is allowed (the two share the CPU); await it, or cancel it and await it, before <see cref="Dispose"/>.
     /// The task fails as a generation would (e.g. <see cref="NonFiniteValueException"/> for a numerically broken model),
     /// and is cancelled between tokens by <paramref name="cancellationToken"/>.

@@ -3,8 +3,9 @@ namespace EdgeShortcut.Runtime;
 /// <summary>
 /// The throwaway generation behind <see cref="EdgeModel.WarmUpAsync"/>: a prompt long enough for the batched prefill
 /// paths (token tiles, both threads), then <see cref="Tokens"/> sampled tokens with the default options, on a generator
-/// of its own. Why: a fresh process compiles the engine's code on first use, ~60 of the default model's ~75 ms to its
-/// first token, and a short reply ends before tiered compilation optimizes the per-token code (docs/BENCHMARKS.md,
+/// of its own. Why: a fresh process compiles the engine's code on first use (the kernels in the background while the
+/// model loads, <see cref="Managed.KernelPrecompiler"/>; the rest at its first call: 21-25 ms of the default model's first
+/// token), and a short reply ends before tiered compilation optimizes the per-token code (docs/BENCHMARKS.md,
 /// "Nineteenth session"); an app that warms up while it waits for its first prompt pays neither.
 /// </summary>
 internal static class ModelWarmUp

@@ -37,6 +37,7 @@ internal sealed class ManagedBackend : IInferenceBackend
     public static ManagedBackend Load(ModelFileInfo file, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0,
         KeyValueCachePrecision keyValueCache = KeyValueCachePrecision.Float32)
     {
+        KernelPrecompiler.StartOnce();   // compiles the kernels on another core while this one loads
         // Lean loading: parse and pack straight from a memory map of the file. The packed layout the kernels
         // read is the only copy of the weights that survives; the map is released before returning.
         using var mapped = MappedFileMemory.Open(file.Path);
@@ -49,6 +50,7 @@ internal sealed class ManagedBackend : IInferenceBackend
     public static ManagedBackend FromOnnx(OnnxModel model, string source, ActivationPrecision activations = ActivationPrecision.Float32, int threads = 0,
         KeyValueCachePrecision keyValueCache = KeyValueCachePrecision.Float32)
     {
+        KernelPrecompiler.StartOnce();
         var file = ModelFile.FromMetadata(model.Metadata(), source);
         ModelGraphCheck.Check(model, file, requireGraph: false);
         return new(ManagedModelLoader.Load(model, file, activations), threads, keyValueCache);
