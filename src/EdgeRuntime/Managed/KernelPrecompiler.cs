@@ -8,7 +8,7 @@ namespace EdgeShortcut.Runtime.Managed;
 /// the kernels and the per-token paths, which the JIT compiles at their first call and never again) on a background
 /// thread while the first managed model of the process loads. Why: a fresh process spent ~60 of the default model's
 /// ~75 ms to its first token compiling them on the generating thread; compiled beside the load (which runs on one
-/// core), the first token came after 38-41 ms and the load took no longer (docs/BENCHMARKS.md, "Nineteenth session").
+/// core), the first token came after 38-50 ms, for a load ~9 ms slower at 85M parameters (docs/BENCHMARKS.md, "Nineteenth session").
 /// A method the generating thread reaches first is compiled there as before (the JIT compiles each method once).
 /// </summary>
 internal static class KernelPrecompiler
