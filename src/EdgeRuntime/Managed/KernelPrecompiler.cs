@@ -19,7 +19,8 @@ internal static class KernelPrecompiler
     public static void StartOnce()
     {
         if (Interlocked.Exchange(ref s_started, 1) != 0) return;
-        new Thread(() => CompileAll()) { IsBackground = true, Priority = ThreadPriority.BelowNormal, Name = "EdgeShortcut precompiler" }.Start();
+        try { new Thread(() => CompileAll()) { IsBackground = true, Priority = ThreadPriority.BelowNormal, Name = "EdgeShortcut precompiler" }.Start(); }
+        catch (Exception e) when (e is ThreadStartException or OutOfMemoryException) { }   // the methods compile at their first calls, as without it
     }
 
     /// <summary>Compiles every non-generic method of this assembly marked <c>AggressiveOptimization</c>, each type's static
@@ -31,9 +32,12 @@ internal static class KernelPrecompiler
         const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
         try
         {
-            foreach (var type in typeof(KernelPrecompiler).Assembly.GetTypes())
+            Type?[] types;
+            try { types = typeof(KernelPrecompiler).Assembly.GetTypes(); }
+            catch (ReflectionTypeLoadException e) { types = e.Types; }   // a dependency missing: the types that did load
+            foreach (var type in types)
             {
-                if (type.ContainsGenericParameters) continue;
+                if (type is null || type.ContainsGenericParameters) continue;
                 var methods = type.GetMethods(all).Where(m => !m.ContainsGenericParameters && !m.IsAbstract
                     && (m.MethodImplementationFlags & MethodImplAttributes.AggressiveOptimization) != 0).ToList();
                 if (methods.Count == 0) continue;
@@ -42,11 +46,11 @@ internal static class KernelPrecompiler
                 foreach (var method in methods)
                 {
                     try { RuntimeHelpers.PrepareMethod(method.MethodHandle); compiled++; }
-                    catch (Exception e) when (e is not OutOfMemoryException) { failed++; }
+                    catch (Exception) { failed++; }
                 }
             }
         }
-        catch (Exception e) when (e is not OutOfMemoryException) { failed++; }   // reflection itself failed: nothing is lost
+        catch (Exception) { failed++; }   // reflection itself failed: nothing is lost (and on the background thread nothing may escape)
         return (compiled, failed);
     }
 }
