@@ -139,8 +139,9 @@ public sealed class EdgeModel : IDisposable
     /// fresh process the default model's first token came 21-25 ms after the request without it (the kernels having been
     /// compiled in the background while the model loaded) and 2-3 ms after it, and the reply decoded ~10% faster
     /// (docs/BENCHMARKS.md, "Nineteenth session"). Start it right after <see cref="Load"/>, while the app waits for its
-    /// first prompt; it takes 50-100 ms on the default model, more on a larger one. It changes nothing a later generation computes. Generating
-    /// while it runs is allowed (the two share the CPU); await it, or cancel it and await it, before <see cref="Dispose"/>.
+    /// first prompt; it takes 50-100 ms on the default model, more on a larger one. It changes nothing a later generation
+    /// computes. Generating while it runs is allowed (the two share the CPU); await it, or cancel it and await it, before
+    /// <see cref="Dispose"/>.
     /// The task fails as a generation would (e.g. <see cref="NonFiniteValueException"/> for a numerically broken model),
     /// and is cancelled between tokens by <paramref name="cancellationToken"/>.
     /// </summary>
