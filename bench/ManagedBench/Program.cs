@@ -20,7 +20,7 @@ using EdgeShortcut.Runtime.Managed;
 //        handoff: [--rounds 5]   (how long a cache line takes from one thread to the other; are the two vCPUs two cores; what a shared job costs beyond its work)
 //        gemm: [--shapes 768x256,256x1024] (rows x cols) [--tokens 32] [--rounds 15]
 //        sweep: [--sizes 128x6,256x6,512x8,768x12] [--runs 5] [--threads 0] [--quick] [--no-load-probes] [--also-one-thread] [--no-bf16-cache] [--no-int8-cache]  (issue 13's size sweep)
-//        write [--dim 768] [--layers 12] [--plain] [--out PATH]   (one of the sweep's int8 files)
+//        write [--dim 768] [--layers 12] [--plain] [--exits 2,4] [--bytes] [--out PATH]   (one of the sweep's int8 files; with exit heads; a byte tokenizer for the console)
 //        load --model PATH --backend managed|cpu --activations M --threads N   (the sweep's child process: load time and RSS)
 // Prints markdown tables (the source of docs/BENCHMARKS.md, section "Managed engine").
 // Exit codes of every tool (CliExitCodes): a bad flag value is a usage error (2), a bad model file a
@@ -61,8 +61,10 @@ if (mode == "load")
 if (mode == "write")
 {
     // The sweep's model of one size as a file (for load and memory checks outside the sweep).
+    // --exits 2,4: with (untrained) exit heads for the depth policies; --bytes: a byte tokenizer, so the console can prompt it.
     var c = SizeSweep.Config(IntOpt("--dim", 768), IntOpt("--layers", 12), shortcut: !args.Contains("--plain"));
-    SizeSweep.Write(c, Opt("--out") ?? "sweep-model.onnx");
+    if (Opt("--exits") is { } exits) c = (c with { ExitDepths = [.. exits.Split(',').Select(int.Parse)] }).Validate();
+    SizeSweep.Write(c, Opt("--out") ?? "sweep-model.onnx", bytes: args.Contains("--bytes"));
     Console.WriteLine($"wrote {Opt("--out") ?? "sweep-model.onnx"}: {EdgeShortcut.Core.TensorNames.ParameterCount(c) / 1e6:F1}M parameters");
     return;
 }

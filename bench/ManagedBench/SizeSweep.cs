@@ -67,9 +67,10 @@ internal static class SizeSweep
     }
 
     /// <summary>Exports random weights to an int8 file through the real exporter, then lets the in-memory copies go.</summary>
-    public static void Write(ModelConfig c, string path)
+    public static void Write(ModelConfig c, string path, bool bytes = false)
     {
-        var (model, _) = OnnxExporter.BuildModel(new CheckpointConfig { Model = c, Tokenizer = new TokenizerSpec(TokenizerSpec.TokenFileKind, c.VocabSize) },
+        var tokenizer = bytes ? TokenizerSpec.Bytes : new TokenizerSpec(TokenizerSpec.TokenFileKind, c.VocabSize);
+        var (model, _) = OnnxExporter.BuildModel(new CheckpointConfig { Model = c, Tokenizer = tokenizer },
             RandomModel.Weights(c), ExportPrecision.Int8, new string('0', 64));
         OnnxWriter.WriteFile(path, model);
     }
