@@ -67,12 +67,11 @@ public class WarmUpTests
     }
 
     [Fact]
-    public async Task Warm_up_of_a_disposed_model_throws()
+    public void Warm_up_of_a_disposed_model_throws()
     {
         var model = FakeBackend.Scripted("abc", promptLength: 1).ToModel();
         model.Dispose();
         Assert.Throws<ObjectDisposedException>(() => { _ = model.WarmUpAsync(); });
-        await Task.CompletedTask;
     }
 
     [Fact]

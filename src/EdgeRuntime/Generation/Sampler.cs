@@ -53,7 +53,7 @@ internal sealed class Sampler
         int n = _options.TopK > 0 ? Math.Min(_options.TopK, _vocab) : _vocab;
         Span<float> work = _work;
         Span<int> ids = _ids;
-        if (n < _vocab) n = SelectTop(_scores, n, work, ids);
+        if (n < _vocab) SelectTop(_scores, n, work, ids);
         else if (_options.TopP < 1f) SortAll(_scores, work, ids);
         else
         {
@@ -102,9 +102,9 @@ internal sealed class Sampler
     }
 
     /// <summary>The <paramref name="k"/> largest scores into <paramref name="top"/> and their ids into <paramref name="ids"/>,
-    /// largest first and the lower id first on ties (an insertion into a sorted prefix: O(V) when k is small). Returns k.</summary>
+    /// largest first and the lower id first on ties (an insertion into a sorted prefix: O(V) when k is small).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // a callee tiers on its own: see Sample
-    private static int SelectTop(ReadOnlySpan<float> scores, int k, Span<float> top, Span<int> ids)
+    private static void SelectTop(ReadOnlySpan<float> scores, int k, Span<float> top, Span<int> ids)
     {
         int count = 0;
         for (int i = 0; i < scores.Length; i++)
@@ -115,7 +115,6 @@ internal sealed class Sampler
             for (; j > 0 && s > top[j - 1]; j--) (top[j], ids[j]) = (top[j - 1], ids[j - 1]);
             (top[j], ids[j]) = (s, i);
         }
-        return k;
     }
 
     /// <summary>Every score, largest first and the lower id first on ties, as <see cref="SelectTop"/> orders them.</summary>
