@@ -18,14 +18,17 @@ internal static partial class Int8MatVec
     [ThreadStatic] private static InterleavedTiles? t_tiles;
 
     /// <summary>
-    /// The whole 8-token tiles of <paramref name="count"/> quantized token rows interleaved for the
-    /// <see cref="BatchTile.AvxVnni512"/> tile, in the calling thread's buffer (valid until its next call here), or null
-    /// when the engine's tile does not use them. A Linear prepares its tokens once and passes them to every row chunk's
-    /// <see cref="ComputeBatch(PackedInt8Matrix, int, int, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, Span{float}, InterleavedTiles?)"/>:
+    /// The whole tiles of <paramref name="count"/> quantized token rows laid out for the engine's tile
+    /// (<see cref="InterleavedTiles"/> for <see cref="BatchTile.AvxVnni512"/>, <see cref="WinogradTiles"/> for
+    /// <see cref="BatchTile.Avx2Winograd"/>) in the calling thread's buffer (valid until its next call here), or null when
+    /// the tile reads the rows as they are. A Linear prepares its tokens once and passes them to every row chunk's
+    /// <see cref="ComputeBatch(PackedInt8Matrix, int, int, ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, Span{float}, PreparedTiles?)"/>:
     /// interleaving per chunk cost a fifth of the GEMM.
     /// </summary>
-    public static InterleavedTiles? PrepareBatch(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, int paddedCols) =>
-        BestBatchTile == BatchTile.AvxVnni512 && count >= WideTileTokens ? Interleave(x, xScales, xOffsets, count, paddedCols) : null;
+    public static PreparedTiles? PrepareBatch(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, int paddedCols) =>
+        BestBatchTile == BatchTile.AvxVnni512 && count >= WideTileTokens ? Interleave(x, xScales, xOffsets, count, paddedCols)
+        : BestBatchTile == BatchTile.Avx2Winograd && count >= BatchTileTokens ? PrepareWinograd(x, count, paddedCols)
+        : null;
 
     private static InterleavedTiles Interleave(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, int paddedCols)
     {
@@ -123,9 +126,9 @@ internal static partial class Int8MatVec
 /// <summary>
 /// Quantized token rows regrouped for <see cref="Int8MatVec.BatchTile.AvxVnni512"/>: for each whole tile of 8 tokens,
 /// the activation quads <c>[PaddedCols / 4, 8]</c>, block scales and offsets <c>[blocks, 8]</c> (token t of step i at
-/// <c>i * 8 + t</c>). Buffers grow once per size, so a prefill allocates nothing after warm-up.
+/// <c>i * 8 + t</c>).
 /// </summary>
-internal sealed class InterleavedTiles
+internal sealed class InterleavedTiles : PreparedTiles
 {
     /// <summary>Activation quads (4 int8 values each), tile after tile.</summary>
     public int[] Quads { get; private set; } = [];
@@ -133,10 +136,6 @@ internal sealed class InterleavedTiles
     public float[] Scales { get; private set; } = [];
     /// <summary>Block offsets, tile after tile.</summary>
     public int[] Offsets { get; private set; } = [];
-    /// <summary>Whole 8-token tiles held.</summary>
-    public int Tiles { get; private set; }
-    /// <summary>The row length they were made for.</summary>
-    public int PaddedCols { get; private set; }
 
     /// <summary>Interleaves the whole tiles of <paramref name="count"/> rows <c>x [count, paddedCols]</c>, scales and
     /// offsets <c>[count, paddedCols / 32]</c>.</summary>
