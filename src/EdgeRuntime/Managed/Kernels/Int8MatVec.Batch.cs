@@ -106,8 +106,9 @@ internal static partial class Int8MatVec
         {
             var tiles = prepared as WinogradTiles ?? (count >= BatchTileTokens ? PrepareWinograd(x, count, P) : null);
             if (tiles is not null && tiles.Tiles != count / BatchTileTokens) throw new ArgumentException($"The prepared tiles hold {tiles.Tiles} tiles, not those of {count} rows.", nameof(prepared));
+            var rowTerms = tiles is null ? null : RowPairTerms(m, g0, g1);
             for (; t + BatchTileTokens <= count; t += BatchTileTokens)
-                Tile4x2Winograd(m, g0, g1, tiles!, t / BatchTileTokens, x.Slice(t * P, BatchTileTokens * P), xScales.Slice(t * blocks, BatchTileTokens * blocks),
+                Tile4x2Winograd(m, g0, g1, rowTerms!, tiles!, t / BatchTileTokens, x.Slice(t * P, BatchTileTokens * P), xScales.Slice(t * blocks, BatchTileTokens * blocks),
                     y.Slice(t * rows, BatchTileTokens * rows));
         }
         else if (tile == BatchTile.Avx2)

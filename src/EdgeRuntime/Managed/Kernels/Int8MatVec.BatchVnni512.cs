@@ -26,8 +26,12 @@ internal static partial class Int8MatVec
     /// interleaving per chunk cost a fifth of the GEMM.
     /// </summary>
     public static PreparedTiles? PrepareBatch(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, int paddedCols) =>
-        BestBatchTile == BatchTile.AvxVnni512 && count >= WideTileTokens ? Interleave(x, xScales, xOffsets, count, paddedCols)
-        : BestBatchTile == BatchTile.Avx2Winograd && count >= BatchTileTokens ? PrepareWinograd(x, count, paddedCols)
+        PrepareBatch(BestBatchTile, x, xScales, xOffsets, count, paddedCols);
+
+    /// <summary>As above for a chosen <paramref name="tile"/> (tests pin each).</summary>
+    public static PreparedTiles? PrepareBatch(BatchTile tile, ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, int paddedCols) =>
+        tile == BatchTile.AvxVnni512 && count >= WideTileTokens ? Interleave(x, xScales, xOffsets, count, paddedCols)
+        : tile == BatchTile.Avx2Winograd && count >= BatchTileTokens ? PrepareWinograd(x, count, paddedCols)
         : null;
 
     private static InterleavedTiles Interleave(ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, int paddedCols)

@@ -10,12 +10,13 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 // `ManagedBench ports`), while the three other vector pipes mostly wait. For each pair of columns (2i, 2i+1)
 //   x_2i w_2i + x_2i+1 w_2i+1 = (x_2i + w_2i+1)(x_2i+1 + w_2i) - x_2i x_2i+1 - w_2i w_2i+1,
 // so one int16 vpmaddwd of two sums, built by adds that issue on any of three pipes, gives four products of each of 8
-// rows. The last two terms are per token (WinogradTiles, once per Linear) and per row (PackedInt8Matrix.PairTerms, once
-// per matrix). Every step is exact integer arithmetic, so each block sum, and the float epilogue after it, are
+// rows. The last two terms are per token (WinogradTiles, once per Linear) and per row (RowPairTerms, once per call for
+// its row groups, which every token tile then reuses). Every step is exact integer arithmetic, so each block sum, and the float epilogue after it, are
 // bit-identical to the other tiles'. Zen 2: 50-53 GMAC/s on one thread against 44-46 for the Avx2 tile (`ManagedBench gemm`).
 internal static partial class Int8MatVec
 {
     [ThreadStatic] private static WinogradTiles? t_winogradTiles;
+    [ThreadStatic] private static int[]? t_rowPairTerms;
 
     private static WinogradTiles PrepareWinograd(ReadOnlySpan<sbyte> x, int count, int paddedCols)
     {
@@ -24,11 +25,38 @@ internal static partial class Int8MatVec
         return tiles;
     }
 
+    /// <summary>Winograd's row terms of groups <paramref name="g0"/>..<paramref name="g1"/>-1, <c>[g1 - g0, PaddedCols / 32, 8]</c>:
+    /// per row and activation block, <c>sum over the block's column pairs of w[r, 2i] w[r, 2i+1]</c>, in the calling thread's
+    /// buffer (valid until its next call here). One pass over the groups' weights, which the GEMM then reads once per token tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int[] RowPairTerms(PackedInt8Matrix m, int g0, int g1)
+    {
+        if (!Avx2.IsSupported) throw new PlatformNotSupportedException("The Winograd tile needs AVX2.");
+        if (g0 < 0 || g1 > m.Groups || g0 > g1) throw new ArgumentOutOfRangeException(nameof(g0), $"Groups {g0}..{g1} are outside 0..{m.Groups}.");
+        int blocks = m.PaddedCols / ActivationQuantizer.BlockSize, length = (g1 - g0) * blocks * PackedInt8Matrix.GroupRows;
+        var terms = t_rowPairTerms;
+        if (terms is null || terms.Length < length) t_rowPairTerms = terms = new int[length];
+        ref byte step = ref Unsafe.Add(ref m.Data.Reference, (nint)g0 * m.PaddedCols * PackedInt8Matrix.GroupRows);   // 8 steps a block
+        for (int i = 0; i < (g1 - g0) * blocks; i++)
+        {
+            Vector256<int> sum = default;
+            for (int j = 0; j < 8; j++, step = ref Unsafe.Add(ref step, 32))
+            {
+                var u = Vector256.LoadUnsafe(ref step).AsInt16();   // per row (u0 | u1 << 8), (u2 | u3 << 8), u = w + 128
+                var even = (u & Vector256.Create((short)0xFF)) - Vector256.Create((short)128);
+                var odd = Vector256.ShiftRightLogical(u.AsUInt16(), 8).AsInt16() - Vector256.Create((short)128);
+                sum += Avx2.MultiplyAddAdjacent(even, odd);
+            }
+            sum.StoreUnsafe(ref terms[i * PackedInt8Matrix.GroupRows]);
+        }
+        return terms;
+    }
+
     /// <summary>Four tokens (tile <paramref name="k"/> of <paramref name="tiles"/>) x two row groups per pass: each broadcast
-    /// of a token's activations serves 16 rows. An odd last group runs <see cref="Tile4Avx2"/> on the plain rows
+    /// of a token's activations serves 16 rows; <paramref name="rowTerms"/> from <see cref="RowPairTerms"/> for g0..g1. An odd last group runs <see cref="Tile4Avx2"/> on the plain rows
     /// <paramref name="x"/> (same bits).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x2Winograd(PackedInt8Matrix m, int g0, int g1, WinogradTiles tiles, int k,
+    private static void Tile4x2Winograd(PackedInt8Matrix m, int g0, int g1, int[] rowTerms, WinogradTiles tiles, int k,
         ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, Span<float> y)
     {
         int P = m.PaddedCols, blocks = P / ActivationQuantizer.BlockSize, rows = m.Rows;
@@ -37,7 +65,7 @@ internal static partial class Int8MatVec
         ref byte w0 = ref m.Data.Reference;
         ref int a0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tiles.Sums), (nint)k * WinogradTiles.IntsPerBlock * blocks);
         ref int negX0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tiles.NegativePairs), (nint)k * BatchTileTokens * blocks);
-        ref int terms0 = ref MemoryMarshal.GetArrayDataReference(m.PairTerms);
+        ref int terms0 = ref MemoryMarshal.GetArrayDataReference(rowTerms);
         ref float scales = ref MemoryMarshal.GetReference(xScales);
         Span<Vector256<float>> f = stackalloc Vector256<float>[8];   // token t's sums of group g + h at 2t + h
         int g = g0;
@@ -84,8 +112,8 @@ internal static partial class Int8MatVec
                     wb = ref Unsafe.Add(ref wb, 32);
                     xs = ref Unsafe.Add(ref xs, 2);
                 }
-                var termsA = Vector256.LoadUnsafe(ref Unsafe.Add(ref terms0, (g * blocks + b) * PackedInt8Matrix.GroupRows));
-                var termsB = Vector256.LoadUnsafe(ref Unsafe.Add(ref terms0, ((g + 1) * blocks + b) * PackedInt8Matrix.GroupRows));
+                var termsA = Vector256.LoadUnsafe(ref Unsafe.Add(ref terms0, ((g - g0) * blocks + b) * PackedInt8Matrix.GroupRows));
+                var termsB = Vector256.LoadUnsafe(ref Unsafe.Add(ref terms0, ((g + 1 - g0) * blocks + b) * PackedInt8Matrix.GroupRows));
                 f[0] = BlockEpilogue(s0a - termsA, ref scales, b, f[0]);
                 f[1] = BlockEpilogue(s0b - termsB, ref scales, b, f[1]);
                 f[2] = BlockEpilogue(s1a - termsA, ref scales, blocks + b, f[2]);

@@ -133,45 +133,6 @@ internal sealed class PackedInt8Matrix
     /// 1103-1162 against 823-1148 tokens/s; docs/BENCHMARKS.md, "Sixth session"). At 32 MiB it ran paired.</summary>
     public const long CacheResidentModelBytes = 16L << 20;
 
-    /// <summary>Winograd's row terms for the AVX2 GEMM tile (<c>Int8MatVec.BatchWinograd.cs</c>), <c>[Groups, PaddedCols / 32, 8]</c>:
-    /// per row and activation block, <c>sum over the block's column pairs of w[r, 2i] w[r, 2i+1]</c>. Built once, on first use
-    /// (a prefill on a CPU with AVX2 and no VNNI): 4 bytes per 32 weights, ~3 ms for the 85M model's.</summary>
-    public int[] PairTerms => LazyInitializer.EnsureInitialized(ref _pairTerms, ref _pairTermsLock, ComputePairTerms);
-
-    private int[]? _pairTerms;
-    private object? _pairTermsLock;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // once per matrix over every weight
-    private int[] ComputePairTerms()
-    {
-        int blocks = PaddedCols / ActivationQuantizer.BlockSize;
-        var terms = new int[Groups * blocks * GroupRows];
-        ref byte step = ref Data.Reference;   // 8 rows x 4 columns per 32 bytes, 8 steps a block
-        for (int i = 0; i < Groups * blocks; i++)
-        {
-            if (Avx2.IsSupported)
-            {
-                Vector256<int> sum = default;
-                for (int j = 0; j < 8; j++, step = ref Unsafe.Add(ref step, 32))
-                {
-                    var u = Vector256.LoadUnsafe(ref step).AsInt16();   // per row (u0 | u1 << 8), (u2 | u3 << 8), u = w + 128
-                    var even = (u & Vector256.Create((short)0xFF)) - Vector256.Create((short)128);
-                    var odd = Vector256.ShiftRightLogical(u.AsUInt16(), 8).AsInt16() - Vector256.Create((short)128);
-                    sum += Avx2.MultiplyAddAdjacent(even, odd);
-                }
-                sum.StoreUnsafe(ref terms[i * GroupRows]);
-                continue;
-            }
-            for (int j = 0; j < 8; j++, step = ref Unsafe.Add(ref step, 32))
-                for (int rr = 0; rr < GroupRows; rr++)
-                {
-                    ref byte u = ref Unsafe.Add(ref step, 4 * rr);
-                    terms[i * GroupRows + rr] += (u - 128) * (Unsafe.Add(ref u, 1) - 128) + (Unsafe.Add(ref u, 2) - 128) * (Unsafe.Add(ref u, 3) - 128);
-                }
-        }
-        return terms;
-    }
-
     /// <summary>The original signed weight <c>w[row, col]</c> (tests and diagnostics).</summary>
     public sbyte this[int row, int col] =>
         (sbyte)(Data[((long)(row / GroupRows * (PaddedCols / 4) + col / 4) * GroupRows + row % GroupRows) * 4 + col % 4] - 128);
