@@ -70,7 +70,7 @@ internal static partial class Int8MatVec
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y) =>
         ComputeBatch(BestBatchTile, m, g0, g1, x, xScales, xOffsets, count, y);
 
-    /// <summary>As above, with the rows' whole tiles already interleaved by <see cref="PrepareBatch"/> (null: as above).</summary>
+    /// <summary>As above, with the rows' whole tiles already laid out by <see cref="PrepareBatch(ReadOnlySpan{sbyte}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, int)"/> (null: as above).</summary>
     public static void ComputeBatch(PackedInt8Matrix m, int g0, int g1, ReadOnlySpan<sbyte> x,
         ReadOnlySpan<float> xScales, ReadOnlySpan<int> xOffsets, int count, Span<float> y, PreparedTiles? prepared) =>
         ComputeBatch(BestBatchTile, m, g0, g1, x, xScales, xOffsets, count, y, prepared);
