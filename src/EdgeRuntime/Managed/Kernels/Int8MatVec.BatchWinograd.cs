@@ -11,8 +11,9 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 //   x_2i w_2i + x_2i+1 w_2i+1 = (x_2i + w_2i+1)(x_2i+1 + w_2i) - x_2i x_2i+1 - w_2i w_2i+1,
 // so one int16 vpmaddwd of two sums, built by adds that issue on any of three pipes, gives four products of each of 8
 // rows. The last two terms are per token (WinogradTiles, once per Linear) and per row (RowPairTerms, once per call for
-// its row groups, which every token tile then reuses). Every step is exact integer arithmetic, so each block sum, and the float epilogue after it, are
-// bit-identical to the other tiles'. Zen 2: 50-53 GMAC/s on one thread against 44-46 for the Avx2 tile (`ManagedBench gemm`).
+// its row groups, which every token tile then reuses). Every step is exact integer arithmetic, so each block sum, and the
+// float epilogue after it, are bit-identical to the other tiles'. Zen 2: 50-53 GMAC/s on one thread against 44-46 for the
+// Avx2 tile (`ManagedBench gemm`).
 internal static partial class Int8MatVec
 {
     [ThreadStatic] private static WinogradTiles? t_winogradTiles;
@@ -53,8 +54,8 @@ internal static partial class Int8MatVec
     }
 
     /// <summary>Four tokens (tile <paramref name="k"/> of <paramref name="tiles"/>) x two row groups per pass: each broadcast
-    /// of a token's activations serves 16 rows; <paramref name="rowTerms"/> from <see cref="RowPairTerms"/> for g0..g1. An odd last group runs <see cref="Tile4Avx2"/> on the plain rows
-    /// <paramref name="x"/> (same bits).</summary>
+    /// of a token's activations serves 16 rows; <paramref name="rowTerms"/> from <see cref="RowPairTerms"/> for g0..g1. An odd
+    /// last group runs <see cref="Tile4Avx2"/> on the plain rows <paramref name="x"/> (same bits).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x2Winograd(PackedInt8Matrix m, int g0, int g1, int[] rowTerms, WinogradTiles tiles, int k,
         ReadOnlySpan<sbyte> x, ReadOnlySpan<float> xScales, Span<float> y)

@@ -2,8 +2,8 @@ namespace EdgeShortcut.Runtime.Managed.Kernels;
 
 /// <summary>
 /// A Linear's quantized token rows laid out once for a GEMM tile that reads them in its own order, so that every row chunk
-/// of the product reuses them (<see cref="Int8MatVec.PrepareBatch(System.ReadOnlySpan{sbyte}, System.ReadOnlySpan{float}, System.ReadOnlySpan{int}, int, int)"/>): <see cref="InterleavedTiles"/> for the AVX-512 VNNI
-/// tile, <see cref="WinogradTiles"/> for the AVX2 one. Buffers grow once per size, so a prefill allocates nothing after warm-up.
+/// of the product reuses them (<c>Int8MatVec.PrepareBatch</c>): <see cref="InterleavedTiles"/> for the AVX-512 VNNI tile,
+/// <see cref="WinogradTiles"/> for the AVX2 one. Buffers grow once per size, so a prefill allocates nothing after warm-up.
 /// </summary>
 internal abstract class PreparedTiles
 {
