@@ -93,43 +93,14 @@ internal static partial class WeightOnlyInt8MatVec
     private static unsafe void Tile6Avx2(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int rows = m.Rows, cols = m.Cols;
-        ref float xa = ref MemoryMarshal.GetReference(x);
-        ref float xb = ref Unsafe.Add(ref xa, cols);
-        ref float xc = ref Unsafe.Add(ref xb, cols);
-        ref float xd = ref Unsafe.Add(ref xc, cols);
-        ref float xe = ref Unsafe.Add(ref xd, cols);
-        ref float xf = ref Unsafe.Add(ref xe, cols);
         Span<Vector256<float>> sums = stackalloc Vector256<float>[4 * 12];   // [partial sum c, token t, half h] at 12 c + 2 t + h
         nint groupBytes = (nint)cols * GroupRows;
         for (int g = g0; g < g1; g++)
         {
             sbyte* group = m.Data.Pointer + g * groupBytes;
-            for (int c = 0; c < 4; c++)
-            {
-                Vector256<float> al = default, ah = default, bl = default, bh = default, cl = default, ch = default,
-                    dl = default, dh = default, el = default, eh = default, fl = default, fh = default;
-                for (int k = c; k < cols; k += 4)
-                {
-                    sbyte* w = group + k * GroupRows;
-                    var lo = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w));
-                    var hi = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 8));
-                    var xk = Vector256.Create(Unsafe.Add(ref xa, k));
-                    al = Fma.MultiplyAdd(lo, xk, al); ah = Fma.MultiplyAdd(hi, xk, ah);
-                    xk = Vector256.Create(Unsafe.Add(ref xb, k));
-                    bl = Fma.MultiplyAdd(lo, xk, bl); bh = Fma.MultiplyAdd(hi, xk, bh);
-                    xk = Vector256.Create(Unsafe.Add(ref xc, k));
-                    cl = Fma.MultiplyAdd(lo, xk, cl); ch = Fma.MultiplyAdd(hi, xk, ch);
-                    xk = Vector256.Create(Unsafe.Add(ref xd, k));
-                    dl = Fma.MultiplyAdd(lo, xk, dl); dh = Fma.MultiplyAdd(hi, xk, dh);
-                    xk = Vector256.Create(Unsafe.Add(ref xe, k));
-                    el = Fma.MultiplyAdd(lo, xk, el); eh = Fma.MultiplyAdd(hi, xk, eh);
-                    xk = Vector256.Create(Unsafe.Add(ref xf, k));
-                    fl = Fma.MultiplyAdd(lo, xk, fl); fh = Fma.MultiplyAdd(hi, xk, fh);
-                }
-                var at = sums.Slice(12 * c, 12);
-                at[0] = al; at[1] = ah; at[2] = bl; at[3] = bh; at[4] = cl; at[5] = ch;
-                at[6] = dl; at[7] = dh; at[8] = el; at[9] = eh; at[10] = fl; at[11] = fh;
-            }
+            fixed (float* xp = x)
+            fixed (Vector256<float>* sp = sums)
+                for (int c = 0; c < 4; c++) SixTokenPass(group, xp, cols, c, sp + 12 * c);
             for (int t = 0; t < 6; t++)
                 for (int h = 0; h < 2; h++)
                 {
@@ -137,6 +108,37 @@ internal static partial class WeightOnlyInt8MatVec
                     RowEpilogue.Store8((sums[i] + sums[12 + i]) + (sums[24 + i] + sums[36 + i]), m.Scales, m.Bias, g * GroupRows + 8 * h, y.Slice(t * rows, rows));
                 }
         }
+    }
+
+    /// <summary>Partial sum <paramref name="c"/> of <see cref="Tile6Avx2"/>'s six tokens for one group, into 12 vectors at
+    /// <paramref name="sums"/>: a method of its own so that the six row pointers stay in registers (inside the tile the JIT
+    /// reloaded them from the stack at every column).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe void SixTokenPass(sbyte* group, float* x, int cols, int c, Vector256<float>* sums)
+    {
+        float* xa = x, xb = xa + cols, xc = xb + cols, xd = xc + cols, xe = xd + cols, xf = xe + cols;
+        Vector256<float> al = default, ah = default, bl = default, bh = default, cl = default, ch = default,
+            dl = default, dh = default, el = default, eh = default, fl = default, fh = default;
+        for (int k = c; k < cols; k += 4)
+        {
+            sbyte* w = group + k * GroupRows;
+            var lo = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w));
+            var hi = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(w + 8));
+            var xk = Vector256.Create(xa[k]);
+            al = Fma.MultiplyAdd(lo, xk, al); ah = Fma.MultiplyAdd(hi, xk, ah);
+            xk = Vector256.Create(xb[k]);
+            bl = Fma.MultiplyAdd(lo, xk, bl); bh = Fma.MultiplyAdd(hi, xk, bh);
+            xk = Vector256.Create(xc[k]);
+            cl = Fma.MultiplyAdd(lo, xk, cl); ch = Fma.MultiplyAdd(hi, xk, ch);
+            xk = Vector256.Create(xd[k]);
+            dl = Fma.MultiplyAdd(lo, xk, dl); dh = Fma.MultiplyAdd(hi, xk, dh);
+            xk = Vector256.Create(xe[k]);
+            el = Fma.MultiplyAdd(lo, xk, el); eh = Fma.MultiplyAdd(hi, xk, eh);
+            xk = Vector256.Create(xf[k]);
+            fl = Fma.MultiplyAdd(lo, xk, fl); fh = Fma.MultiplyAdd(hi, xk, fh);
+        }
+        sums[0] = al; sums[1] = ah; sums[2] = bl; sums[3] = bh; sums[4] = cl; sums[5] = ch;
+        sums[6] = dl; sums[7] = dh; sums[8] = el; sums[9] = eh; sums[10] = fl; sums[11] = fh;
     }
 
     /// <summary>Three tokens per pass, each 16-row group as two 8-row halves: per half, 3 tokens x 4 partial sums
