@@ -103,13 +103,13 @@ internal static partial class Int8MatVec
                 Tile8TwoGroupsVnni(m, g0, g1, x.Slice(t * P, WideTileTokens * P), xScales.Slice(t * blocks, WideTileTokens * blocks),
                     xOffsets.Slice(t * blocks, WideTileTokens * blocks), y.Slice(t * rows, WideTileTokens * rows));
         }
-        else if (tile == BatchTile.Avx2Winograd)
+        else if (tile == BatchTile.Avx2Winograd && count >= BatchTileTokens)
         {
-            var tiles = prepared as WinogradTiles ?? (count >= BatchTileTokens ? PrepareWinograd(x, count, P) : null);
-            if (tiles is not null && tiles.Tiles != count / BatchTileTokens) throw new ArgumentException($"The prepared tiles hold {tiles.Tiles} tiles, not those of {count} rows.", nameof(prepared));
-            var rowTerms = tiles is null ? null : RowPairTerms(m, g0, g1);
+            var tiles = prepared as WinogradTiles ?? PrepareWinograd(x, count, P);
+            if (tiles.Tiles != count / BatchTileTokens) throw new ArgumentException($"The prepared tiles hold {tiles.Tiles} tiles, not those of {count} rows.", nameof(prepared));
+            var rowTerms = RowPairTerms(m, g0, g1);
             for (; t + BatchTileTokens <= count; t += BatchTileTokens)
-                Tile4x2Winograd(m, g0, g1, rowTerms!, tiles!, t / BatchTileTokens, x.Slice(t * P, BatchTileTokens * P), xScales.Slice(t * blocks, BatchTileTokens * blocks),
+                Tile4x2Winograd(m, g0, g1, rowTerms, tiles, t / BatchTileTokens, x.Slice(t * P, BatchTileTokens * P), xScales.Slice(t * blocks, BatchTileTokens * blocks),
                     y.Slice(t * rows, BatchTileTokens * rows));
         }
         else if (tile == BatchTile.Avx2)

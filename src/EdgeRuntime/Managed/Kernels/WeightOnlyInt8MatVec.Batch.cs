@@ -13,8 +13,8 @@ internal static partial class WeightOnlyInt8MatVec
 {
     /// <summary>As <see cref="Compute(ColumnPackedInt8Matrix, int, int, ReadOnlySpan{float}, Span{float})"/> for
     /// <paramref name="count"/> token rows at once (x <c>[count, cols]</c>, y <c>[count, rows]</c>), bit-identical to
-    /// one call per row. With AVX-512 two tokens share each widened weight column; with AVX2 (no AVX-512) three tokens
-    /// share each widened half column (<see cref="Tile3Avx2"/>).</summary>
+    /// one call per row. With AVX-512 two tokens share each widened weight column; with AVX2 (no AVX-512) six tokens
+    /// share each widened half column (<see cref="Tile6Avx2"/>), then three (<see cref="Tile3Avx2"/>).</summary>
     public static void ComputeBatch(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, int count, Span<float> y)
     {
         int rows = m.Rows, cols = m.Cols, t = 0;
@@ -93,20 +93,21 @@ internal static partial class WeightOnlyInt8MatVec
     private static unsafe void Tile6Avx2(ColumnPackedInt8Matrix m, int g0, int g1, ReadOnlySpan<float> x, Span<float> y)
     {
         int rows = m.Rows, cols = m.Cols;
-        Span<Vector256<float>> sums = stackalloc Vector256<float>[4 * 12];   // [partial sum c, token t, half h] at 12 c + 2 t + h
+        Vector256<float>* sums = stackalloc Vector256<float>[4 * 12];   // [partial sum c, token t, half h] at 12 c + 2 t + h
         nint groupBytes = (nint)cols * GroupRows;
-        for (int g = g0; g < g1; g++)
+        fixed (float* xp = x)
         {
-            sbyte* group = m.Data.Pointer + g * groupBytes;
-            fixed (float* xp = x)
-            fixed (Vector256<float>* sp = sums)
-                for (int c = 0; c < 4; c++) SixTokenPass(group, xp, cols, c, sp + 12 * c);
-            for (int t = 0; t < 6; t++)
-                for (int h = 0; h < 2; h++)
-                {
-                    int i = 2 * t + h;
-                    RowEpilogue.Store8((sums[i] + sums[12 + i]) + (sums[24 + i] + sums[36 + i]), m.Scales, m.Bias, g * GroupRows + 8 * h, y.Slice(t * rows, rows));
-                }
+            for (int g = g0; g < g1; g++)
+            {
+                sbyte* group = m.Data.Pointer + g * groupBytes;
+                for (int c = 0; c < 4; c++) SixTokenPass(group, xp, cols, c, sums + 12 * c);
+                for (int t = 0; t < 6; t++)
+                    for (int h = 0; h < 2; h++)
+                    {
+                        int i = 2 * t + h;
+                        RowEpilogue.Store8((sums[i] + sums[12 + i]) + (sums[24 + i] + sums[36 + i]), m.Scales, m.Bias, g * GroupRows + 8 * h, y.Slice(t * rows, rows));
+                    }
+            }
         }
     }
 
