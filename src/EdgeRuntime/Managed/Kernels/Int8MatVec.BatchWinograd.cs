@@ -43,14 +43,21 @@ internal static partial class Int8MatVec
             Vector256<int> sum = default;
             for (int j = 0; j < 8; j++, step = ref Unsafe.Add(ref step, 32))
             {
-                var u = Vector256.LoadUnsafe(ref step).AsInt16();   // per row (u0 | u1 << 8), (u2 | u3 << 8), u = w + 128
-                var even = (u & Vector256.Create((short)0xFF)) - Vector256.Create((short)128);
-                var odd = Vector256.ShiftRightLogical(u.AsUInt16(), 8).AsInt16() - Vector256.Create((short)128);
-                sum += Avx2.MultiplyAddAdjacent(even, odd);
+                var (even, odd) = SplitStep(ref step);
+                sum += Avx2.MultiplyAddAdjacent(even - Vector256.Create((short)128), odd - Vector256.Create((short)128));   // w = u - 128
             }
             sum.StoreUnsafe(ref terms[i * PackedInt8Matrix.GroupRows]);
         }
         return terms;
+    }
+
+    /// <summary>One 32-byte weight step, 8 rows x 4 columns stored per row as int16 lanes (u0 | u1 &lt;&lt; 8), (u2 | u3 &lt;&lt; 8)
+    /// with u = w + 128: <c>even</c> holds u0, u2 and <c>odd</c> u1, u3 of each row, as int16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<short> Even, Vector256<short> Odd) SplitStep(ref byte step)
+    {
+        var raw = Vector256.LoadUnsafe(ref step).AsInt16();
+        return (raw & Vector256.Create((short)0xFF), Vector256.ShiftRightLogical(raw.AsUInt16(), 8).AsInt16());
     }
 
     /// <summary>Four tokens (tile <paramref name="k"/> of <paramref name="tiles"/>) x two row groups per pass: each broadcast
@@ -84,14 +91,8 @@ internal static partial class Int8MatVec
                 Vector256<int> s0b = s0a, s1b = s1a, s2b = s2a, s3b = s3a;
                 for (int j = 0; j < 8; j++)
                 {
-                    // 8 rows x 4 columns as int16 lanes (u0 | u1 << 8), (u2 | u3 << 8) per row, u = w + 128:
-                    // even holds u0, u2 and odd u1, u3 of each row.
-                    var rawA = Vector256.LoadUnsafe(ref wa).AsInt16();
-                    var rawB = Vector256.LoadUnsafe(ref wb).AsInt16();
-                    var evenA = rawA & Vector256.Create((short)0xFF);
-                    var oddA = Vector256.ShiftRightLogical(rawA.AsUInt16(), 8).AsInt16();
-                    var evenB = rawB & Vector256.Create((short)0xFF);
-                    var oddB = Vector256.ShiftRightLogical(rawB.AsUInt16(), 8).AsInt16();
+                    var (evenA, oddA) = SplitStep(ref wa);
+                    var (evenB, oddB) = SplitStep(ref wb);
                     // Per row (x0 + w1)(x1 + w0) + (x2 + w3)(x3 + w2): each sum within int16 (|x|, |w| <= 128).
                     var xe = Vector256.Create(xs).AsInt16();
                     var xo = Vector256.Create(Unsafe.Add(ref xs, 1)).AsInt16();
